@@ -85,7 +85,9 @@ impl Pipe {
 /// A running program, started in a process group of its own.
 ///
 /// Dropping it sends `SIGKILL` to the whole group and reaps the program, so
-/// the processes it forked go too, even when the test panics.
+/// the processes it forked go too, even when the test panics. The kernel also
+/// kills the program when the *thread* that started it ends, so start
+/// programs on the test's own thread, not on a short-lived helper thread.
 pub struct Process {
     name: String,
     child: Child,
