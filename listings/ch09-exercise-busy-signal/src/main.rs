@@ -1,0 +1,18 @@
+//! Exercise 9-1: turn clients away when every slot is busy.
+//!
+//! Your work goes in `src/starter.rs`. Check it with
+//!     cargo test -p ch09-exercise-busy-signal
+//! The book's answer is `src/solution.rs`, checked by the same tests with
+//!     cargo test -p ch09-exercise-busy-signal --features solution
+
+#[cfg(not(feature = "solution"))]
+#[path = "starter.rs"]
+mod program;
+
+#[cfg(feature = "solution")]
+#[path = "solution.rs"]
+mod program;
+
+fn main() -> std::process::ExitCode {
+    program::main()
+}

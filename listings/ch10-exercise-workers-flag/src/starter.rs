@@ -1,0 +1,48 @@
+//! Exercise 10-1 (your work): Listing 10-1, to be changed so that the number
+//! of workers can be given on the command line, as `--workers N`. The TODO
+//! comments mark the spots.
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use ch10_worker_pool::{max_procs, spawn_worker, supervise, work};
+
+// TODO: show `[--workers N]` in the usage line too.
+const USAGE: &str = "usage: ch10-exercise-workers-flag [ADDR]";
+
+pub fn main() -> ExitCode {
+    // ANCHOR: task
+    // TODO: accept `--workers N` (N at least 1) before or after ADDR. It
+    // wins over MAX_PROCS; a missing or bad N prints the usage line.
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    if addr.starts_with('-') || args.next().is_some() {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let workers = match max_procs() {
+        Ok(workers) => workers,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    // ANCHOR_END: task
+
+    let listener = match TcpListener::bind(&addr) {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("could not bind {addr}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = match listener.local_addr() {
+        Ok(local) => local,
+        Err(err) => {
+            eprintln!("could not read the address of {addr}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("listening on {local}");
+    supervise(workers, |_slot| spawn_worker(|| work(&listener)))
+}

@@ -1,0 +1,280 @@
+//! Listings 10-1 to 10-3 behave as chapter 10 says: MAX_PROCS workers, all
+//! children of the server, all asleep in accept() on one socket; a connection
+//! wakes one of them; a dead worker is replaced; SIGTERM or SIGINT stops them
+//! all; and the server itself sleeps while nothing happens.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use testkit::{Client, Process, Server, Transcript, kernel, procfs, timeout, wait_until};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_ch10-worker-pool");
+
+/// Starts the pool with `workers` workers on an ephemeral port.
+fn start(workers: usize) -> Server {
+    Server::start_with(
+        SERVER,
+        ["127.0.0.1:0"],
+        &[("MAX_PROCS", &workers.to_string())],
+    )
+}
+
+/// Waits until the server has exactly `count` workers, every one asleep in
+/// accept(), and returns their pids.
+fn idle_workers(server: &Server, count: usize) -> BTreeSet<u32> {
+    kernel::children_asleep_in_accept(server.pid(), count)
+}
+
+/// Reads the greeting and returns the pid it names.
+fn greeting_pid(client: &mut Client) -> u32 {
+    let line = client.read_line();
+    line.strip_prefix("You are connected to process ")
+        .and_then(|pid| pid.trim_end().parse().ok())
+        .unwrap_or_else(|| panic!("not a greeting: {line:?}"))
+}
+
+/// Whether `pid` no longer runs: gone, or a zombie waiting for whoever
+/// adopted it.
+fn is_gone(pid: u32) -> bool {
+    procfs::stat(pid).is_none_or(|stat| stat.state == 'Z')
+}
+
+#[test]
+fn every_worker_is_a_child_of_the_server_asleep_in_accept() {
+    let mut server = start(3);
+    let workers = idle_workers(&server, 3);
+    let logged: BTreeSet<u32> = (0..3)
+        .map(|_| {
+            let line = server.next_line();
+            line.strip_prefix("worker ")
+                .and_then(|rest| rest.strip_suffix(" started"))
+                .and_then(|pid| pid.parse().ok())
+                .unwrap_or_else(|| panic!("expected `worker <pid> started`, got {line:?}"))
+        })
+        .collect();
+    assert_eq!(logged, workers);
+    // The parent never starts a thread, which is what makes fork() safe.
+    assert_eq!(kernel::threads(server.pid()), 1);
+    // One listening socket, shared by every worker.
+    assert_eq!(kernel::listening_sockets(server.port()), 1);
+}
+
+#[test]
+fn the_default_is_two_workers() {
+    let server = Server::start(SERVER);
+    idle_workers(&server, 2);
+}
+
+#[test]
+fn a_client_is_greeted_by_a_worker_and_every_byte_is_echoed() {
+    let server = start(2);
+    let workers = idle_workers(&server, 2);
+    let mut client = server.connect();
+    assert!(workers.contains(&greeting_pid(&mut client)));
+    // A chunk that is just "0" ends PHP's `while ($buf = fread(...))`; here
+    // it is echoed like any other.
+    client.send(b"0");
+    assert_eq!(client.read_exact(1), b"0");
+    let binary: Vec<u8> = (0..=255u8).cycle().take(50_000).collect();
+    client.send(&binary);
+    assert_eq!(client.read_exact(binary.len()), binary);
+    client.shutdown_write();
+    client.expect_closed();
+}
+
+#[test]
+fn two_clients_at_once_are_served_by_two_different_workers() {
+    let server = start(2);
+    let workers = idle_workers(&server, 2);
+    let mut first = server.connect();
+    let mut second = server.connect();
+    let served_by: BTreeSet<u32> = [greeting_pid(&mut first), greeting_pid(&mut second)].into();
+    assert_eq!(served_by, workers);
+}
+
+#[test]
+fn a_client_beyond_the_workers_waits_in_the_queue_until_one_is_free() {
+    let server = start(1);
+    idle_workers(&server, 1);
+    let mut first = server.connect();
+    let worker = greeting_pid(&mut first);
+    // The kernel completed the second handshake, but no worker is in accept().
+    let mut second = server.connect();
+    assert!(second.is_silent_for(Duration::from_millis(300)));
+    drop(first);
+    assert_eq!(greeting_pid(&mut second), worker);
+}
+
+#[test]
+fn a_connection_wakes_only_the_worker_that_serves_it() {
+    // Every worker sleeps in accept() on the same socket. Linux wakes one of
+    // them per connection; the others are not even woken (their count of
+    // voluntary context switches does not move).
+    let server = start(4);
+    let workers = idle_workers(&server, 4);
+    let before: Vec<u64> = workers
+        .iter()
+        .map(|&pid| kernel::voluntary_switches(pid).unwrap_or(0))
+        .collect();
+
+    let mut client = server.connect();
+    let served_by = greeting_pid(&mut client);
+    client.send_line("hello");
+    assert_eq!(client.read_line(), "hello\n");
+    drop(client);
+    idle_workers(&server, 4);
+
+    let woken: Vec<u32> = workers
+        .iter()
+        .zip(before)
+        .filter(|&(&pid, before)| kernel::voluntary_switches(pid).unwrap_or(0) != before)
+        .map(|(&pid, _)| pid)
+        .collect();
+    assert_eq!(woken, [served_by]);
+}
+
+#[test]
+fn a_killed_worker_is_replaced_and_clients_are_still_served() {
+    let mut server = start(2);
+    let workers = idle_workers(&server, 2);
+    server.next_line();
+    server.next_line();
+    let victim = *workers.first().expect("two workers");
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).expect("kill -9 a worker");
+
+    assert_eq!(
+        server.next_line(),
+        format!("worker {victim} was killed by SIGKILL")
+    );
+    let started = server.next_line();
+    let replacement: u32 = started
+        .strip_prefix("worker ")
+        .and_then(|rest| rest.strip_suffix(" started"))
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("expected `worker <pid> started`, got {started:?}"));
+    let now = idle_workers(&server, 2);
+    assert!(now.contains(&replacement) && !now.contains(&victim));
+    // Reaped, not left a zombie.
+    assert!(!procfs::exists(victim));
+
+    let mut first = server.connect();
+    let mut second = server.connect();
+    let served_by: BTreeSet<u32> = [greeting_pid(&mut first), greeting_pid(&mut second)].into();
+    assert_eq!(served_by, now);
+}
+
+#[test]
+fn sigterm_or_sigint_stops_every_worker_and_the_server() {
+    for signal in [Signal::SIGTERM, Signal::SIGINT] {
+        let mut server = start(3);
+        let workers = idle_workers(&server, 3);
+        // One worker is busy with a client: it is stopped all the same.
+        let mut client = server.connect();
+        greeting_pid(&mut client);
+
+        server.process().signal(signal);
+        let finished = server.into_process().finish();
+        assert_eq!(finished.code(), 0, "{finished:?}");
+        assert!(
+            finished.stdout.ends_with(&format!(
+                "{signal}: stopping 3 workers\nall workers stopped\n"
+            )),
+            "{finished:?}"
+        );
+        // No orphan and no zombie: the server waited for every worker.
+        for pid in workers {
+            assert!(!procfs::exists(pid), "worker {pid} outlived the server");
+        }
+    }
+}
+
+#[test]
+fn killing_the_server_outright_takes_its_workers_with_it() {
+    // SIGKILL gives the server no chance to stop its workers. The kernel
+    // sends each of them SIGTERM instead (their parent-death signal).
+    let mut server = start(2);
+    let workers = idle_workers(&server, 2);
+    server.process().signal(Signal::SIGKILL);
+    assert!(
+        wait_until(timeout(), || workers.iter().all(|&pid| is_gone(pid))),
+        "workers {workers:?} outlived their server"
+    );
+}
+
+#[test]
+fn the_server_and_its_workers_sleep_while_nobody_connects() {
+    let server = start(2);
+    let workers = idle_workers(&server, 2);
+    let span = Duration::from_millis(500);
+    let used = procfs::cpu_used_during(server.pid(), span);
+    assert!(
+        used <= Duration::from_millis(10),
+        "the server used {used:?}"
+    );
+    assert_eq!(procfs::stat(server.pid()).map(|stat| stat.state), Some('S'));
+    for pid in workers {
+        assert!(procfs::cpu_time(pid) <= Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn session_matches_the_book() {
+    let mut server = start(2);
+    let workers = idle_workers(&server, 2);
+    server.next_line();
+    server.next_line();
+    let victim = *workers.first().expect("two workers");
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).expect("kill -9 a worker");
+    server.next_line();
+    server.next_line();
+    idle_workers(&server, 2);
+    server.process().signal(Signal::SIGTERM);
+    let port = server.port();
+    let finished = server.into_process().finish();
+    assert_eq!(finished.code(), 0);
+    Transcript::new("transcripts/kill-a-worker.console")
+        .command("cargo run -p ch10-worker-pool")
+        .output(&finished.stdout)
+        .show_port(port, 8080)
+        .check();
+}
+
+#[test]
+fn a_bad_max_procs_is_refused() {
+    for value in ["0", "two", "-1"] {
+        let mut command = Command::new(SERVER);
+        command.arg("127.0.0.1:0").env("MAX_PROCS", value);
+        let mut process = Process::spawn(command);
+        process.close_stdin();
+        let finished = process.finish();
+        assert_eq!(finished.code(), 2);
+        assert_eq!(
+            finished.stderr,
+            format!("MAX_PROCS must be a number of processes, 1 or more, not {value:?}\n")
+        );
+    }
+}
+
+#[test]
+fn a_port_in_use_is_reported_in_one_line() {
+    let server = start(1);
+    let addr = server.addr().to_string();
+    let second = Process::run(SERVER, [&addr], b"");
+    assert_eq!(second.code(), 1);
+    assert_eq!(
+        second.stderr,
+        format!("could not bind {addr}: Address already in use (os error 98)\n")
+    );
+}
+
+#[test]
+fn bad_arguments_print_usage() {
+    for args in [vec!["127.0.0.1:0", "extra"], vec!["--help"]] {
+        let run = Process::run(SERVER, &args, b"");
+        assert_eq!(run.code(), 2, "{args:?}");
+        assert_eq!(run.stderr, "usage: ch10-worker-pool [ADDR]\n");
+    }
+}

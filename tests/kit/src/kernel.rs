@@ -1,0 +1,105 @@
+//! What the kernel tells about a process beyond [`crate::procfs`]: where it
+//! sleeps, how often it has been woken, how many threads it runs, and which
+//! sockets listen on a port. The tests of chapters 9 and 10 use these to show
+//! that a server sleeps in the call the book says, and that a connection wakes
+//! only the process that serves it.
+
+use std::collections::BTreeSet;
+use std::fs;
+
+use crate::{procfs, timeout, wait_until};
+
+/// The kernel function `pid` sleeps in (`/proc/<pid>/wchan`), such as
+/// `inet_csk_accept` for a process blocked in `accept`; `None` if the process
+/// is gone or running.
+pub fn wchan(pid: u32) -> Option<String> {
+    let text = fs::read_to_string(format!("/proc/{pid}/wchan")).ok()?;
+    (!text.is_empty() && text != "0").then_some(text)
+}
+
+/// Whether `pid` is asleep in `accept` (its wait channel is the kernel's
+/// `inet_csk_accept`).
+pub fn is_blocked_in_accept(pid: u32) -> bool {
+    wchan(pid).is_some_and(|wchan| wchan.contains("accept"))
+}
+
+/// Waits until `parent` has exactly `count` live children and every one of
+/// them is asleep in `accept` (a prefork server's idle workers), and returns
+/// their pids. Fails the test if that does not happen within [`timeout()`].
+pub fn children_asleep_in_accept(parent: u32, count: usize) -> BTreeSet<u32> {
+    let mut pids = BTreeSet::new();
+    let ready = wait_until(timeout(), || {
+        pids = procfs::live_children(parent)
+            .iter()
+            .map(|child| child.pid)
+            .collect();
+        pids.len() == count && pids.iter().all(|&pid| is_blocked_in_accept(pid))
+    });
+    assert!(
+        ready,
+        "expected {count} children of {parent} asleep in accept(), found {pids:?}"
+    );
+    pids
+}
+
+/// How many times `pid` gave up the CPU to wait for something
+/// (`voluntary_ctxt_switches` in `/proc/<pid>/status`): every time it is woken
+/// and goes back to sleep, this grows by one.
+pub fn voluntary_switches(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// How many threads `pid` runs (the entries of `/proc/<pid>/task`).
+pub fn threads(pid: u32) -> usize {
+    fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|dir| dir.count())
+        .unwrap_or(0)
+}
+
+/// How many TCP sockets of this network namespace listen on `port`, on any
+/// address (from `/proc/net/tcp` and `/proc/net/tcp6`, state `0A`).
+pub fn listening_sockets(port: u16) -> usize {
+    let wanted = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| fs::read_to_string(table).ok())
+        .map(|text| {
+            text.lines()
+                .skip(1)
+                .filter(|line| {
+                    // sl local_address rem_address st ...: local is HEXIP:HEXPORT.
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    fields.len() > 3 && fields[1].ends_with(&wanted) && fields[3] == "0A"
+                })
+                .count()
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn a_listening_socket_is_counted_once() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("local_addr").port();
+        assert_eq!(listening_sockets(port), 1);
+        drop(listener);
+        assert_eq!(listening_sockets(port), 0);
+    }
+
+    #[test]
+    fn this_test_runs_in_a_process_with_threads_and_switches() {
+        let pid = std::process::id();
+        assert!(threads(pid) >= 1);
+        assert!(voluntary_switches(pid).is_some());
+    }
+}
