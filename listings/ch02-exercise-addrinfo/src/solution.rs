@@ -1,0 +1,61 @@
+//! Exercise 2-1 (the book's answer): resolve HOST and PORT like
+//! getaddrinfo() does, then try to connect to every address and say what
+//! happened.
+
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub fn main() -> ExitCode {
+    // Two arguments: a host name or address, and a port number.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (host, port) = match args.as_slice() {
+        [host, port] => match port.parse::<u16>() {
+            Ok(port) => (host.as_str(), port),
+            Err(_) => return usage(),
+        },
+        _ => return usage(),
+    };
+
+    // getaddrinfo(): every address of the name, in the order the resolver
+    // prefers. A numeric address comes back as it is, without any lookup.
+    let addrs: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
+        Ok(addrs) => addrs.collect(),
+        Err(err) => {
+            eprintln!("could not resolve {host}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    // ANCHOR: solution
+    // Try every address, as TcpStream::connect() does with a name, but do
+    // not stop at the first that answers: we want to see them all.
+    let mut any_open = false;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+            // Connected: the handshake is done. Dropping the stream hangs up.
+            Ok(_) => {
+                any_open = true;
+                println!("{addr} open");
+            }
+            // The host answered the SYN with a reset: nobody listens there.
+            Err(err) if err.kind() == ErrorKind::ConnectionRefused => {
+                println!("{addr} refused");
+            }
+            // No answer in time, no route, no IPv6 on this machine...
+            Err(err) => println!("{addr} {err}"),
+        }
+    }
+    if any_open {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+    // ANCHOR_END: solution
+}
+
+fn usage() -> ExitCode {
+    eprintln!("usage: ch02-exercise-addrinfo HOST PORT");
+    ExitCode::from(2)
+}

@@ -1,0 +1,68 @@
+//! Exercise 2-2 (your work): create a new socket of the kind given (tcp or
+//! udp) and print each of its options with the value the kernel gave it.
+//! The TODO comment marks the spot.
+
+use std::io;
+use std::process::ExitCode;
+
+use socket2::{Domain, Socket, Type};
+
+pub fn main() -> ExitCode {
+    // One argument: the kind of socket, tcp or udp.
+    let mut args = std::env::args().skip(1);
+    let kind = match (args.next(), args.next()) {
+        (Some(kind), None) if kind == "tcp" || kind == "udp" => kind,
+        _ => {
+            eprintln!("usage: ch02-exercise-socket-options tcp|udp");
+            return ExitCode::from(2);
+        }
+    };
+    let ty = if kind == "tcp" {
+        Type::STREAM
+    } else {
+        Type::DGRAM
+    };
+    let socket = match Socket::new(Domain::IPV4, ty, None) {
+        Ok(socket) => socket,
+        Err(err) => {
+            eprintln!("could not create a {kind} socket: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    // ANCHOR: task
+    // Each option's name and its value as text, in the order printed.
+    // TODO: add SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST, SO_LINGER (after
+    // SO_TYPE), SO_SNDBUF, SO_RCVTIMEO, SO_SNDTIMEO, IP_TTL (after
+    // SO_RCVBUF), and TCP_NODELAY last, for a TCP socket only.
+    let options: Vec<(&str, io::Result<String>)> = vec![
+        ("SO_TYPE", socket.r#type().map(type_name)),
+        (
+            "SO_RCVBUF",
+            socket.recv_buffer_size().map(|bytes| bytes.to_string()),
+        ),
+    ];
+    // ANCHOR_END: task
+
+    for (name, value) in options {
+        match value {
+            Ok(value) => println!("{name} {value}"),
+            Err(err) => {
+                eprintln!("could not read {name}: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// The name of a socket type, as C and PHP spell it.
+fn type_name(ty: Type) -> String {
+    if ty == Type::STREAM {
+        "SOCK_STREAM".to_string()
+    } else if ty == Type::DGRAM {
+        "SOCK_DGRAM".to_string()
+    } else {
+        format!("{ty:?}")
+    }
+}

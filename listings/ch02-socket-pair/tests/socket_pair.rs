@@ -1,0 +1,36 @@
+//! Listing 2-1 behaves as chapter 2 says: what one socket of the pair writes,
+//! the other reads, in both directions, and closing one end is end of stream
+//! at the other.
+
+use testkit::{Process, Transcript};
+
+const PROGRAM: &str = env!("CARGO_BIN_EXE_ch02-socket-pair");
+
+#[test]
+fn each_end_reads_what_the_other_wrote_then_end_of_stream() {
+    let run = Process::run(PROGRAM, std::iter::empty::<&str>(), b"");
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.stderr, "");
+    assert_eq!(
+        run.stdout,
+        concat!(
+            "socket 0 wrote 10 bytes: \"ABCdef123\\n\"\n",
+            "socket 1 read 10 bytes: \"ABCdef123\\n\"\n",
+            "socket 1 wrote 7 bytes: \"got it\\n\"\n",
+            "socket 0 read 7 bytes: \"got it\\n\"\n",
+            "socket 0 read 0 bytes: \"\"\n",
+        )
+    );
+    Transcript::new("transcripts/pair.console")
+        .command("cargo run -p ch02-socket-pair")
+        .output(&run.stdout)
+        .check();
+}
+
+#[test]
+fn bad_arguments_print_usage() {
+    let run = Process::run(PROGRAM, ["extra"], b"");
+    assert_eq!(run.code(), 2);
+    assert_eq!(run.stdout, "");
+    assert_eq!(run.stderr, "usage: ch02-socket-pair\n");
+}
