@@ -54,6 +54,7 @@ fn many_short_sessions_in_a_row_are_all_answered() {
     }
 }
 
+// ANCHOR: second_client_waits
 #[test]
 fn a_second_client_waits_while_the_first_is_connected() {
     let mut server = Server::start(SERVER);
@@ -85,6 +86,7 @@ fn a_second_client_waits_while_the_first_is_connected() {
         format!("client {} is now connected", second.local_addr())
     );
 }
+// ANCHOR_END: second_client_waits
 
 #[test]
 fn a_client_that_resets_is_reported_and_the_next_is_served() {
