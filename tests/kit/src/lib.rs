@@ -19,9 +19,11 @@
 //! that says what it was waiting for.
 
 mod bin;
+pub mod measured;
 mod net;
 mod process;
 pub mod procfs;
+pub mod tcp_queues;
 mod transcript;
 
 pub use bin::bin;
