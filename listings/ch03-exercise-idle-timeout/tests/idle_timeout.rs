@@ -54,12 +54,13 @@ fn the_next_client_is_served_once_the_silent_one_is_dropped() {
 
 #[test]
 fn a_client_that_keeps_talking_is_not_cut_off() {
-    // The limit is on each wait, not on the whole conversation: eight lines
-    // a tenth of a second apart take longer than 0.3 s, and that is fine.
-    let mut server = server();
+    // The limit is on each wait, not on the whole conversation: with a limit
+    // of 1 s, eight lines 0.2 s apart take longer than the limit, and that
+    // is fine.
+    let mut server = Server::start_with(SERVER, ["127.0.0.1:0"], &[("ECHO_IDLE_MS", "1000")]);
     let mut client = connect(&server);
     for number in 0..8 {
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(200));
         client.send_line(&format!("line {number}"));
         assert_eq!(client.read_line(), format!("line {number}\n"));
     }

@@ -78,12 +78,12 @@ fn short_reads() -> io::Result<()> {
 fn read_exact() -> io::Result<()> {
     let (mut writer, mut reader) = connection()?;
     println!("a thread sends \"Hello, \" now and \"world!\\n\" 100 ms later");
+    let started = Instant::now();
     let sender = thread::spawn(move || -> io::Result<()> {
         writer.write_all(b"Hello, ")?;
         thread::sleep(Duration::from_millis(100));
         writer.write_all(b"world!\n")
     });
-    let started = Instant::now();
     let mut message = [0u8; 14];
     reader.read_exact(&mut message)?;
     println!(
