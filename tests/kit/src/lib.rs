@@ -20,9 +20,11 @@
 
 mod bin;
 pub mod kernel;
+pub mod measured;
 mod net;
 mod process;
 pub mod procfs;
+pub mod tcp_queues;
 mod transcript;
 
 pub use bin::bin;

@@ -1,0 +1,18 @@
+//! Exercise 3-2: ask for the head only.
+//!
+//! Your work goes in `src/starter.rs`. Check it with
+//!     cargo test -p ch03-exercise-head-request
+//! The book's answer is `src/solution.rs`, checked by the same tests with
+//!     cargo test -p ch03-exercise-head-request --features solution
+
+#[cfg(not(feature = "solution"))]
+#[path = "starter.rs"]
+mod program;
+
+#[cfg(feature = "solution")]
+#[path = "solution.rs"]
+mod program;
+
+fn main() -> std::process::ExitCode {
+    program::main()
+}

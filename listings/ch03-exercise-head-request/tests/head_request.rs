@@ -1,0 +1,111 @@
+//! The checks for exercise 3-2. They fail on the unchanged starter and pass
+//! once the client sends HEAD and prints only the status line.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+
+use testkit::{Finished, Process, timeout};
+
+const CLIENT: &str = env!("CARGO_BIN_EXE_ch03-exercise-head-request");
+
+/// A stand-in web server: reads the request head, sends `parts` one write at
+/// a time, then keeps the connection open until the client is done (unless
+/// `close` is set). Returns its address and the request it got.
+fn stand_in(parts: &'static [&'static [u8]], close: bool) -> (SocketAddr, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local_addr");
+    let (sender, request) = mpsc::channel();
+    thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        stream.set_read_timeout(Some(timeout())).expect("timeout");
+        let head = read_head(&stream);
+        for part in parts {
+            stream.write_all(part).expect("write");
+            stream.flush().expect("flush");
+        }
+        let _ = sender.send(head);
+        if !close {
+            // Wait for the client to hang up: read returns 0 (or times out).
+            let _ = BufReader::new(&stream).read_line(&mut String::new());
+        }
+    });
+    (addr, request)
+}
+
+fn read_head(stream: &TcpStream) -> String {
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    loop {
+        let before = head.len();
+        if reader.read_line(&mut head).unwrap_or(0) == 0 || head[before..] == *"\r\n" {
+            return head;
+        }
+    }
+}
+
+/// Runs the client with a 2-second limit, so that a client that waits for
+/// the server to close fails quickly.
+fn run(addr: SocketAddr) -> Finished {
+    Process::run(CLIENT, ["127.0.0.1", &addr.port().to_string(), "2"], b"")
+}
+
+const RESPONSE: &[&[u8]] =
+    &[b"HTTP/1.1 200 OK\r\nContent-Length: 1256\r\nConnection: close\r\n\r\n"];
+
+#[test]
+fn sends_head_instead_of_get() {
+    let (addr, request) = stand_in(RESPONSE, true);
+    run(addr);
+    let request = request.recv_timeout(timeout()).expect("a request");
+    assert_eq!(
+        request,
+        format!(
+            "HEAD / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            addr.port()
+        )
+    );
+}
+
+#[test]
+fn prints_only_the_status_line() {
+    let (addr, _) = stand_in(RESPONSE, true);
+    let run = run(addr);
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.stdout, "HTTP/1.1 200 OK\n");
+}
+
+#[test]
+fn a_status_line_that_arrives_in_pieces_is_put_together() {
+    let (addr, _) = stand_in(
+        &[b"HTT", b"P/1.1 404 Not", b" Found\r\nServer: x\r\n\r\n"],
+        true,
+    );
+    let run = run(addr);
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.stdout, "HTTP/1.1 404 Not Found\n");
+}
+
+#[test]
+fn does_not_wait_for_the_server_to_close() {
+    // This server ignores `Connection: close` and keeps the connection open.
+    let (addr, _) = stand_in(RESPONSE, false);
+    let run = run(addr);
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.stdout, "HTTP/1.1 200 OK\n");
+}
+
+#[test]
+fn a_server_that_closes_before_the_end_of_the_status_line_is_reported() {
+    let (addr, _) = stand_in(&[b"HTTP/1.1 2"], true);
+    let run = run(addr);
+    assert_eq!(run.code(), 1);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr.lines().last(),
+        Some(format!("{addr} closed the connection before the end of the status line").as_str())
+    );
+}

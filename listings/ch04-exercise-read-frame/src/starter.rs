@@ -1,0 +1,93 @@
+//! Exercise 4-1 (your work): a server that sends every frame a client sends
+//! back to it. A frame is a 4-byte big-endian length and that many bytes.
+//! The TODO comment marks what to change.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::ExitCode;
+
+/// The largest payload a client may announce.
+const MAX_FRAME: usize = 65536;
+
+pub fn main() -> ExitCode {
+    // The address to listen on: the only argument, or loopback port 5000.
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:5000".to_string());
+    if addr.starts_with('-') || args.next().is_some() {
+        eprintln!("usage: ch04-exercise-read-frame [ADDR]");
+        return ExitCode::from(2);
+    }
+    let listener = match TcpListener::bind(&addr) {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("could not bind {addr}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(local) => println!("listening on {local}"),
+        Err(err) => {
+            eprintln!("could not read the address of {addr}: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(call) => call,
+            Err(err) => {
+                eprintln!("could not accept a connection on {addr}: {err}");
+                continue;
+            }
+        };
+        println!("client {peer} is now connected");
+        match echo_frames(&stream) {
+            Ok(frames) => println!("client {peer} hung up after {frames} frames"),
+            Err(message) => eprintln!("client {peer}: {message}"),
+        }
+    }
+}
+
+/// Sends every frame back, until the client hangs up between two frames.
+/// Returns how many frames there were.
+fn echo_frames(mut stream: &TcpStream) -> Result<usize, String> {
+    let mut frames = 0;
+    while let Some(payload) = read_frame(&mut stream)? {
+        let length = payload.len() as u32; // at most MAX_FRAME
+        stream
+            .write_all(&length.to_be_bytes())
+            .and_then(|()| stream.write_all(&payload))
+            .map_err(|err| format!("could not write: {err}"))?;
+        frames += 1;
+    }
+    Ok(frames)
+}
+
+// ANCHOR: task
+/// Reads one frame: a length of 4 bytes, big-endian, then that many bytes of
+/// payload. Returns `None` if the stream ends before a frame begins.
+fn read_frame(stream: &mut impl Read) -> Result<Option<Vec<u8>>, String> {
+    // TODO: this trusts each read() to return all the bytes asked for. Make
+    // it wait for the whole header and the whole payload, and report a client
+    // that hangs up in the middle of a frame as an error:
+    // "hung up in the middle of a frame".
+    let mut header = [0u8; 4];
+    match stream.read(&mut header) {
+        Ok(0) => return Ok(None),
+        Ok(_) => {}
+        Err(err) if err.kind() == ErrorKind::Interrupted => {}
+        Err(err) => return Err(format!("could not read: {err}")),
+    }
+    let length = u32::from_be_bytes(header) as usize;
+    if length > MAX_FRAME {
+        return Err(format!(
+            "announced a frame of {length} bytes; the limit is {MAX_FRAME}"
+        ));
+    }
+    let mut payload = vec![0u8; length];
+    let got = stream
+        .read(&mut payload)
+        .map_err(|err| format!("could not read: {err}"))?;
+    payload.truncate(got);
+    Ok(Some(payload))
+}
+// ANCHOR_END: task

@@ -1,0 +1,74 @@
+//! Exercise 4-2 (the book's answer): a client that sends BYTES bytes to a
+//! server over a non-blocking socket, reporting its progress.
+
+use std::io::{self, ErrorKind, Write};
+use std::net::TcpStream;
+use std::os::fd::AsFd;
+use std::process::ExitCode;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+const USAGE: &str = "usage: ch04-exercise-send-all ADDR BYTES";
+
+pub fn main() -> ExitCode {
+    // The server's address, and how many bytes to send it.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [addr, bytes] = args.as_slice() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let Ok(bytes) = bytes.parse::<usize>() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+
+    let stream = match TcpStream::connect(addr) {
+        Ok(stream) => stream,
+        Err(err) => {
+            eprintln!("could not connect to {addr}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // From here on, no call on `stream` waits: write() takes what fits in the
+    // kernel's buffer, or fails with WouldBlock if nothing does.
+    if let Err(err) = stream.set_nonblocking(true) {
+        eprintln!("could not make the socket non-blocking: {err}");
+        return ExitCode::FAILURE;
+    }
+    // The byte at position i is i % 251, so the receiver can check them all.
+    let message: Vec<u8> = (0..bytes).map(|i| (i % 251) as u8).collect();
+    match send_all(&stream, &message) {
+        Ok(()) => {
+            println!("done");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("could not send to {addr}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// ANCHOR: solution
+/// Sends all of `message` on a non-blocking socket, and prints how far it
+/// got after every write(). When the kernel's buffer is full, it sleeps in
+/// poll() until the socket is writable again, instead of trying in a loop.
+fn send_all(mut stream: &TcpStream, message: &[u8]) -> io::Result<()> {
+    let mut sent = 0;
+    while sent < message.len() {
+        match stream.write(&message[sent..]) {
+            Ok(accepted) => {
+                sent += accepted;
+                println!("sent {sent} of {} bytes", message.len());
+            }
+            Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                let mut writable = [PollFd::new(stream.as_fd(), PollFlags::POLLOUT)];
+                poll(&mut writable, PollTimeout::NONE)?;
+            }
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: solution
