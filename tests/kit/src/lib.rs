@@ -19,6 +19,7 @@
 //! that says what it was waiting for.
 
 mod bin;
+pub mod daemon;
 mod net;
 mod process;
 pub mod procfs;
