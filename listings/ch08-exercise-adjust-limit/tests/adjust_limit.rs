@@ -1,10 +1,10 @@
 //! The checks for exercise 8-1. They fail on the unchanged starter (SIGUSR1
 //! kills it) and pass once SIGUSR1 and SIGUSR2 change the number of slots.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use testkit::{Client, Server};
+use testkit::{Client, Server, timeout};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch08-exercise-adjust-limit");
 
@@ -26,10 +26,19 @@ fn served(server: &mut Server) -> Client {
     client
 }
 
-/// Sends `signal` to the server and reads the line it answers with.
+/// Sends `signal` to the server and reads the line it answers with; fails
+/// at once if the signal killed the server.
 fn adjust(server: &mut Server, signal: Signal) -> String {
     server.process().signal(signal);
-    server.next_line()
+    let deadline = Instant::now() + timeout();
+    loop {
+        let process = server.process();
+        if let Some(line) = process.next_line_within(Duration::from_millis(20)) {
+            return line;
+        }
+        assert!(!process.has_exited(), "{signal} killed the server");
+        assert!(Instant::now() < deadline, "no answer to {signal}");
+    }
 }
 
 #[test]
