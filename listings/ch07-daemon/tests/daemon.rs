@@ -206,10 +206,12 @@ fn in_the_foreground_it_keeps_its_terminal() {
     let mut args = args(&dir);
     args.insert(0, "--foreground".to_string());
     let (_terminal, mut server) = spawn_in_terminal(&args, &output);
-    let listening = wait_until(timeout(), || {
-        fs::read_to_string(&output).is_ok_and(|text| text.contains("listening on"))
+    // Its log is stderr, here the output file: "started" comes once it
+    // handles signals.
+    let started = wait_until(timeout(), || {
+        fs::read_to_string(&output).is_ok_and(|text| text.contains("started as pid"))
     });
-    assert!(listening, "{:?}", fs::read_to_string(&output));
+    assert!(started, "{:?}", fs::read_to_string(&output));
     let stat = procfs::stat(server.id()).expect("the server runs");
     assert_ne!(
         stat.tty_nr, 0,

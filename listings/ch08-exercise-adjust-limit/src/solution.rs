@@ -61,9 +61,7 @@ pub fn main() -> ExitCode {
         eprintln!("could not make {local} non-blocking: {err}");
         return ExitCode::FAILURE;
     }
-    println!("listening on {local}");
-    println!("client slots: {max_procs}");
-
+    // Ready for signals before we say we are listening.
     let wait_mask = match watch_signals() {
         Ok(wait_mask) => wait_mask,
         Err(errno) => {
@@ -71,6 +69,8 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    println!("listening on {local}");
+    println!("client slots: {max_procs}");
 
     // The pids of the children that serve a client right now.
     let mut children: HashSet<Pid> = HashSet::new();

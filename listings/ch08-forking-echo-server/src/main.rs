@@ -68,9 +68,7 @@ fn main() -> ExitCode {
         eprintln!("could not make {local} non-blocking: {err}");
         return ExitCode::FAILURE;
     }
-    println!("listening on {local}");
-    println!("client slots: {max_procs}");
-
+    // Ready for SIGCHLD before we say we are listening.
     let wait_mask = match watch_children() {
         Ok(wait_mask) => wait_mask,
         Err(errno) => {
@@ -78,6 +76,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    println!("listening on {local}");
+    println!("client slots: {max_procs}");
 
     // ANCHOR: loop
     // The pids of the children that serve a client right now.
