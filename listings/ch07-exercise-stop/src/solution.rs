@@ -1,0 +1,94 @@
+//! Exercise 7-2 (the book's answer): a tool that stops the daemon of
+//! Listing 7-1, and signals nothing unless a daemon really holds the pid
+//! file's lock.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// How long the daemon may take to exit after SIGTERM.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+pub fn main() -> ExitCode {
+    // The pid file: `--pid-file PATH`, or the daemon's default.
+    let mut args = std::env::args().skip(1);
+    let pid_file = match (args.next(), args.next(), args.next()) {
+        (None, _, _) => PathBuf::from("/tmp/ch07-daemon.pid"),
+        (Some(flag), Some(path), None) if flag == "--pid-file" => PathBuf::from(path),
+        _ => {
+            eprintln!("usage: ch07-exercise-stop [--pid-file PATH]");
+            return ExitCode::from(2);
+        }
+    };
+
+    let mut file = match File::open(&pid_file) {
+        Ok(file) => file,
+        Err(err) => {
+            eprintln!("could not open {}: {err}", pid_file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut text = String::new();
+    if let Err(err) = file.read_to_string(&mut text) {
+        eprintln!("could not read {}: {err}", pid_file.display());
+        return ExitCode::FAILURE;
+    }
+    let Ok(pid) = text.trim().parse::<i32>() else {
+        eprintln!("{} holds no pid: {text:?}", pid_file.display());
+        return ExitCode::FAILURE;
+    };
+
+    // ANCHOR: solution
+    // If we can lock the file, nobody else has it locked: no daemon runs,
+    // and the pid is what a dead daemon left behind. The kernel may have
+    // given it to any process since. (Our lock goes again with `_stale`.)
+    let file = match Flock::lock(file, FlockArg::LockSharedNonblock) {
+        Ok(_stale) => {
+            let pid_file = pid_file.display();
+            eprintln!("could not stop pid {pid}: nothing holds {pid_file} locked");
+            return ExitCode::FAILURE;
+        }
+        Err((file, Errno::EWOULDBLOCK)) => file,
+        Err((_, errno)) => {
+            eprintln!("could not lock {}: {errno}", pid_file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+
+    if let Err(errno) = kill(Pid::from_raw(pid), Signal::SIGTERM) {
+        eprintln!("could not stop pid {pid}: {errno}");
+        return ExitCode::FAILURE;
+    }
+
+    // The daemon's lock goes when it exits (when its last descriptor of the
+    // file is closed), so "we can lock it" means "the daemon is gone".
+    let deadline = Instant::now() + PATIENCE;
+    let mut file = file;
+    loop {
+        match Flock::lock(file, FlockArg::LockSharedNonblock) {
+            Ok(_) => break,
+            Err((still_locked, Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
+                file = still_locked;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err((_, Errno::EWOULDBLOCK)) => {
+                eprintln!("could not stop pid {pid}: still running after {PATIENCE:?}");
+                return ExitCode::FAILURE;
+            }
+            Err((_, errno)) => {
+                eprintln!("could not lock {}: {errno}", pid_file.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    println!("stopped pid {pid}");
+    ExitCode::SUCCESS
+    // ANCHOR_END: solution
+}

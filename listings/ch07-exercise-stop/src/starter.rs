@@ -1,0 +1,53 @@
+//! Exercise 7-2 (your work): a tool that stops the daemon of Listing 7-1.
+//! So far it only reads the pid file and says what it found. The TODO
+//! comments mark what is missing.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub fn main() -> ExitCode {
+    // The pid file: `--pid-file PATH`, or the daemon's default.
+    let mut args = std::env::args().skip(1);
+    let pid_file = match (args.next(), args.next(), args.next()) {
+        (None, _, _) => PathBuf::from("/tmp/ch07-daemon.pid"),
+        (Some(flag), Some(path), None) if flag == "--pid-file" => PathBuf::from(path),
+        _ => {
+            eprintln!("usage: ch07-exercise-stop [--pid-file PATH]");
+            return ExitCode::from(2);
+        }
+    };
+
+    // ANCHOR: task
+    let mut file = match File::open(&pid_file) {
+        Ok(file) => file,
+        Err(err) => {
+            eprintln!("could not open {}: {err}", pid_file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut text = String::new();
+    if let Err(err) = file.read_to_string(&mut text) {
+        eprintln!("could not read {}: {err}", pid_file.display());
+        return ExitCode::FAILURE;
+    }
+    let Ok(pid) = text.trim().parse::<i32>() else {
+        eprintln!("{} holds no pid: {text:?}", pid_file.display());
+        return ExitCode::FAILURE;
+    };
+
+    // TODO: make sure that a daemon holds the pid file's lock. If none
+    // does, the pid is stale and may belong to any process by now: print
+    //     could not stop pid <pid>: nothing holds <pid file> locked
+    // and exit with status 1, without sending a signal.
+
+    // TODO: send SIGTERM to the daemon.
+
+    // TODO: wait, at most 10 seconds, until the daemon has exited (its lock
+    // goes when it does), then print `stopped pid <pid>`.
+
+    println!("the pid file names pid {pid}");
+    ExitCode::SUCCESS
+    // ANCHOR_END: task
+}
