@@ -242,9 +242,12 @@ fn each_child_holds_only_its_client_and_its_end_of_its_pair() {
     let server = start(3);
     let mut clients: Vec<Client> = (0..3).map(|_| server.connect()).collect();
     let pids: Vec<u32> = clients.iter_mut().map(greeting_pid).collect();
-    // The parent: the listener and its end of each child's pair.
+    // The parent: the listener and its end of each child's pair. A child can
+    // greet its client before the parent, back from fork(), has closed its
+    // copies of that client and of the child's end: wait for that.
+    let settled = testkit::wait_until(testkit::timeout(), || sockets(server.pid()).len() == 1 + 3);
     let parents = sockets(server.pid());
-    assert_eq!(parents.len(), 1 + 3, "{parents:?}");
+    assert!(settled, "the parent holds {parents:?}");
     // A child: its client and its own end of its own pair. Not the listener,
     // and none of the parent's ends: it closed them after fork().
     for pid in pids {

@@ -9,7 +9,9 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use crate::{Client, timeout};
@@ -122,6 +124,13 @@ impl Finished {
 impl Process {
     /// Starts `command` with piped stdin, stdout and stderr.
     pub fn spawn(mut command: Command) -> Process {
+        // Make the test process a child subreaper (prctl(2)): a process whose
+        // parent dies is handed to us instead of to init, so that Drop can
+        // reap the whole group. Some containers' init never reaps orphans.
+        static SUBREAPER: std::sync::Once = std::sync::Once::new();
+        SUBREAPER.call_once(|| {
+            let _ = nix::sys::prctl::set_child_subreaper(true);
+        });
         let name = command.get_program().to_string_lossy().into_owned();
         command
             .stdin(Stdio::piped())
@@ -309,8 +318,19 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         // The group id is the program's pid (process_group(0) above).
-        let _ = killpg(Pid::from_raw(self.pid() as i32), Signal::SIGKILL);
+        let group = Pid::from_raw(self.pid() as i32);
+        let _ = killpg(group, Signal::SIGKILL);
         let _ = self.child.wait();
+        // The program's own children were in its group and are dead too; as
+        // orphans they became ours (see `spawn`). Reap them, so a test run
+        // leaves not even a zombie behind.
+        let members = Pid::from_raw(-group.as_raw());
+        loop {
+            match waitpid(members, None) {
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(_) => break, // ECHILD: none left
+            }
+        }
     }
 }
 
