@@ -11,15 +11,15 @@ use nix::errno::Errno;
 use nix::sys::select::{FD_SETSIZE, FdSet, select};
 use nix::sys::time::{TimeVal, TimeValLike};
 
-/// How many clients are served at once; the next one is told to come back later.
+/// How many clients are served at once. The next one is turned away.
 const MAX_CLIENTS: usize = 10;
 /// The longest line a client may send, newline included.
 const MAX_LINE: usize = 1024;
 /// How many bytes of replies may wait for a client that does not read them.
 const MAX_UNSENT: usize = 64 * 1024;
 
-const WELCOME: &[u8] =
-    b"Welcome to the Rust select server.\nSend a line and press enter, and I shall reply back.\n";
+const WELCOME: &[u8] = b"Welcome to the Rust select server.\n\
+    Send a line and press enter, and I shall reply back.\n";
 const FULL: &[u8] = b"Sorry, the server is full. Try again later.\n";
 
 /// One connected client, and the bytes in flight to and from it.
@@ -77,7 +77,8 @@ pub fn main() -> ExitCode {
     }
 
     // One slot per client, like the original's $client_socks array.
-    let mut slots: Vec<Option<Client>> = (0..max_clients).map(|_| None).collect();
+    let mut slots: Vec<Option<Client>> = Vec::new();
+    slots.resize_with(max_clients, || None);
     // False after accept() ran out of descriptors (see `admit`).
     let mut accepting = true;
     loop {
@@ -96,16 +97,16 @@ pub fn main() -> ExitCode {
         if new_connection {
             accepting = admit(&listener, &mut slots);
         }
-        for (index, (slot, &(readable, writable))) in slots.iter_mut().zip(&ready).enumerate() {
+        for (index, slot) in slots.iter_mut().enumerate() {
+            let (readable, writable) = ready[index];
             let Some(client) = slot else { continue };
             if !readable && !writable {
                 continue;
             }
+            let peer = client.peer;
             match client.serve(readable) {
-                Err(reason) => println!("slot {index}: {} dropped: {reason}", client.peer),
-                Ok(()) if client.finished_sending && client.unsent.is_empty() => {
-                    println!("slot {index}: {} disconnected", client.peer)
-                }
+                Err(reason) => println!("slot {index}: {peer} dropped: {reason}"),
+                Ok(()) if client.is_done() => println!("slot {index}: {peer} disconnected"),
                 Ok(()) => continue,
             }
             // Dropping the client closes its socket and frees the slot. Had
@@ -173,9 +174,7 @@ fn admit(listener: &TcpListener, slots: &mut [Option<Client>]) -> bool {
     let (stream, peer) = match listener.accept() {
         Ok(connection) => connection,
         // The client gave up (or a signal came) between select() and accept().
-        Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
-            return true;
-        }
+        Err(err) if is_not_now(&err) => return true,
         // EMFILE or ENFILE: the connection stays queued, so the listener
         // stays readable. Asking select() about it again would return at
         // once, again and again: the loop would spin. So we stop asking.
@@ -195,8 +194,10 @@ fn admit(listener: &TcpListener, slots: &mut [Option<Client>]) -> bool {
     // client we cannot serve.
     let descriptor = stream.as_raw_fd();
     if descriptor >= FD_SETSIZE as RawFd {
-        let reason =
-            format!("descriptor {descriptor} is too large for select (FD_SETSIZE is {FD_SETSIZE})");
+        let reason = format!(
+            "descriptor {descriptor} is too large for select \
+             (FD_SETSIZE is {FD_SETSIZE})"
+        );
         refuse(stream, peer, &reason);
         return true;
     }
@@ -213,7 +214,7 @@ fn admit(listener: &TcpListener, slots: &mut [Option<Client>]) -> bool {
         return true;
     };
     if let Err(err) = stream.set_nonblocking(true) {
-        eprintln!("could not make the connection from {peer} non-blocking: {err}");
+        eprintln!("could not make {peer}'s socket non-blocking: {err}");
         return true;
     }
     println!("slot {free}: {peer} connected");
@@ -241,6 +242,12 @@ fn refuse(mut stream: TcpStream, peer: SocketAddr, reason: &str) {
     let _ = stream.write_all(FULL);
 }
 
+/// Whether an error only means "not now": there is nothing to take yet
+/// (WouldBlock), or a signal came first (Interrupted).
+fn is_not_now(err: &io::Error) -> bool {
+    matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted)
+}
+
 /// Whether accept() failed because the process (EMFILE) or the whole system
 /// (ENFILE) has no descriptor left.
 fn is_out_of_files(errno: i32) -> bool {
@@ -248,6 +255,11 @@ fn is_out_of_files(errno: i32) -> bool {
 }
 
 impl Client {
+    /// Whether the client has finished sending and has been sent everything.
+    fn is_done(&self) -> bool {
+        self.finished_sending && self.unsent.is_empty()
+    }
+
     /// Does what select() said will not block: reads if the socket is
     /// readable, then sends what it can. Returns why the client must be
     /// dropped, if it must.
@@ -260,7 +272,8 @@ impl Client {
         // The kernel has taken all it will. What is left waits here, and a
         // client that never reads would make it grow without end.
         if self.unsent.len() > MAX_UNSENT {
-            return Err(format!("{} bytes of replies unread", self.unsent.len()));
+            let unread = self.unsent.len();
+            return Err(format!("{unread} bytes of replies unread"));
         }
         Ok(())
     }
@@ -270,9 +283,7 @@ impl Client {
         let mut chunk = [0u8; 4096];
         let received = match self.stream.read(&mut chunk) {
             Ok(received) => received,
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
-                return Ok(());
-            }
+            Err(err) if is_not_now(&err) => return Ok(()),
             Err(err) => return Err(format!("could not read: {err}")),
         };
         if received == 0 {
