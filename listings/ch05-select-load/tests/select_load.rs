@@ -1,0 +1,63 @@
+//! Listing 5-3 is a benchmark: chapter 5 reports what it measured with 1,000
+//! clients. These smoke tests run it with small numbers, so that it is known
+//! to work and to report its figures in the shape the chapter shows.
+
+use regex::Regex;
+use testkit::{Process, Server};
+
+const LOAD: &str = env!("CARGO_BIN_EXE_ch05-select-load");
+
+fn select_server(max_clients: &str) -> Server {
+    Server::start_with(
+        testkit::bin("ch05-select-server"),
+        ["127.0.0.1:0", max_clients],
+        &[],
+    )
+}
+
+#[test]
+fn twenty_clients_get_every_reply_and_the_figures_are_reported() {
+    let server = select_server("20");
+    let run = Process::run(LOAD, [&server.addr().to_string(), "20", "50"], b"");
+    assert_eq!(run.code(), 0, "{run:?}");
+    let shape = Regex::new(
+        r"^20 clients connected in \d+\.\d\d s
+1000 replies in \d+\.\d\d s: \d+ replies per second
+reply time: median \d+\.\d\d ms, 99th percentile \d+\.\d\d ms, slowest \d+\.\d\d ms
+$",
+    )
+    .expect("regex");
+    assert!(shape.is_match(&run.stdout), "{}", run.stdout);
+}
+
+#[test]
+fn a_server_that_admits_too_few_clients_is_reported() {
+    let server = select_server("3");
+    let run = Process::run(LOAD, [&server.addr().to_string(), "5", "1"], b"");
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "{} refused client 3 (start the server with a MAX_CLIENTS of at least the number of \
+             clients): Sorry, the server is full. Try again later.\n",
+            server.addr()
+        )
+    );
+}
+
+#[test]
+fn bad_arguments_print_usage() {
+    for args in [
+        vec!["--help"],
+        vec!["127.0.0.1:5000", "0"],
+        vec!["127.0.0.1:5000", "10", "none"],
+        vec!["127.0.0.1:5000", "10", "10", "extra"],
+    ] {
+        let run = Process::run(LOAD, &args, b"");
+        assert_eq!(run.code(), 2, "{args:?}");
+        assert_eq!(
+            run.stderr,
+            "usage: ch05-select-load [ADDR [CLIENTS [LINES]]]\n"
+        );
+    }
+}

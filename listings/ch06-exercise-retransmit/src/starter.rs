@@ -1,0 +1,125 @@
+//! Exercise 6-1 (your work): Listing 6-2, to be changed so that it sends a
+//! message again when no reply comes, waiting twice as long each time: 100,
+//! 200, 400 and 800 ms, four tries in all. The TODO comments mark the spots.
+
+use std::io::{self, BufRead, ErrorKind};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// How long we wait for a reply before we call the message lost.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
+/// The server cuts its replies to what fits in one IPv4 datagram.
+const MAX_DATAGRAM: usize = 65_507;
+
+pub fn main() -> ExitCode {
+    // The server's address: the only argument, or loopback port 9999.
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:9999".to_string());
+    if addr.starts_with('-') || args.next().is_some() {
+        eprintln!("usage: ch06-exercise-retransmit [ADDR]");
+        return ExitCode::from(2);
+    }
+    let server = match addr.to_socket_addrs().map(|mut found| found.next()) {
+        Ok(Some(server)) => server,
+        Ok(None) => {
+            eprintln!("could not resolve {addr}: no address");
+            return ExitCode::FAILURE;
+        }
+        Err(err) => {
+            eprintln!("could not resolve {addr}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    // Any local address of the server's family, and port 0: the kernel
+    // picks our port, as it does for a TCP client.
+    let local: SocketAddr = match server {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = match UdpSocket::bind(local) {
+        Ok(socket) => socket,
+        Err(err) => {
+            eprintln!("could not bind {local}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // connect() on a UDP socket sends nothing. It records the server's
+    // address: send() goes there, recv() takes only the server's datagrams,
+    // and an ICMP "port unreachable" from the server's host becomes an error.
+    if let Err(err) = socket.connect(server) {
+        eprintln!("could not connect to {addr}: {err}");
+        return ExitCode::FAILURE;
+    }
+
+    // ANCHOR: task
+    let mut unanswered = 0;
+    for line in io::stdin().lock().split(b'\n') {
+        let line = match line {
+            Ok(line) => line,
+            Err(err) => {
+                eprintln!("could not read stdin: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        // The datagram is the message: it needs no newline to end it.
+        let message = line.strip_suffix(b"\r").unwrap_or(&line);
+        // TODO: when no reply comes, send the message again and wait twice
+        // as long, up to four tries; then report `no reply from <ADDR> after
+        // 4 tries` and go on with the next line.
+        if let Err(err) = socket.send(message) {
+            eprintln!("could not send to {addr}: {err}");
+            return ExitCode::FAILURE;
+        }
+        match wait_for_reply(&socket, message) {
+            Ok(Some(reply)) => println!("{}", String::from_utf8_lossy(&reply)),
+            Ok(None) => {
+                eprintln!(
+                    "no reply from {addr} within {REPLY_TIMEOUT:?}: the message or its reply was lost"
+                );
+                unanswered += 1;
+            }
+            Err(err) => {
+                eprintln!("could not receive from {addr}: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if unanswered > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+    // ANCHOR_END: task
+}
+
+/// Waits up to REPLY_TIMEOUT for the reply to `message`. A datagram that is
+/// not that reply (a late reply to an earlier message) is skipped.
+fn wait_for_reply(socket: &UdpSocket, message: &[u8]) -> io::Result<Option<Vec<u8>>> {
+    let mut expected = b"OK ".to_vec();
+    expected.extend_from_slice(message);
+    expected.truncate(MAX_DATAGRAM);
+
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    let mut buffer = vec![0u8; MAX_DATAGRAM + 1];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        socket.set_read_timeout(Some(left))?;
+        match socket.recv(&mut buffer) {
+            Ok(received) if buffer[..received] == expected[..] => return Ok(Some(expected)),
+            Ok(received) => eprintln!(
+                "skipping a late reply: {}",
+                String::from_utf8_lossy(&buffer[..received])
+            ),
+            // The timeout expired: on Linux a read timeout is WouldBlock.
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Ok(None);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Listing 6-2 behaves as chapter 6 says: one datagram per line, one reply
+//! printed per line; a lost message is reported after a timeout instead of
+//! waiting forever; a late reply is not taken for the next one; and its
+//! connect() keeps strangers out and turns "port unreachable" into an error.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::process::Command;
+use std::thread::{self, JoinHandle};
+
+use testkit::{Process, Server, Transcript, timeout};
+
+const CLIENT: &str = env!("CARGO_BIN_EXE_ch06-udp-client");
+
+/// A stand-in server: a socket on loopback and a thread that runs `serve`.
+fn stand_in(serve: impl FnOnce(UdpSocket) + Send + 'static) -> (SocketAddr, JoinHandle<()>) {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket
+        .set_read_timeout(Some(timeout()))
+        .expect("read timeout");
+    let addr = socket.local_addr().expect("local_addr");
+    (addr, thread::spawn(move || serve(socket)))
+}
+
+/// Receives one datagram and returns it with its sender.
+fn receive(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+    let mut buffer = vec![0u8; 65_536];
+    let (received, sender) = socket.recv_from(&mut buffer).expect("a datagram");
+    buffer.truncate(received);
+    (buffer, sender)
+}
+
+/// A loopback UDP port on which, a moment ago, nothing was bound.
+fn unused_udp_port() -> u16 {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket.local_addr().expect("local_addr").port()
+}
+
+#[test]
+fn a_session_with_the_books_server_matches_the_book() {
+    let server = Server::start(testkit::bin("ch06-udp-server"));
+    let run = Process::run(
+        CLIENT,
+        [server.addr().to_string()],
+        b"hello\nhow are you?\n",
+    );
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.stdout, "OK hello\nOK how are you?\n");
+    assert_eq!(run.stderr, "");
+    Transcript::new("transcripts/session.console")
+        .command("printf 'hello\\nhow are you?\\n' | cargo run -p ch06-udp-client")
+        .output(&run.stdout)
+        .check();
+}
+
+#[test]
+fn each_line_is_one_datagram_without_its_line_ending() {
+    let (addr, server) = stand_in(|socket| {
+        for expected in [&b"first"[..], b"", b"from telnet"] {
+            let (message, client) = receive(&socket);
+            assert_eq!(message, expected);
+            let reply = [&b"OK "[..], &message].concat();
+            socket.send_to(&reply, client).expect("send_to");
+        }
+    });
+    let run = Process::run(CLIENT, [addr.to_string()], b"first\n\nfrom telnet\r\n");
+    server.join().expect("the stand-in server");
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.stdout, "OK first\nOK \nOK from telnet\n");
+}
+
+#[test]
+fn a_lost_message_is_reported_and_the_client_goes_on() {
+    let (addr, server) = stand_in(|socket| {
+        // The first datagram is "lost": received, never answered.
+        let (lost, _) = receive(&socket);
+        assert_eq!(lost, b"lost in the network");
+        let (message, client) = receive(&socket);
+        socket
+            .send_to(&[&b"OK "[..], &message].concat(), client)
+            .expect("send_to");
+    });
+    // Through `sh`, with stderr sent into stdout, so that the output keeps
+    // the order in which a terminal shows it.
+    let mut command = Command::new("sh");
+    command.args(["-c", "exec \"$0\" \"$1\" 2>&1", CLIENT, &addr.to_string()]);
+    let mut client = Process::spawn(command);
+    client.write_stdin(b"lost in the network\nthis one arrives\n");
+    client.close_stdin();
+    let run = client.finish();
+    server.join().expect("the stand-in server");
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        format!(
+            "no reply from {addr} within 1s: the message or its reply was lost\n\
+             OK this one arrives\n"
+        )
+    );
+    Transcript::new("transcripts/lost.console")
+        .command(
+            "printf 'lost in the network\\nthis one arrives\\n' | cargo run -p ch06-udp-client",
+        )
+        .output(&run.stdout)
+        .show_port(addr.port(), 9999)
+        .check();
+}
+
+#[test]
+fn a_late_reply_is_not_taken_for_the_next_one() {
+    let (addr, server) = stand_in(|socket| {
+        let (_, client) = receive(&socket);
+        // The client has given up on "one" once "two" arrives. Now the
+        // reply to "one" comes, late, just before the reply to "two".
+        let (two, _) = receive(&socket);
+        assert_eq!(two, b"two");
+        socket.send_to(b"OK one", client).expect("send_to");
+        socket.send_to(b"OK two", client).expect("send_to");
+    });
+    let run = Process::run(CLIENT, [addr.to_string()], b"one\ntwo\n");
+    server.join().expect("the stand-in server");
+    assert_eq!(run.stdout, "OK two\n");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "no reply from {addr} within 1s: the message or its reply was lost\n\
+             skipping a late reply: OK one\n"
+        )
+    );
+}
+
+#[test]
+fn a_connected_client_takes_no_datagrams_from_strangers() {
+    let (addr, server) = stand_in(|socket| {
+        let (_, client) = receive(&socket);
+        // Another socket sends the very reply the client waits for. The
+        // client's kernel does not deliver it: the socket is connected to
+        // the server, and this is not the server. No other socket has that
+        // port, so the kernel answers "port unreachable".
+        let stranger = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        stranger.connect(client).expect("connect");
+        stranger.set_read_timeout(Some(timeout())).expect("timeout");
+        stranger.send(b"OK hello").expect("send");
+        let refused = stranger.recv(&mut [0u8; 16]).expect_err("refused");
+        assert_eq!(refused.raw_os_error(), Some(111), "{refused}");
+    });
+    let run = Process::run(CLIENT, [addr.to_string()], b"hello\n");
+    server.join().expect("the stand-in server");
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn no_server_at_the_address_is_an_error_at_once_not_a_timeout() {
+    // connect() made the socket hear the ICMP "port unreachable" that the
+    // kernel sends back; recv() reports it as "Connection refused".
+    let port = unused_udp_port();
+    let addr = format!("127.0.0.1:{port}");
+    let run = Process::run(CLIENT, [&addr], b"anyone there?\n");
+    assert_eq!(run.code(), 1);
+    assert_eq!(
+        run.stderr,
+        format!("could not receive from {addr}: Connection refused (os error 111)\n")
+    );
+    Transcript::new("transcripts/refused.console")
+        .command("printf 'anyone there?\\n' | cargo run -p ch06-udp-client")
+        .output(&run.stderr)
+        .show_port(port, 9999)
+        .check();
+}
+
+#[test]
+fn a_line_too_long_for_one_datagram_is_reported() {
+    let server = Server::start(testkit::bin("ch06-udp-server"));
+    let mut input = vec![b'x'; 65_508];
+    input.push(b'\n');
+    let run = Process::run(CLIENT, [server.addr().to_string()], &input);
+    assert_eq!(run.code(), 1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "could not send to {}: Message too long (os error 90)\n",
+            server.addr()
+        )
+    );
+}
+
+#[test]
+fn the_longest_message_gets_the_reply_the_server_cut_to_fit() {
+    let server = Server::start(testkit::bin("ch06-udp-server"));
+    let mut input = vec![b'y'; 65_507];
+    input.push(b'\n');
+    let run = Process::run(CLIENT, [server.addr().to_string()], &input);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(run.stdout, format!("OK {}\n", "y".repeat(65_504)));
+}
+
+#[test]
+fn an_address_that_does_not_resolve_is_reported() {
+    let run = Process::run(CLIENT, ["localhost:http"], b"");
+    assert_eq!(run.code(), 1);
+    assert_eq!(
+        run.stderr,
+        "could not resolve localhost:http: invalid port value\n"
+    );
+}
+
+#[test]
+fn bad_arguments_print_usage() {
+    for args in [vec!["--help"], vec!["127.0.0.1:9999", "extra"]] {
+        let run = Process::run(CLIENT, &args, b"");
+        assert_eq!(run.code(), 2, "{args:?}");
+        assert_eq!(run.stderr, "usage: ch06-udp-client [ADDR]\n");
+    }
+}
