@@ -324,13 +324,9 @@ impl Drop for Process {
         // The program's own children were in its group and are dead too; as
         // orphans they became ours (see `spawn`). Reap them, so a test run
         // leaves not even a zombie behind.
+        // Until ECHILD: none of the group is left.
         let members = Pid::from_raw(-group.as_raw());
-        loop {
-            match waitpid(members, None) {
-                Ok(_) | Err(Errno::EINTR) => continue,
-                Err(_) => break, // ECHILD: none left
-            }
-        }
+        while let Ok(_) | Err(Errno::EINTR) = waitpid(members, None) {}
     }
 }
 
