@@ -1,7 +1,7 @@
 //! Listing 1-1 behaves as chapter 1 says: it greets every caller by address,
 //! one after another, hangs up, and reports what goes wrong in one line.
 
-use testkit::{Client, Process, Server, Transcript};
+use testkit::{Client, Process, Server, Transcript, conventions};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch01-hello-server");
 
@@ -61,14 +61,7 @@ fn a_caller_that_hangs_up_at_once_does_not_stop_the_server() {
 #[test]
 fn a_port_in_use_is_reported_in_one_line() {
     let server = Server::start(SERVER);
-    let addr = server.addr().to_string();
-    let second = Process::run(SERVER, [&addr], b"");
-    assert_eq!(second.code(), 1);
-    assert_eq!(second.stdout, "");
-    assert_eq!(
-        second.stderr,
-        format!("could not bind {addr}: Address already in use (os error 98)\n")
-    );
+    let second = conventions::assert_address_in_use_is_reported(SERVER, server.addr());
     Transcript::new("transcripts/port-in-use.console")
         .command("cargo run -p ch01-hello-server")
         .output(&second.stderr)
@@ -99,11 +92,11 @@ fn an_address_that_is_not_an_address_is_reported_in_one_line() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [vec!["127.0.0.1:0", "extra"], vec!["--help"]] {
-        let run = Process::run(SERVER, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch01-hello-server [ADDR]\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        SERVER,
+        &[&["127.0.0.1:0", "extra"], &["--help"]],
+        "usage: ch01-hello-server [ADDR]",
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use std::net::{SocketAddr, TcpStream};
 
-use testkit::{Process, Server, Transcript};
+use testkit::{Process, Server, Transcript, conventions};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch02-create-listen");
 
@@ -83,14 +83,7 @@ fn ipv6_loopback_works_too() {
 #[test]
 fn a_port_in_use_is_reported_in_one_line() {
     let server = Server::start(SERVER);
-    let addr = server.addr().to_string();
-    let second = Process::run(SERVER, [&addr], b"");
-    assert_eq!(second.code(), 1);
-    assert_eq!(second.stdout, "");
-    assert_eq!(
-        second.stderr,
-        format!("could not bind {addr}: Address already in use (os error 98)\n")
-    );
+    conventions::assert_address_in_use_is_reported(SERVER, server.addr());
 }
 
 #[test]

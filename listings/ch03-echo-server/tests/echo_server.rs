@@ -5,7 +5,7 @@
 use std::io::{ErrorKind, Read};
 use std::time::Duration;
 
-use testkit::{Client, Process, Server, Transcript};
+use testkit::{Client, Process, Server, Transcript, conventions};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch03-echo-server");
 
@@ -136,13 +136,7 @@ fn the_next_client_waits_until_the_first_hangs_up() {
 #[test]
 fn a_port_in_use_is_reported_in_one_line() {
     let server = Server::start(SERVER);
-    let addr = server.addr().to_string();
-    let second = Process::run(SERVER, [&addr], b"");
-    assert_eq!(second.code(), 1);
-    assert_eq!(
-        second.stderr,
-        format!("could not bind {addr}: Address already in use (os error 98)\n")
-    );
+    conventions::assert_address_in_use_is_reported(SERVER, server.addr());
 }
 
 #[test]

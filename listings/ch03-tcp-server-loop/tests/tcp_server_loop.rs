@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use testkit::{Process, Server, Transcript};
+use testkit::{Process, Server, Transcript, conventions};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch03-tcp-server-loop");
 
@@ -134,13 +134,7 @@ fn an_over_long_line_gets_an_error_and_the_server_goes_on() {
 #[test]
 fn a_port_in_use_is_reported_in_one_line() {
     let server = Server::start(SERVER);
-    let addr = server.addr().to_string();
-    let second = Process::run(SERVER, [&addr], b"");
-    assert_eq!(second.code(), 1);
-    assert_eq!(
-        second.stderr,
-        format!("could not bind {addr}: Address already in use (os error 98)\n")
-    );
+    conventions::assert_address_in_use_is_reported(SERVER, server.addr());
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use std::io::ErrorKind;
 use std::time::Duration;
 
-use testkit::{Client, Process, Server, Transcript, timeout};
+use testkit::{Client, Server, Transcript, conventions, timeout};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch03-tcp-server-once");
 
@@ -151,20 +151,14 @@ fn a_silent_client_keeps_the_server_waiting() {
 #[test]
 fn a_port_in_use_is_reported_in_one_line() {
     let server = Server::start(SERVER);
-    let addr = server.addr().to_string();
-    let second = Process::run(SERVER, [&addr], b"");
-    assert_eq!(second.code(), 1);
-    assert_eq!(
-        second.stderr,
-        format!("could not bind {addr}: Address already in use (os error 98)\n")
-    );
+    conventions::assert_address_in_use_is_reported(SERVER, server.addr());
 }
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [vec!["127.0.0.1:0", "extra"], vec!["--help"]] {
-        let run = Process::run(SERVER, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch03-tcp-server-once [ADDR]\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        SERVER,
+        &[&["127.0.0.1:0", "extra"], &["--help"]],
+        "usage: ch03-tcp-server-once [ADDR]",
+    );
 }

@@ -3,7 +3,7 @@
 //! neither spins nor stalls whatever its clients do.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::thread;
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use socket2::{Domain, Socket, Type};
-use testkit::{Client, Process, Server, Transcript, procfs, timeout};
+use testkit::{Client, Process, Server, Transcript, conventions, procfs, timeout};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch05-select-server");
 const WELCOME: [&str; 2] = [
@@ -403,13 +403,7 @@ fn the_client_limit_can_be_raised_on_the_command_line() {
 #[test]
 fn a_port_in_use_is_reported_in_one_line() {
     let server = Server::start(SERVER);
-    let addr: SocketAddr = server.addr();
-    let second = Process::run(SERVER, [addr.to_string()], b"");
-    assert_eq!(second.code(), 1);
-    assert_eq!(
-        second.stderr,
-        format!("could not bind {addr}: Address already in use (os error 98)\n")
-    );
+    conventions::assert_address_in_use_is_reported(SERVER, server.addr());
 }
 
 #[test]

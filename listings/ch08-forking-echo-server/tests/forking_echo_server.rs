@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use testkit::{Client, Process, Server, Transcript, procfs, timeout, wait_until};
+use testkit::{Client, Process, Server, Transcript, conventions, procfs, timeout, wait_until};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch08-forking-echo-server");
 
@@ -285,23 +285,17 @@ fn max_procs_must_be_a_whole_number_from_one_up() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [vec!["127.0.0.1:0", "extra"], vec!["--help"]] {
-        let run = Process::run(SERVER, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch08-forking-echo-server [ADDR]\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        SERVER,
+        &[&["127.0.0.1:0", "extra"], &["--help"]],
+        "usage: ch08-forking-echo-server [ADDR]",
+    );
 }
 
 #[test]
 fn a_port_in_use_is_reported_in_one_line() {
     let server = start(2);
-    let addr = server.addr().to_string();
-    let second = Process::run(SERVER, [&addr], b"");
-    assert_eq!(second.code(), 1);
-    assert_eq!(
-        second.stderr,
-        format!("could not bind {addr}: Address already in use (os error 98)\n")
-    );
+    conventions::assert_address_in_use_is_reported(SERVER, server.addr());
 }
 
 #[test]

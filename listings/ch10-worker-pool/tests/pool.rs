@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use testkit::{Client, Process, Server, Transcript, kernel, procfs, timeout, wait_until};
+use testkit::{
+    Client, Process, Server, Transcript, conventions, kernel, procfs, timeout, wait_until,
+};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch10-worker-pool");
 
@@ -261,20 +263,14 @@ fn a_bad_max_procs_is_refused() {
 #[test]
 fn a_port_in_use_is_reported_in_one_line() {
     let server = start(1);
-    let addr = server.addr().to_string();
-    let second = Process::run(SERVER, [&addr], b"");
-    assert_eq!(second.code(), 1);
-    assert_eq!(
-        second.stderr,
-        format!("could not bind {addr}: Address already in use (os error 98)\n")
-    );
+    conventions::assert_address_in_use_is_reported(SERVER, server.addr());
 }
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [vec!["127.0.0.1:0", "extra"], vec!["--help"]] {
-        let run = Process::run(SERVER, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch10-worker-pool [ADDR]\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        SERVER,
+        &[&["127.0.0.1:0", "extra"], &["--help"]],
+        "usage: ch10-worker-pool [ADDR]",
+    );
 }

@@ -19,6 +19,7 @@
 //! that says what it was waiting for.
 
 mod bin;
+pub mod conventions;
 pub mod daemon;
 pub mod kernel;
 pub mod measured;
