@@ -1,8 +1,9 @@
 //! Listing 5-2: a line client for the select server. It sends what you type
 //! and prints what the server says, whichever comes first: one thread waits
 //! on the keyboard and the socket together, with select(2). It works just as
-//! well with a pipe on stdin; at its end the client stops sending and prints
-//! the server's last replies before it exits.
+//! well with a pipe on stdin, however long: it never blocks in a write, so it
+//! keeps reading replies while it sends. At the end of input the client stops
+//! sending and prints the server's last replies before it exits.
 //!
 //! Run it with `cargo run -p ch05-select-client [ADDR]` (default 127.0.0.1:5000).
 
@@ -30,21 +31,35 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The socket never blocks: while we send, the server's replies keep
+    // coming, and they must be read even when our own sending is stuck.
+    if let Err(err) = stream.set_nonblocking(true) {
+        eprintln!("could not make the connection to {addr} non-blocking: {err}");
+        return ExitCode::FAILURE;
+    }
     let stdin = io::stdin();
     let mut stdout = io::stdout();
 
     // ANCHOR: relay
     let mut chunk = [0u8; 4096];
+    // What was typed (or piped) and not yet sent: at most one chunk.
+    let mut unsent: Vec<u8> = Vec::new();
     let mut stdin_open = true;
+    let mut half_closed = false;
     loop {
-        // Wait until the server has sent something or a line was typed.
+        // Wait until the server has sent something, the socket can take more
+        // of what we have, or more input came. Input is read only once the
+        // last chunk is sent, so a fast pipe cannot outrun the server.
         let mut read_set = FdSet::new();
+        let mut write_set = FdSet::new();
         read_set.insert(stream.as_fd());
-        // At the end of stdin, stop asking: it would be "readable" forever.
-        if stdin_open {
+        if stdin_open && unsent.is_empty() {
             read_set.insert(stdin.as_fd());
         }
-        match select(None, &mut read_set, None, None, None) {
+        if !unsent.is_empty() {
+            write_set.insert(stream.as_fd());
+        }
+        match select(None, &mut read_set, &mut write_set, None, None) {
             Ok(_) => {}
             Err(Errno::EINTR) => continue,
             Err(err) => {
@@ -69,6 +84,7 @@ fn main() -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                 }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
                 Err(err) => {
                     eprintln!("could not read from {addr}: {err}");
                     return ExitCode::FAILURE;
@@ -76,30 +92,42 @@ fn main() -> ExitCode {
             }
         }
 
-        if stdin_open && read_set.contains(stdin.as_fd()) {
+        if write_set.contains(stream.as_fd()) {
+            // Send what the kernel will take now; keep the rest for later.
+            match (&stream).write(&unsent) {
+                Ok(sent) => {
+                    unsent.drain(..sent);
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) => {
+                    eprintln!("could not write to {addr}: {err}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+
+        if read_set.contains(stdin.as_fd()) {
             // read(2) on descriptor 0 itself, not io::stdin(), whose buffer
             // could hold typed lines that select() cannot see.
             match nix::unistd::read(stdin.as_fd(), &mut chunk) {
-                // End of input: say so to the server with a half-close. It
-                // still answers what it has, then closes, and we print that.
-                Ok(0) => {
-                    stdin_open = false;
-                    if let Err(err) = stream.shutdown(Shutdown::Write) {
-                        eprintln!("could not shut down the connection to {addr}: {err}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-                Ok(typed) => {
-                    if let Err(err) = (&stream).write_all(&chunk[..typed]) {
-                        eprintln!("could not write to {addr}: {err}");
-                        return ExitCode::FAILURE;
-                    }
-                }
+                Ok(0) => stdin_open = false,
+                Ok(typed) => unsent.extend_from_slice(&chunk[..typed]),
                 Err(Errno::EINTR) => {}
                 Err(err) => {
                     eprintln!("could not read stdin: {err}");
                     return ExitCode::FAILURE;
                 }
+            }
+        }
+
+        // End of input, and all of it sent: say so to the server with a
+        // half-close. It still answers what it has, then closes, and we
+        // print that.
+        if !stdin_open && unsent.is_empty() && !half_closed {
+            half_closed = true;
+            if let Err(err) = stream.shutdown(Shutdown::Write) {
+                eprintln!("could not shut down the connection to {addr}: {err}");
+                return ExitCode::FAILURE;
             }
         }
     }

@@ -34,6 +34,24 @@ fn a_piped_session_with_the_books_server_matches_the_book() {
 }
 
 #[test]
+fn a_long_pipe_is_relayed_whole_without_the_server_dropping_the_client() {
+    // Replies are longer than the lines they answer. A client that blocked in
+    // write() while they piled up would stop reading them; once the kernel's
+    // buffers were full, the server would drop it (MAX_UNSENT). 3 million
+    // lines (21 MB) are far more than the buffers hold.
+    let server = Server::start(testkit::bin("ch05-select-server"));
+    let lines = 3_000_000;
+    let input: String = (1..=lines).map(|n| format!("{n}\n")).collect();
+    let run = Process::run(CLIENT, [server.addr().to_string()], input.as_bytes());
+    assert_eq!(run.code(), 0, "stderr: {}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 2 + lines);
+    assert!(
+        run.stdout
+            .ends_with(&format!("OK ... {}\nOK ... {lines}\n", lines - 1))
+    );
+}
+
+#[test]
 fn replies_are_printed_while_the_user_is_still_typing() {
     let server = Server::start(testkit::bin("ch05-select-server"));
     let mut command = Command::new(CLIENT);

@@ -2,13 +2,14 @@
 //! MAX_PROCS at a time, byte-exact echo, every child reaped, and a parent
 //! that sleeps while it waits.
 
-use std::fs;
 use std::io::Write;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use testkit::{Client, Process, Server, Transcript, conventions, procfs, timeout, wait_until};
+use testkit::{
+    Client, Process, Server, Transcript, conventions, kernel, procfs, timeout, wait_until,
+};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch08-forking-echo-server");
 
@@ -26,30 +27,6 @@ fn greeting_pid(client: &mut Client) -> u32 {
     line.strip_prefix("You are connected to process ")
         .and_then(|pid| pid.trim_end().parse().ok())
         .unwrap_or_else(|| panic!("not a greeting: {line:?}"))
-}
-
-/// How many times `pid` has gone to sleep in the kernel so far: its
-/// voluntary context switches (see proc(5)). A process that sleeps until
-/// something happens adds none while nothing happens; one that polls adds
-/// one per poll.
-fn sleeps(pid: u32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
-        .and_then(|count| count.trim().parse().ok())
-        .expect("voluntary_ctxt_switches in /proc/<pid>/status")
-}
-
-/// Checks that `pid` neither uses CPU nor wakes up during one second.
-fn assert_sleeps_for_a_second(pid: u32) {
-    let before = sleeps(pid);
-    let used = procfs::cpu_used_during(pid, Duration::from_secs(1));
-    let wakeups = sleeps(pid) - before;
-    assert!(used < Duration::from_millis(50), "used {used:?} of CPU");
-    // The original, with its 500 µs timeout, would wake about 2000 times.
-    // One wakeup is allowed: the parent may just be going back to sleep.
-    assert!(wakeups <= 1, "woke up {wakeups} times");
 }
 
 #[test]
@@ -249,7 +226,7 @@ fn the_parent_sleeps_while_it_waits_for_clients() {
     drop(client);
     server.next_line();
     server.next_line();
-    assert_sleeps_for_a_second(server.pid());
+    kernel::assert_asleep_during(server.pid(), Duration::from_secs(1));
 }
 
 #[test]
@@ -262,7 +239,7 @@ fn the_parent_sleeps_while_every_slot_is_busy() {
     server.next_line();
     let mut waiting = server.connect();
     assert!(waiting.is_silent_for(Duration::from_millis(100)));
-    assert_sleeps_for_a_second(server.pid());
+    kernel::assert_asleep_during(server.pid(), Duration::from_secs(1));
     drop(busy);
     greeting_pid(&mut waiting);
 }

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::time::Duration;
 
 use crate::{procfs, timeout, wait_until};
 
@@ -53,6 +54,25 @@ pub fn voluntary_switches(pid: u32) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// Checks that `pid` sleeps through `span`, as a server waiting in the kernel
+/// for something to happen does: it uses almost no CPU, and is woken at most
+/// once (it may have been just going back to sleep). A server that polls, even
+/// with a nap in its loop, wakes up every time round.
+pub fn assert_asleep_during(pid: u32, span: Duration) {
+    let before = voluntary_switches(pid).unwrap_or_else(|| panic!("process {pid} is gone"));
+    let used = procfs::cpu_used_during(pid, span);
+    let after = voluntary_switches(pid).unwrap_or_else(|| panic!("process {pid} is gone"));
+    let wakeups = after - before;
+    assert!(
+        used < Duration::from_millis(50),
+        "process {pid} used {used:?} of CPU in {span:?}"
+    );
+    assert!(
+        wakeups <= 1,
+        "process {pid} woke up {wakeups} times in {span:?}"
+    );
 }
 
 /// How many threads `pid` runs (the entries of `/proc/<pid>/task`).
