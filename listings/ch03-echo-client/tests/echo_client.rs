@@ -55,6 +55,40 @@ fn a_last_line_without_a_newline_is_sent_with_one() {
 }
 
 #[test]
+fn an_empty_line_is_sent_and_its_empty_echo_printed() {
+    let server = echo_server();
+    let run = run(server.addr(), b"before\n\nafter\n");
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.stdout, "before\n\nafter\n");
+}
+
+#[test]
+fn bytes_that_are_not_utf8_go_out_and_come_back_unchanged() {
+    let server = echo_server();
+    let sent = b"caf\xe9 \xff\xfe\n";
+    let run = Process::run(CLIENT, [server.addr().to_string()], sent);
+    assert_eq!(run.code(), 0, "{run:?}");
+    // Finished holds text; the bytes that are not UTF-8 show as U+FFFD, in
+    // the same places as in what we sent.
+    assert_eq!(run.stdout, String::from_utf8_lossy(sent));
+}
+
+#[test]
+fn a_reply_line_longer_than_the_limit_is_printed_and_reported() {
+    // 64 KiB without a newline: the client stops reading there.
+    let addr = stand_in(|mut stream| {
+        let _ = stream.write_all(&vec![b'r'; 100 * 1024]);
+    });
+    let run = run(addr, b"hello\n");
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(run.stdout, format!("{}\n", "r".repeat(64 * 1024)));
+    assert_eq!(
+        run.stderr,
+        format!("{addr} sent a reply line longer than 65536 bytes\n")
+    );
+}
+
+#[test]
 fn works_with_the_one_line_server_too() {
     let server = Server::start(testkit::bin("ch03-tcp-server-once"));
     let run = run(server.addr(), b"hello\n");

@@ -2,8 +2,9 @@
 //! the original tutorial. It serves clients one after another and sends every
 //! line a client sends straight back, until the client hangs up.
 //!
-//! Lines are at most 1024 bytes, not counting the newline. A longer line gets
-//! `ERROR line longer than 1024 bytes` and the connection is closed.
+//! Lines are at most 1024 bytes before their newline (a telnet `\r` counts).
+//! A longer line gets `ERROR line longer than 1024 bytes` and the connection
+//! is closed.
 //!
 //! Run it with `cargo run -p ch03-echo-server [ADDR]` (default 127.0.0.1:5000).
 
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-/// The longest line we echo, not counting its newline.
+/// The longest line we echo: the bytes before its `\n`, a telnet `\r` among them.
 const MAX_LINE: usize = 1024;
 
 fn main() -> ExitCode {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-/// The longest line we echo, not counting its newline.
+/// The longest line we echo: the bytes before its `\n`, a telnet `\r` among them.
 const MAX_LINE: usize = 1024;
 
 /// How long a client may say nothing before we hang up: the number of

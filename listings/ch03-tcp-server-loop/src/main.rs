@@ -3,8 +3,9 @@
 //! closes the connection; then it accepts the next.
 //!
 //! The protocol, for anyone who writes a client (chapter 10 benchmarks it):
-//! the client sends one line of at most 1024 bytes, ended by `\n` (or `\r\n`,
-//! or the end of its stream); the server answers `OK .. <line>\n`, or
+//! the client sends one line, ended by `\n` (or `\r\n`, or the end of its
+//! stream), of at most 1024 bytes before the `\n` (telnet's `\r` counts among
+//! them); the server answers `OK .. <line>\n`, or
 //! `ERROR line longer than 1024 bytes\n`, and closes the connection.
 //!
 //! Run it with `cargo run -p ch03-tcp-server-loop [ADDR]` (default 127.0.0.1:5000).
@@ -14,8 +15,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 
 // ANCHOR: max_line
-/// The longest line we accept, not counting its newline. A client that sends
-/// more without a newline gets an error instead of making us buffer forever.
+/// The longest line we accept: the bytes before its `\n`, a telnet `\r` among
+/// them. A client that sends more without a newline gets an error instead of
+/// making us buffer forever.
 const MAX_LINE: usize = 1024;
 // ANCHOR_END: max_line
 

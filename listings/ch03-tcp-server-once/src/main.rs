@@ -9,8 +9,9 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 
 // ANCHOR: max_line
-/// The longest line we accept, not counting its newline. A client that sends
-/// more without a newline gets an error instead of making us buffer forever.
+/// The longest line we accept: the bytes before its `\n`, a telnet `\r` among
+/// them. A client that sends more without a newline gets an error instead of
+/// making us buffer forever.
 const MAX_LINE: usize = 1024;
 // ANCHOR_END: max_line
 

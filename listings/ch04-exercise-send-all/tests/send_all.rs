@@ -25,7 +25,7 @@ fn start(bytes: usize) -> (Process, TcpStream, String) {
     command.args([addr.to_string(), bytes.to_string()]);
     let mut client = Process::spawn(command);
     client.close_stdin();
-    let (connection, _) = listener.accept().expect("accept");
+    let (connection, _) = testkit::accept(&listener);
     connection
         .set_read_timeout(Some(timeout()))
         .expect("read timeout");

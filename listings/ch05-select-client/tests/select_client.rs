@@ -75,7 +75,7 @@ fn what_the_server_sends_is_printed_even_while_nothing_is_typed() {
     let mut command = Command::new(CLIENT);
     command.arg(addr.to_string());
     let mut client = Process::spawn(command);
-    let (stream, _) = listener.accept().expect("accept");
+    let (stream, _) = testkit::accept(&listener);
     let mut server_side = Client::from_stream(stream);
 
     // stdin stays open and silent; the server speaks first, twice.
@@ -98,7 +98,7 @@ fn at_the_end_of_input_the_client_half_closes_and_still_prints_the_last_reply() 
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("local_addr");
     let server = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().expect("accept");
+        let (mut stream, _) = testkit::accept(&listener);
         let mut received = Vec::new();
         stream.read_to_end(&mut received).expect("read to the end");
         stream
@@ -157,7 +157,7 @@ fn a_reset_from_the_server_is_reported_in_one_line() {
     let mut command = Command::new(CLIENT);
     command.arg(addr.to_string());
     let client = Process::spawn(command);
-    let (stream, _): (TcpStream, _) = listener.accept().expect("accept");
+    let (stream, _): (TcpStream, _) = testkit::accept(&listener);
     Client::from_stream(stream).reset();
     let run = client.finish();
     assert_eq!(run.code(), 1);

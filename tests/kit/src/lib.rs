@@ -30,7 +30,7 @@ pub mod tcp_queues;
 mod transcript;
 
 pub use bin::bin;
-pub use net::{Client, unused_port};
+pub use net::{Client, accept, unused_port};
 pub use process::{Finished, Process, Server};
 pub use transcript::Transcript;
 

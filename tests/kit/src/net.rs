@@ -172,6 +172,44 @@ impl Client {
     }
 }
 
+/// Accepts one connection on `listener` (a test's stand-in server), failing
+/// the test if none comes within [`timeout()`]: a program under test that
+/// fails before it connects must not leave the test waiting for ever. The
+/// connection is blocking, with the kit's read and write timeouts.
+pub fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
+    listener
+        .set_nonblocking(true)
+        .expect("make the listener non-blocking");
+    let mut accepted = None;
+    let connected = crate::wait_until(timeout(), || match listener.accept() {
+        Ok(connection) => {
+            accepted = Some(connection);
+            true
+        }
+        Err(_) => false,
+    });
+    listener
+        .set_nonblocking(false)
+        .expect("make the listener blocking again");
+    let Some((stream, peer)) = accepted.filter(|_| connected) else {
+        panic!(
+            "nobody connected to {:?} within {:?}",
+            listener.local_addr(),
+            timeout()
+        );
+    };
+    stream
+        .set_nonblocking(false)
+        .expect("a blocking connection");
+    stream
+        .set_read_timeout(Some(timeout()))
+        .expect("set_read_timeout");
+    stream
+        .set_write_timeout(Some(timeout()))
+        .expect("set_write_timeout");
+    (stream, peer)
+}
+
 /// A loopback port on which, a moment ago, nothing was listening: for tests
 /// of "connection refused".
 pub fn unused_port() -> u16 {
