@@ -16,11 +16,7 @@ fn start(max_procs: &str) -> Server {
 /// Connects a client and reads its greeting.
 fn served(server: &mut Server) -> Client {
     let mut client = server.connect();
-    assert!(
-        client
-            .read_line()
-            .starts_with("You are connected to process ")
-    );
+    client.read_greeting_pid();
     assert!(server.next_line().starts_with("child "));
     client
 }

@@ -21,21 +21,13 @@ fn start(max_procs: usize) -> Server {
     server
 }
 
-/// Reads a client's greeting and returns the pid it names.
-fn greeting_pid(client: &mut Client) -> u32 {
-    let line = client.read_line();
-    line.strip_prefix("You are connected to process ")
-        .and_then(|pid| pid.trim_end().parse().ok())
-        .unwrap_or_else(|| panic!("not a greeting: {line:?}"))
-}
-
 #[test]
 fn each_client_is_greeted_by_a_child_of_the_server() {
     let mut server = start(2);
     let mut first = server.connect();
     let mut second = server.connect();
-    let first_pid = greeting_pid(&mut first);
-    let second_pid = greeting_pid(&mut second);
+    let first_pid = first.read_greeting_pid();
+    let second_pid = second.read_greeting_pid();
     assert_ne!(first_pid, second_pid);
     for pid in [first_pid, second_pid] {
         assert_ne!(pid, server.pid());
@@ -62,7 +54,7 @@ fn each_client_is_greeted_by_a_child_of_the_server() {
 fn echo_is_byte_exact_for_binary_data() {
     let server = start(2);
     let mut client = server.connect();
-    greeting_pid(&mut client);
+    client.read_greeting_pid();
     // A megabyte of every byte value in a scrambled order: zeros, newlines,
     // invalid UTF-8, and chunks that are just "0". Written by another
     // thread while this one reads, or both sides would fill their socket
@@ -84,7 +76,7 @@ fn echo_is_byte_exact_for_binary_data() {
 fn a_chunk_that_is_just_zero_is_echoed_and_the_session_goes_on() {
     let server = start(2);
     let mut client = server.connect();
-    let pid = greeting_pid(&mut client);
+    let pid = client.read_greeting_pid();
     client.send(b"0");
     assert_eq!(client.read_exact(1), b"0");
     client.send(b"still here\n");
@@ -97,8 +89,8 @@ fn at_most_max_procs_are_served_and_the_next_as_soon_as_one_leaves() {
     let mut server = start(2);
     let mut first = server.connect();
     let mut second = server.connect();
-    let first_pid = greeting_pid(&mut first);
-    greeting_pid(&mut second);
+    let first_pid = first.read_greeting_pid();
+    second.read_greeting_pid();
 
     // The third is connected (the kernel queued it), but nobody serves it.
     let mut third = server.connect();
@@ -106,7 +98,7 @@ fn at_most_max_procs_are_served_and_the_next_as_soon_as_one_leaves() {
     assert_eq!(procfs::live_children(server.pid()).len(), 2);
 
     drop(first);
-    let third_pid = greeting_pid(&mut third);
+    let third_pid = third.read_greeting_pid();
     third.send_line("hello");
     assert_eq!(third.read_line(), "hello\n");
 
@@ -130,7 +122,7 @@ fn no_zombies_remain_after_clients_leave() {
     let mut server = start(3);
     let mut clients: Vec<Client> = (0..3).map(|_| server.connect()).collect();
     for client in &mut clients {
-        greeting_pid(client);
+        client.read_greeting_pid();
         server.next_line();
     }
     // Three ways to leave: close, half-close and wait, reset.
@@ -161,7 +153,7 @@ fn no_zombies_remain_after_clients_leave() {
 fn a_child_killed_by_a_signal_frees_its_slot() {
     let mut server = start(1);
     let mut first = server.connect();
-    let pid = greeting_pid(&mut first);
+    let pid = first.read_greeting_pid();
     server.next_line();
     kill(Pid::from_raw(pid as i32), Signal::SIGKILL).expect("kill");
     // The kernel closes the dead child's socket, and the parent holds no
@@ -172,16 +164,16 @@ fn a_child_killed_by_a_signal_frees_its_slot() {
         format!("child {pid} was killed by SIGKILL (0 of 1 busy)")
     );
     let mut second = server.connect();
-    greeting_pid(&mut second);
+    second.read_greeting_pid();
 }
 
 #[test]
 fn a_client_that_resets_does_not_disturb_the_others() {
     let mut server = start(2);
     let mut calm = server.connect();
-    greeting_pid(&mut calm);
+    calm.read_greeting_pid();
     let mut rude = server.connect();
-    let rude_pid = greeting_pid(&mut rude);
+    let rude_pid = rude.read_greeting_pid();
     server.next_line();
     server.next_line();
     // Unread data makes the child's next read fail: the reset is certain.
@@ -200,7 +192,7 @@ fn a_client_that_resets_does_not_disturb_the_others() {
 fn a_child_holds_only_its_client_and_the_parent_only_its_listener() {
     let server = start(2);
     let mut client = server.connect();
-    let child = greeting_pid(&mut client);
+    let child = client.read_greeting_pid();
     let sockets = |pid: u32| {
         (0..64)
             .filter_map(|fd| procfs::fd_target(pid, fd))
@@ -222,7 +214,7 @@ fn the_parent_sleeps_while_it_waits_for_clients() {
     let mut server = start(2);
     // Serve one client first, so that the loop has gone round once.
     let mut client = server.connect();
-    greeting_pid(&mut client);
+    client.read_greeting_pid();
     drop(client);
     server.next_line();
     server.next_line();
@@ -235,23 +227,19 @@ fn the_parent_sleeps_while_every_slot_is_busy() {
     // select returns at once, again and again.
     let mut server = start(1);
     let mut busy = server.connect();
-    greeting_pid(&mut busy);
+    busy.read_greeting_pid();
     server.next_line();
     let mut waiting = server.connect();
     assert!(waiting.is_silent_for(Duration::from_millis(100)));
     kernel::assert_asleep_during(server.pid(), Duration::from_secs(1));
     drop(busy);
-    greeting_pid(&mut waiting);
+    waiting.read_greeting_pid();
 }
 
 #[test]
 fn max_procs_must_be_a_whole_number_from_one_up() {
     for value in ["0", "-1", "two", ""] {
-        let mut command = std::process::Command::new(SERVER);
-        command.arg("127.0.0.1:0").env("MAX_PROCS", value);
-        let mut process = Process::spawn(command);
-        process.close_stdin();
-        let run = process.finish();
+        let run = Process::run_with_env(SERVER, ["127.0.0.1:0"], &[("MAX_PROCS", value)], b"");
         assert_eq!(run.code(), 2, "MAX_PROCS={value:?}");
         assert_eq!(
             run.stderr,

@@ -4,7 +4,6 @@
 //! ends a session with an orderly close.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -27,14 +26,6 @@ fn start(max_procs: usize) -> Server {
     )
 }
 
-/// Reads the greeting and returns the pid it names.
-fn greeting_pid(client: &mut Client) -> u32 {
-    let line = client.read_line();
-    line.strip_prefix("You are connected to process ")
-        .and_then(|pid| pid.trim_end().parse().ok())
-        .unwrap_or_else(|| panic!("not a greeting: {line:?}"))
-}
-
 /// The pid at the start of a `child <pid> ...` line of the server's log.
 fn child_of(line: &str) -> u32 {
     line.strip_prefix("child ")
@@ -47,7 +38,7 @@ fn child_of(line: &str) -> u32 {
 fn a_child_greets_with_its_pid_and_echoes_lines_exactly() {
     let mut server = start(2);
     let mut client = server.connect();
-    let pid = greeting_pid(&mut client);
+    let pid = client.read_greeting_pid();
     assert!(
         procfs::live_children(server.pid())
             .iter()
@@ -85,7 +76,7 @@ fn quit_ends_the_session_with_an_orderly_close() {
     for quit in ["quit\n", "quit\r\n", "  quit \n"] {
         let mut server = start(2);
         let mut client = server.connect();
-        let pid = greeting_pid(&mut client);
+        let pid = client.read_greeting_pid();
         client.send(format!("hello\n{quit}").as_bytes());
         assert_eq!(client.read_line(), "hello\n");
         // End of file, not an error: the child shut its side down cleanly.
@@ -109,7 +100,7 @@ fn quit_with_more_data_behind_it_still_closes_without_a_reset() {
     // read would fail with "Connection reset by peer" instead of ending.
     let server = start(2);
     let mut client = server.connect();
-    greeting_pid(&mut client);
+    client.read_greeting_pid();
     let mut burst = b"hello\nquit\n".to_vec();
     burst.extend(std::iter::repeat_n(b'x', 256 * 1024));
     client.send(&burst);
@@ -125,7 +116,7 @@ fn what_the_client_sends_after_quit_is_read_and_dropped_not_reset() {
     // the client's socket would carry an error.
     let mut server = start(2);
     let mut client = server.connect();
-    let pid = greeting_pid(&mut client);
+    let pid = client.read_greeting_pid();
     client.send_line("quit");
     client.expect_closed();
     client.send_line("are you still there?");
@@ -145,7 +136,7 @@ fn what_the_client_sends_after_quit_is_read_and_dropped_not_reset() {
 fn a_slot_is_freed_as_soon_as_a_child_ends_and_the_parent_never_spins() {
     let mut server = start(1);
     let mut first = server.connect();
-    let first_pid = greeting_pid(&mut first);
+    let first_pid = first.read_greeting_pid();
     server.next_line();
 
     // The only slot is busy: the second client waits in the listen queue.
@@ -162,7 +153,7 @@ fn a_slot_is_freed_as_soon_as_a_child_ends_and_the_parent_never_spins() {
     first.expect_closed();
     drop(first);
     let ended = Instant::now();
-    let second_pid = greeting_pid(&mut second);
+    let second_pid = second.read_greeting_pid();
     let waited = ended.elapsed();
     assert!(
         waited < SLOT_FREED_WITHIN,
@@ -179,7 +170,7 @@ fn a_slot_is_freed_as_soon_as_a_child_ends_and_the_parent_never_spins() {
 fn children_that_end_together_are_all_accounted_for() {
     let mut server = start(6);
     let mut clients: Vec<Client> = (0..6).map(|_| server.connect()).collect();
-    let pids: BTreeSet<u32> = clients.iter_mut().map(greeting_pid).collect();
+    let pids: BTreeSet<u32> = clients.iter_mut().map(Client::read_greeting_pid).collect();
     for _ in 0..6 {
         server.next_line();
     }
@@ -202,7 +193,7 @@ fn children_that_end_together_are_all_accounted_for() {
     // Every slot is free again: six new clients are served at once.
     let mut again: Vec<Client> = (0..6).map(|_| server.connect()).collect();
     for client in &mut again {
-        greeting_pid(client);
+        client.read_greeting_pid();
     }
 }
 
@@ -212,7 +203,7 @@ fn a_child_killed_before_it_reports_still_frees_its_slot() {
     // same: the kernel closes a dead process's descriptors.
     let mut server = start(1);
     let mut first = server.connect();
-    let pid = greeting_pid(&mut first);
+    let pid = first.read_greeting_pid();
     server.next_line();
     kill(Pid::from_raw(pid as i32), Signal::SIGKILL).expect("kill -9 the child");
     assert_eq!(
@@ -220,7 +211,7 @@ fn a_child_killed_before_it_reports_still_frees_its_slot() {
         format!("child {pid} ended without a report (killed by SIGKILL) (0 of 1 busy)")
     );
     let mut second = server.connect();
-    greeting_pid(&mut second);
+    second.read_greeting_pid();
 }
 
 /// The sockets `pid` has open, by inode (`socket:[12345]`). Other descriptors
@@ -239,7 +230,7 @@ fn sockets(pid: u32) -> BTreeSet<String> {
 fn each_child_holds_only_its_client_and_its_end_of_its_pair() {
     let server = start(3);
     let mut clients: Vec<Client> = (0..3).map(|_| server.connect()).collect();
-    let pids: Vec<u32> = clients.iter_mut().map(greeting_pid).collect();
+    let pids: Vec<u32> = clients.iter_mut().map(Client::read_greeting_pid).collect();
     // The parent: the listener and its end of each child's pair. A child can
     // greet its client before the parent, back from fork(), has closed its
     // copies of that client and of the child's end: wait for that.
@@ -262,8 +253,8 @@ fn session_matches_the_book() {
     let mut server = Server::start(SERVER);
     let mut typed = server.connect();
     let mut other = server.connect();
-    let pid = greeting_pid(&mut typed);
-    greeting_pid(&mut other);
+    let pid = typed.read_greeting_pid();
+    other.read_greeting_pid();
     let mut log = format!("listening on {}\n", server.addr());
     log.push_str(&format!("{}\n{}\n", server.next_line(), server.next_line()));
 
@@ -293,11 +284,7 @@ fn session_matches_the_book() {
 #[test]
 fn a_bad_max_procs_is_refused() {
     for value in ["0", "two"] {
-        let mut command = Command::new(SERVER);
-        command.arg("127.0.0.1:0").env("MAX_PROCS", value);
-        let mut process = Process::spawn(command);
-        process.close_stdin();
-        let finished = process.finish();
+        let finished = Process::run_with_env(SERVER, ["127.0.0.1:0"], &[("MAX_PROCS", value)], b"");
         assert_eq!(finished.code(), 2);
         assert_eq!(
             finished.stderr,

@@ -41,11 +41,7 @@ fn wait_for_workers(server: &Server, condition: impl Fn(&BTreeSet<u32>) -> bool)
 fn greeted(server: &Server) -> (Client, u32) {
     let mut client = server.connect();
     client.set_read_timeout(Duration::from_secs(5));
-    let line = client.read_line();
-    let pid = line
-        .strip_prefix("You are connected to process ")
-        .and_then(|pid| pid.trim_end().parse().ok())
-        .unwrap_or_else(|| panic!("not a greeting: {line:?}"));
+    let pid = client.read_greeting_pid();
     (client, pid)
 }
 

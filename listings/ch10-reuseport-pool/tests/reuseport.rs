@@ -9,20 +9,12 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use testkit::{Client, Process, Server, kernel, procfs};
+use testkit::{Process, Server, kernel, procfs};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch10-reuseport-pool");
 
 fn start_on(addr: &str, workers: usize) -> Server {
     Server::start_with(SERVER, [addr], &[("MAX_PROCS", &workers.to_string())])
-}
-
-/// Reads the greeting and returns the pid it names.
-fn greeting_pid(client: &mut Client) -> u32 {
-    let line = client.read_line();
-    line.strip_prefix("You are connected to process ")
-        .and_then(|pid| pid.trim_end().parse().ok())
-        .unwrap_or_else(|| panic!("not a greeting: {line:?}"))
 }
 
 #[test]
@@ -43,7 +35,7 @@ fn connections_are_spread_over_the_workers() {
     let served_by: BTreeSet<u32> = (0..40)
         .map(|_| {
             let mut client = server.connect();
-            greeting_pid(&mut client)
+            client.read_greeting_pid()
         })
         .collect();
     assert_eq!(served_by, workers);
@@ -54,7 +46,7 @@ fn a_client_can_wait_behind_a_busy_worker_while_another_is_idle() {
     let server = start_on("127.0.0.1:0", 2);
     let workers = kernel::children_asleep_in_accept(server.pid(), 2);
     let mut busy = server.connect();
-    let busy_worker = greeting_pid(&mut busy);
+    let busy_worker = busy.read_greeting_pid();
     let idle_worker = *workers
         .iter()
         .find(|&&pid| pid != busy_worker)
@@ -70,12 +62,12 @@ fn a_client_can_wait_behind_a_busy_worker_while_another_is_idle() {
             stuck = Some(client);
             break;
         }
-        assert_eq!(greeting_pid(&mut client), idle_worker);
+        assert_eq!(client.read_greeting_pid(), idle_worker);
     }
     let mut stuck = stuck.expect("no client hashed to the busy worker's socket in 40 tries");
     // It is served as soon as the busy worker is free, by that worker.
     drop(busy);
-    assert_eq!(greeting_pid(&mut stuck), busy_worker);
+    assert_eq!(stuck.read_greeting_pid(), busy_worker);
 }
 
 #[test]
@@ -84,14 +76,14 @@ fn clients_queued_on_a_dead_workers_socket_go_to_its_replacement() {
     let workers = kernel::children_asleep_in_accept(server.pid(), 1);
     let victim = *workers.first().expect("one worker");
     let mut served = server.connect();
-    greeting_pid(&mut served);
+    served.read_greeting_pid();
     let mut queued = server.connect();
 
     kill(Pid::from_raw(victim as i32), Signal::SIGKILL).expect("kill -9 the worker");
     server
         .process()
         .wait_for_stdout(&format!("worker {victim} was killed by SIGKILL"));
-    let replacement = greeting_pid(&mut queued);
+    let replacement = queued.read_greeting_pid();
     assert_ne!(replacement, victim);
     assert!(!procfs::exists(victim));
     assert_eq!(kernel::listening_sockets(server.port()), 1);

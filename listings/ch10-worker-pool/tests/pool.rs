@@ -4,14 +4,11 @@
 //! all; and the server itself sleeps while nothing happens.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use testkit::{
-    Client, Process, Server, Transcript, conventions, kernel, procfs, timeout, wait_until,
-};
+use testkit::{Process, Server, Transcript, conventions, kernel, procfs, timeout, wait_until};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch10-worker-pool");
 
@@ -28,14 +25,6 @@ fn start(workers: usize) -> Server {
 /// accept(), and returns their pids.
 fn idle_workers(server: &Server, count: usize) -> BTreeSet<u32> {
     kernel::children_asleep_in_accept(server.pid(), count)
-}
-
-/// Reads the greeting and returns the pid it names.
-fn greeting_pid(client: &mut Client) -> u32 {
-    let line = client.read_line();
-    line.strip_prefix("You are connected to process ")
-        .and_then(|pid| pid.trim_end().parse().ok())
-        .unwrap_or_else(|| panic!("not a greeting: {line:?}"))
 }
 
 /// Whether `pid` no longer runs: gone, or a zombie waiting for whoever
@@ -75,7 +64,7 @@ fn a_client_is_greeted_by_a_worker_and_every_byte_is_echoed() {
     let server = start(2);
     let workers = idle_workers(&server, 2);
     let mut client = server.connect();
-    assert!(workers.contains(&greeting_pid(&mut client)));
+    assert!(workers.contains(&client.read_greeting_pid()));
     // A chunk that is just "0" ends PHP's `while ($buf = fread(...))`; here
     // it is echoed like any other.
     client.send(b"0");
@@ -93,7 +82,7 @@ fn two_clients_at_once_are_served_by_two_different_workers() {
     let workers = idle_workers(&server, 2);
     let mut first = server.connect();
     let mut second = server.connect();
-    let served_by: BTreeSet<u32> = [greeting_pid(&mut first), greeting_pid(&mut second)].into();
+    let served_by: BTreeSet<u32> = [first.read_greeting_pid(), second.read_greeting_pid()].into();
     assert_eq!(served_by, workers);
 }
 
@@ -102,12 +91,12 @@ fn a_client_beyond_the_workers_waits_in_the_queue_until_one_is_free() {
     let server = start(1);
     idle_workers(&server, 1);
     let mut first = server.connect();
-    let worker = greeting_pid(&mut first);
+    let worker = first.read_greeting_pid();
     // The kernel completed the second handshake, but no worker is in accept().
     let mut second = server.connect();
     assert!(second.is_silent_for(Duration::from_millis(300)));
     drop(first);
-    assert_eq!(greeting_pid(&mut second), worker);
+    assert_eq!(second.read_greeting_pid(), worker);
 }
 
 #[test]
@@ -123,7 +112,7 @@ fn a_connection_wakes_only_the_worker_that_serves_it() {
         .collect();
 
     let mut client = server.connect();
-    let served_by = greeting_pid(&mut client);
+    let served_by = client.read_greeting_pid();
     client.send_line("hello");
     assert_eq!(client.read_line(), "hello\n");
     drop(client);
@@ -164,7 +153,7 @@ fn a_killed_worker_is_replaced_and_clients_are_still_served() {
 
     let mut first = server.connect();
     let mut second = server.connect();
-    let served_by: BTreeSet<u32> = [greeting_pid(&mut first), greeting_pid(&mut second)].into();
+    let served_by: BTreeSet<u32> = [first.read_greeting_pid(), second.read_greeting_pid()].into();
     assert_eq!(served_by, now);
 }
 
@@ -175,7 +164,7 @@ fn sigterm_or_sigint_stops_every_worker_and_the_server() {
         let workers = idle_workers(&server, 3);
         // One worker is busy with a client: it is stopped all the same.
         let mut client = server.connect();
-        greeting_pid(&mut client);
+        client.read_greeting_pid();
 
         server.process().signal(signal);
         let finished = server.into_process().finish();
@@ -247,11 +236,7 @@ fn session_matches_the_book() {
 #[test]
 fn a_bad_max_procs_is_refused() {
     for value in ["0", "two", "-1"] {
-        let mut command = Command::new(SERVER);
-        command.arg("127.0.0.1:0").env("MAX_PROCS", value);
-        let mut process = Process::spawn(command);
-        process.close_stdin();
-        let finished = process.finish();
+        let finished = Process::run_with_env(SERVER, ["127.0.0.1:0"], &[("MAX_PROCS", value)], b"");
         assert_eq!(finished.code(), 2);
         assert_eq!(
             finished.stderr,

@@ -27,8 +27,7 @@ impl Client {
     /// Connects to `addr`, returning the error instead of failing the test.
     pub fn try_connect(addr: SocketAddr) -> io::Result<Client> {
         let stream = TcpStream::connect_timeout(&addr, timeout())?;
-        stream.set_read_timeout(Some(timeout()))?;
-        stream.set_write_timeout(Some(timeout()))?;
+        set_timeouts(&stream);
         Ok(Client {
             reader: BufReader::new(stream),
             addr,
@@ -39,12 +38,7 @@ impl Client {
     /// setting the same timeouts.
     pub fn from_stream(stream: TcpStream) -> Client {
         let addr = stream.peer_addr().expect("a connected socket has a peer");
-        stream
-            .set_read_timeout(Some(timeout()))
-            .expect("set_read_timeout");
-        stream
-            .set_write_timeout(Some(timeout()))
-            .expect("set_write_timeout");
+        set_timeouts(&stream);
         Client {
             reader: BufReader::new(stream),
             addr,
@@ -105,6 +99,15 @@ impl Client {
             0 => Ok(None),
             _ => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
         }
+    }
+
+    /// Reads the greeting of the book's forking and prefork servers (chapters
+    /// 8 to 10), `You are connected to process <pid>`, and returns the pid.
+    pub fn read_greeting_pid(&mut self) -> u32 {
+        let line = self.read_line();
+        line.strip_prefix("You are connected to process ")
+            .and_then(|pid| pid.trim_end().parse().ok())
+            .unwrap_or_else(|| panic!("not a greeting: {line:?}"))
     }
 
     /// Reads exactly `len` bytes; fails the test otherwise.
@@ -201,13 +204,18 @@ pub fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
     stream
         .set_nonblocking(false)
         .expect("a blocking connection");
+    set_timeouts(&stream);
+    (stream, peer)
+}
+
+/// Gives a test's connection the kit's read and write timeouts.
+fn set_timeouts(stream: &TcpStream) {
     stream
         .set_read_timeout(Some(timeout()))
         .expect("set_read_timeout");
     stream
         .set_write_timeout(Some(timeout()))
         .expect("set_write_timeout");
-    (stream, peer)
 }
 
 /// A loopback port on which, a moment ago, nothing was listening: for tests

@@ -84,6 +84,20 @@ impl Pipe {
     }
 }
 
+/// `program args`, with `env` added to the environment.
+fn command<I, S>(program: impl AsRef<OsStr>, args: I, env: &[(&str, &str)]) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut command = Command::new(program);
+    command.args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
 /// A running program, started in a process group of its own.
 ///
 /// Dropping it sends `SIGKILL` to the whole group and reaps the program, so
@@ -171,9 +185,21 @@ impl Process {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut command = Command::new(program);
-        command.args(args);
-        let mut process = Process::spawn(command);
+        Process::run_with_env(program, args, &[], stdin)
+    }
+
+    /// [`Process::run`] with extra environment variables.
+    pub fn run_with_env<I, S>(
+        program: impl AsRef<OsStr>,
+        args: I,
+        env: &[(&str, &str)],
+        stdin: &[u8],
+    ) -> Finished
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut process = Process::spawn(command(program, args, env));
         process.write_stdin(stdin);
         process.close_stdin();
         process.finish()
@@ -349,12 +375,7 @@ impl Server {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut command = Command::new(program);
-        command.args(args);
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        Server::from_process(Process::spawn(command))
+        Server::from_process(Process::spawn(command(program, args, env)))
     }
 
     /// Wraps a started server process and reads its `listening on` line.
