@@ -35,8 +35,12 @@ fn the_kernel_takes_bytes_until_its_buffers_are_full_then_says_would_block() {
     };
     assert_eq!(chunk, CHUNK);
     assert!(0 < last && last <= CHUNK, "{}", lines[1]);
-    // Every call but the last took a whole chunk.
-    assert_eq!(taken, (calls - 1) * CHUNK + last, "{}", lines[1]);
+    // Each call took at least a byte and at most its chunk. Most take the
+    // whole chunk, but not all need to: a write that finds the buffer nearly
+    // full takes part, and the loop goes on once the kernel has made room
+    // (a run here once had a partial write 21,504 bytes short mid-way).
+    assert!(taken <= (calls - 1) * CHUNK + last, "{}", lines[1]);
+    assert!(taken >= (calls - 1) + last, "{}", lines[1]);
     // The kernel buffered far more than one write, without anyone reading.
     assert!(taken > 4 * CHUNK, "{}", lines[1]);
     assert_eq!(
