@@ -480,13 +480,18 @@ fn prose_lines(text: &str) -> Vec<(usize, &str)> {
         .collect()
 }
 
-/// The ids mdBook gives a page's headings (see `id_from_content` in
-/// mdbook-html): lowercase, spaces to `-`, other punctuation dropped, and a
-/// `-1`, `-2`... suffix on repeats.
+/// The ids a link can name on a page: those mdBook gives its headings (see
+/// `id_from_content` in mdbook-html: lowercase, spaces to `-`, other
+/// punctuation dropped, and a `-1`, `-2`... suffix on repeats), and the
+/// `id="..."` of its HTML, such as a correction note's.
 fn heading_ids(text: &str) -> BTreeSet<String> {
     let link = Regex::new(r"\[([^\]]*)\]\([^)]*\)").expect("regex");
+    let html_id = Regex::new(r#"<[a-z]+ [^>]*\bid="([^"]+)""#).expect("regex");
     let mut ids = BTreeSet::new();
     for (_, line) in prose_lines(text) {
+        for found in html_id.captures_iter(line) {
+            ids.insert(found[1].to_string());
+        }
         let Some(heading) = line
             .strip_prefix('#')
             .map(|rest| rest.trim_start_matches('#'))
@@ -526,7 +531,13 @@ fn link_problem(page: &Page, target: &str) -> Option<String> {
         Some((file, anchor)) => (file, Some(anchor)),
         None => (target, None),
     };
-    let dir = page.path.parent().expect("a page is in a folder");
+    // A section of the original translated (src/translation/) is not a page:
+    // chapters include it, so its links are read from src/, like theirs.
+    let dir = if page.path.starts_with("src/translation") {
+        Path::new("src")
+    } else {
+        page.path.parent().expect("a page is in a folder")
+    };
     let linked = if file.is_empty() {
         page.path.clone()
     } else {
@@ -688,6 +699,8 @@ fn every_page_is_in_the_summary() {
         .collect();
     let problems = pages()
         .into_iter()
+        // The translated sections are parts of pages, which include them.
+        .filter(|page| !page.path.starts_with("src/translation"))
         .filter(|page| page.path != Path::new("src/SUMMARY.md") && !listed.contains(&page.path))
         .map(|page| {
             format!(

@@ -61,7 +61,7 @@ pub fn bin(package: &str) -> PathBuf {
 
 /// The folder of the workspace's Cargo.toml: the nearest ancestor of the
 /// running listing's folder that has `listings/`.
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     let manifest_dir =
         PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run the tests with cargo"));
     manifest_dir

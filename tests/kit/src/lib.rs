@@ -13,6 +13,8 @@
 //! - [`procfs`] counts a process's children, zombies, descriptors and CPU time.
 //! - [`Transcript`] checks a console session shown in the book against a real
 //!   run.
+//! - [`php`] runs the original tutorial's PHP programs, for the tests that
+//!   back the book's claims about them.
 //!
 //! Every wait is bounded by [`timeout()`]: 10 seconds, or
 //! `TESTKIT_TIMEOUT_SECS` if set. A test that times out fails with a message
@@ -24,6 +26,7 @@ pub mod daemon;
 pub mod kernel;
 pub mod measured;
 mod net;
+pub mod php;
 mod process;
 pub mod procfs;
 pub mod tcp_queues;

@@ -5,6 +5,7 @@ use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -112,6 +113,9 @@ pub struct Process {
     stderr: Arc<Pipe>,
     /// How much of stdout `next_line` has handed out.
     read_upto: usize,
+    /// A folder of the test's (a script it wrote) to remove once the
+    /// program is gone.
+    remove_on_drop: Option<PathBuf>,
 }
 
 /// How a program ended, and everything it wrote.
@@ -175,7 +179,14 @@ impl Process {
             stdout,
             stderr,
             read_upto: 0,
+            remove_on_drop: None,
         }
+    }
+
+    /// Removes `folder` (a script the test wrote for the program, say) when
+    /// the program is gone.
+    pub(crate) fn remove_on_drop(&mut self, folder: &std::path::Path) {
+        self.remove_on_drop = Some(folder.to_path_buf());
     }
 
     /// Runs `program` with `args` and `stdin` to completion (bounded by
@@ -353,6 +364,9 @@ impl Drop for Process {
         // Until ECHILD: none of the group is left.
         let members = Pid::from_raw(-group.as_raw());
         while let Ok(_) | Err(Errno::EINTR) = waitpid(members, None) {}
+        if let Some(folder) = &self.remove_on_drop {
+            let _ = std::fs::remove_dir_all(folder);
+        }
     }
 }
 

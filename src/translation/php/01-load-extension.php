@@ -1,0 +1,9 @@
+<?php
+    if(!extension_loaded('sockets')){
+        if(strtoupper(substr(PHP_OS,3))=="WIN"){
+            dl('php_sockets.dll');
+        }else{
+            dl('sockets.so');
+        }
+    }
+?>
