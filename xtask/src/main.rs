@@ -210,9 +210,11 @@ fn check() -> Result {
 
     cargo_step("cargo fmt --check", &["fmt", "--all", "--check"])?;
 
+    // --locked everywhere: the checks run the dependencies of Cargo.lock.
+
     // Exercises are built twice: as the student gets them (the starters) and
     // with their solutions. Both must be free of warnings.
-    let clippy = ["clippy", "--workspace", "--all-targets"];
+    let clippy = ["clippy", "--locked", "--workspace", "--all-targets"];
     let deny_warnings = ["--", "-D", "warnings"];
     cargo_step(
         "cargo clippy (exercise starters)",
@@ -227,7 +229,13 @@ fn check() -> Result {
     // exercises with the book's solutions. Report every failing package.
     cargo_step(
         "cargo test (listings, solutions, snippets, book checks)",
-        &["test", "--workspace", "--all-features", "--no-fail-fast"],
+        &[
+            "test",
+            "--locked",
+            "--workspace",
+            "--all-features",
+            "--no-fail-fast",
+        ],
     )?;
 
     starters_fail_their_tests()?;
@@ -310,7 +318,7 @@ fn starters_fail_their_tests() -> Result {
     let started = Instant::now();
     // Build the starters' test binaries once, and learn where cargo put them.
     let mut build = cargo();
-    build.args(["test", "--no-run", "--message-format=json"]);
+    build.args(["test", "--locked", "--no-run", "--message-format=json"]);
     for exercise in &exercises {
         build.args(["--package", exercise]);
     }
