@@ -18,6 +18,28 @@ pub fn wchan(pid: u32) -> Option<String> {
     (!text.is_empty() && text != "0").then_some(text)
 }
 
+/// Whether this machine shows where a sleeping process waits: some kernels
+/// and containers hide `/proc/<pid>/wchan` (it reads `0`). Tests that need it
+/// skip where it is not readable, saying so.
+pub fn wchan_is_readable() -> bool {
+    static READABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *READABLE.get_or_init(|| {
+        // A thread of ours that sleeps on a channel has a wait channel.
+        let (tell, told) = std::sync::mpsc::channel();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let _ = tell.send(nix::unistd::gettid().as_raw() as u32);
+            let _ = stopped.recv();
+        });
+        let readable = told
+            .recv()
+            .is_ok_and(|tid| wait_until(timeout(), || wchan(tid).is_some()));
+        drop(stop);
+        let _ = thread.join();
+        readable
+    })
+}
+
 /// Whether `pid` is asleep in `accept` (its wait channel is the kernel's
 /// `inet_csk_accept`).
 pub fn is_blocked_in_accept(pid: u32) -> bool {
@@ -116,10 +138,60 @@ mod tests {
         assert_eq!(listening_sockets(port), 0);
     }
 
+    use std::sync::mpsc;
+
+    /// A thread of this test that blocks in accept() until told to stop:
+    /// (its thread id, which /proc shows like a pid, and its listener's port).
+    fn thread_blocked_in_accept() -> (u32, u16, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("local_addr").port();
+        let (tell, told) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let _ = tell.send(nix::unistd::gettid().as_raw() as u32);
+            let _ = listener.accept();
+        });
+        let tid = told.recv().expect("the thread sends its id");
+        (tid, port, thread)
+    }
+
     #[test]
-    fn this_test_runs_in_a_process_with_threads_and_switches() {
-        let pid = std::process::id();
-        assert!(threads(pid) >= 1);
-        assert!(voluntary_switches(pid).is_some());
+    fn a_thread_blocked_in_accept_is_seen_in_accept() {
+        if !wchan_is_readable() {
+            crate::skip("/proc/<pid>/wchan is not readable on this machine");
+            return;
+        }
+        let (tid, port, thread) = thread_blocked_in_accept();
+        assert!(
+            wait_until(timeout(), || is_blocked_in_accept(tid)),
+            "wchan of a thread in accept(): {:?}",
+            wchan(tid)
+        );
+        let _ = std::net::TcpStream::connect(("127.0.0.1", port));
+        thread
+            .join()
+            .expect("the thread ends once accept() returns");
+    }
+
+    #[test]
+    fn each_wakeup_of_a_sleeping_thread_is_counted() {
+        let (work, wait) = mpsc::channel::<()>();
+        let (tell, told) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let _ = tell.send(nix::unistd::gettid().as_raw() as u32);
+            while wait.recv().is_ok() {}
+        });
+        let tid = told.recv().expect("the thread sends its id");
+        // Each message wakes the thread, which then waits again.
+        let before = voluntary_switches(tid).expect("the thread's status");
+        for _ in 0..5 {
+            work.send(()).expect("the thread is waiting");
+            assert!(wait_until(timeout(), || {
+                voluntary_switches(tid).is_some_and(|now| now > before)
+            }));
+        }
+        drop(work);
+        thread
+            .join()
+            .expect("the thread ends when the channel closes");
     }
 }

@@ -24,6 +24,7 @@ mod bin;
 pub mod conventions;
 pub mod daemon;
 pub mod kernel;
+pub mod limits;
 pub mod measured;
 mod net;
 pub mod php;
@@ -33,11 +34,18 @@ pub mod tcp_queues;
 mod transcript;
 
 pub use bin::bin;
-pub use net::{Client, accept, unused_port};
+pub use net::{Client, accept, connect_when_listening, unused_port};
 pub use process::{Finished, Process, Server};
 pub use transcript::Transcript;
 
 use std::time::{Duration, Instant};
+
+/// Says, in one line on stderr, that the test is skipped and why: for tests
+/// whose precondition this machine lacks (IPv6, a high enough limit, a
+/// readable `/proc/<pid>/wchan`). The test then returns.
+pub fn skip(reason: &str) {
+    eprintln!("skipped: {reason}");
+}
 
 /// How long any single wait in a test may take before the test fails.
 pub fn timeout() -> Duration {

@@ -218,8 +218,28 @@ fn set_timeouts(stream: &TcpStream) {
         .expect("set_write_timeout");
 }
 
+/// Connects to `addr` as soon as something listens there, trying again while
+/// the connection is refused; fails the test after [`timeout()`]. For servers
+/// whose `listening on` line the test cannot read (its stdout is a closed
+/// pipe, or it is the original's PHP, which prints no address).
+pub fn connect_when_listening(addr: SocketAddr) -> Client {
+    let deadline = std::time::Instant::now() + timeout();
+    loop {
+        match Client::try_connect(addr) {
+            Ok(client) => return client,
+            Err(err)
+                if err.kind() == ErrorKind::ConnectionRefused
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(err) => panic!("could not connect to {addr}: {err}"),
+        }
+    }
+}
+
 /// A loopback port on which, a moment ago, nothing was listening: for tests
-/// of "connection refused".
+/// of "connection refused", and for servers whose port the test must choose.
 pub fn unused_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local_addr").port()

@@ -141,7 +141,21 @@ impl Finished {
 
 impl Process {
     /// Starts `command` with piped stdin, stdout and stderr.
-    pub fn spawn(mut command: Command) -> Process {
+    pub fn spawn(command: Command) -> Process {
+        Process::spawn_inner(command, None)
+    }
+
+    /// Starts `command` with piped stdin and stderr and `stdout` as its
+    /// standard output: a pipe the test closed or never reads, say, to show
+    /// that a server's log never stops or kills it. The program's stdout is
+    /// then not collected ([`Process::stdout`] stays empty), so the test
+    /// chooses the server's port itself and waits with
+    /// [`connect_when_listening`](crate::connect_when_listening).
+    pub fn spawn_with_stdout(command: Command, stdout: Stdio) -> Process {
+        Process::spawn_inner(command, Some(stdout))
+    }
+
+    fn spawn_inner(mut command: Command, stdout: Option<Stdio>) -> Process {
         // Make the test process a child subreaper (prctl(2)): a process whose
         // parent dies is handed to us instead of to init, so that Drop can
         // reap the whole group. Some containers' init never reaps orphans.
@@ -150,9 +164,10 @@ impl Process {
             let _ = nix::sys::prctl::set_child_subreaper(true);
         });
         let name = command.get_program().to_string_lossy().into_owned();
+        let collect_stdout = stdout.is_none();
         command
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+            .stdout(stdout.unwrap_or_else(Stdio::piped))
             .stderr(Stdio::piped())
             // A group of its own, so that Drop can kill it with its children.
             .process_group(0);
@@ -169,7 +184,10 @@ impl Process {
             Ok(child) => child,
             Err(err) => panic!("could not start {name}: {err}"),
         };
-        let stdout = Pipe::collect(child.stdout.take().expect("stdout is piped"));
+        let stdout = match child.stdout.take() {
+            Some(pipe) if collect_stdout => Pipe::collect(pipe),
+            _ => Arc::new(Pipe::default()),
+        };
         let stderr = Pipe::collect(child.stderr.take().expect("stderr is piped"));
         let stdin = child.stdin.take();
         Process {
@@ -197,6 +215,14 @@ impl Process {
         S: AsRef<OsStr>,
     {
         Process::run_with_env(program, args, &[], stdin)
+    }
+
+    /// Runs a command the test built (with a limit, say) to completion, with
+    /// nothing on its stdin, and returns how it ended.
+    pub fn run_command(command: Command) -> Finished {
+        let mut process = Process::spawn(command);
+        process.close_stdin();
+        process.finish()
     }
 
     /// [`Process::run`] with extra environment variables.
