@@ -30,6 +30,32 @@ fn set_in_child(command: &mut Command, resource: Resource, limit: u64) {
     }
 }
 
+/// Sets the descriptor limit (soft and hard) of a running process, `pid`,
+/// with prlimit(2): the test's way to give a server that ran out of
+/// descriptors some more, and see it serve again.
+pub fn set_descriptor_limit(pid: u32, limit: u64) {
+    let new = nix::libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    };
+    // SAFETY: prlimit only reads `new`, a valid rlimit, and writes nothing
+    // (the old-limit pointer is null).
+    let result = unsafe {
+        nix::libc::prlimit(
+            pid as nix::libc::pid_t,
+            nix::libc::RLIMIT_NOFILE,
+            &new,
+            std::ptr::null_mut(),
+        )
+    };
+    if result != 0 {
+        panic!(
+            "could not set the descriptor limit of {pid} to {limit}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 /// The hard limit on open descriptors of this process: how far a test may
 /// raise its own soft limit (some containers set it low).
 pub fn hard_descriptor_limit() -> u64 {
@@ -53,5 +79,18 @@ mod tests {
         limit_descriptors(&mut command, 42);
         let run = Process::run_command(command);
         assert_eq!(run.stdout.trim(), "42", "{run:?}");
+    }
+
+    #[test]
+    fn a_running_child_gets_a_new_descriptor_limit() {
+        let mut command = Command::new("sh");
+        // Reports its limit when told to (a line on stdin), then exits.
+        command.args(["-c", "read line; ulimit -n"]);
+        limit_descriptors(&mut command, 42);
+        let mut process = Process::spawn(command);
+        set_descriptor_limit(process.pid(), 64);
+        process.write_stdin(b"go\n");
+        process.close_stdin();
+        assert_eq!(process.finish().stdout.trim(), "64");
     }
 }
