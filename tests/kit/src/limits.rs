@@ -8,10 +8,18 @@ use std::process::Command;
 
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
-/// Makes `command` run with at most `limit` open descriptors (soft and hard
-/// limit), from its first instruction on.
+/// Makes `command` run with at most `limit` open descriptors, from its first
+/// instruction on. Only the soft limit is lowered: the hard one stays, so
+/// that the test can raise the limit again ([`set_descriptor_limit`]).
 pub fn limit_descriptors(command: &mut Command, limit: u64) {
-    set_in_child(command, Resource::RLIMIT_NOFILE, limit);
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // getrlimit(2) and setrlimit(2), which are async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+            setrlimit(Resource::RLIMIT_NOFILE, limit.min(hard), hard).map_err(std::io::Error::from)
+        });
+    }
 }
 
 /// Makes `command` run with at most `limit` processes for its user (soft and
@@ -30,16 +38,17 @@ fn set_in_child(command: &mut Command, resource: Resource, limit: u64) {
     }
 }
 
-/// Sets the descriptor limit (soft and hard) of a running process, `pid`,
-/// with prlimit(2): the test's way to give a server that ran out of
-/// descriptors some more, and see it serve again.
+/// Sets the soft descriptor limit of a running process, `pid`, with
+/// prlimit(2), keeping its hard limit: the test's way to give a server that
+/// ran out of descriptors some more, and see it serve again.
 pub fn set_descriptor_limit(pid: u32, limit: u64) {
     let new = nix::libc::rlimit {
         rlim_cur: limit,
-        rlim_max: limit,
+        rlim_max: hard_descriptor_limit(),
     };
     // SAFETY: prlimit only reads `new`, a valid rlimit, and writes nothing
-    // (the old-limit pointer is null).
+    // (the old-limit pointer is null). The child's hard limit is ours, since
+    // limit_descriptors keeps it.
     let result = unsafe {
         nix::libc::prlimit(
             pid as nix::libc::pid_t,
