@@ -118,7 +118,10 @@ pcntl_waitpid($pid, $status);
     let run = php.eval(&code);
     assert_eq!(run.code(), 0, "{run:?}");
     let line = |prefix: &str| -> usize {
-        let found = run.stdout.lines().find_map(|line| line.strip_prefix(prefix));
+        let found = run
+            .stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(prefix));
         found
             .and_then(|number| number.parse().ok())
             .unwrap_or_else(|| panic!("no line {prefix:?}...: {}", run.stdout))

@@ -223,7 +223,10 @@ fn msg_waitall_takes_in_one_call_what_a_loop_takes_piece_by_piece() {
 
     let mut first = TcpStream::connect(server).expect("connect");
     send_in_pieces(reader.pid(), server, &mut first, b"123456789abc");
-    assert_eq!(reader.next_line(), "a loop of socket_recv(): 3 call(s), 12 bytes");
+    assert_eq!(
+        reader.next_line(),
+        "a loop of socket_recv(): 3 call(s), 12 bytes"
+    );
 
     let mut second = TcpStream::connect(server).expect("connect");
     send_in_pieces(reader.pid(), server, &mut second, b"123456789abc");
