@@ -8,12 +8,9 @@
 //! of its own, with the same socket functions, and sends it `SIGALRM` once
 //! the kernel shows it asleep in the call.
 
-use std::fs;
-use std::path::PathBuf;
-
 use nix::sys::signal::Signal;
 use testkit::kernel::wchan;
-use testkit::php::{Php, php};
+use testkit::php::php;
 use testkit::{Process, timeout, wait_until};
 
 /// The PHP program: each blocking call is announced by a line, so that the
@@ -46,28 +43,6 @@ $written = socket_write($writer, $message);
 echo "returned $written\n";
 "#;
 
-/// A PHP script of this test's, in a file of its own, removed on drop.
-struct Script(PathBuf);
-
-impl Script {
-    fn new(name: &str, code: &str) -> Script {
-        let path =
-            std::env::temp_dir().join(format!("ch04-eintr-{}-{name}.php", std::process::id()));
-        fs::write(&path, code).expect("write the PHP script");
-        Script(path)
-    }
-
-    fn spawn(&self, php: &Php) -> Process {
-        Process::spawn(php.command(&self.0))
-    }
-}
-
-impl Drop for Script {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
-    }
-}
-
 /// Waits until `process` sleeps in the kernel, waiting on a socket (its wait
 /// channel is `wait_woken`, or `sk_wait_data` on older kernels), then sends
 /// it SIGALRM.
@@ -86,8 +61,7 @@ fn interrupt_when_asleep(process: &Process) {
 #[test]
 fn a_signal_cuts_php_s_msg_waitall_and_its_blocking_write_short() {
     let Some(php) = php() else { return };
-    let script = Script::new("interrupted", INTERRUPTED);
-    let mut program = script.spawn(&php);
+    let mut program = php.spawn_code("interrupted", INTERRUPTED);
 
     assert_eq!(
         program.next_line(),

@@ -6,15 +6,12 @@
 //! The original gives no program for this section, so these tests run a few
 //! lines of PHP of their own, with the same socket functions.
 
-use std::fs;
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::Command;
 
 use testkit::kernel::wchan;
 use testkit::php::php;
 use testkit::tcp_queues::queues;
-use testkit::{Process, timeout, wait_until};
+use testkit::{timeout, wait_until};
 
 /// PHP functions the tests share: a TCP connection on loopback, made by
 /// one process that holds both ends, and a bounded wait for readability.
@@ -163,30 +160,6 @@ foreach (['a loop of socket_recv()', 'MSG_WAITALL'] as $way) {
 }
 "#;
 
-/// A PHP script of this test's, in a file of its own, removed on drop.
-struct Script(PathBuf);
-
-impl Script {
-    fn new(name: &str, code: &str) -> Script {
-        let path = std::env::temp_dir().join(format!(
-            "ch04-short-reads-{}-{name}.php",
-            std::process::id()
-        ));
-        fs::write(&path, code).expect("write the PHP script");
-        Script(path)
-    }
-
-    fn command(&self, php: &testkit::php::Php) -> Command {
-        php.command(&self.0)
-    }
-}
-
-impl Drop for Script {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
-    }
-}
-
 /// Sends `message` in three pieces of four bytes, and after each piece but
 /// the last waits until the reader has taken it and is asleep in `recv()`
 /// again, so that the pieces arrive one at a time.
@@ -213,8 +186,7 @@ fn send_in_pieces(reader: u32, server: SocketAddr, client: &mut TcpStream, messa
 #[test]
 fn msg_waitall_takes_in_one_call_what_a_loop_takes_piece_by_piece() {
     let Some(php) = php() else { return };
-    let script = Script::new("piecewise-reader", PIECEWISE_READER);
-    let mut reader = Process::spawn(script.command(&php));
+    let mut reader = php.spawn_code("piecewise-reader", PIECEWISE_READER);
     let line = reader.next_line();
     let server: SocketAddr = line
         .strip_prefix("listening on ")

@@ -142,6 +142,17 @@ impl Php {
         Process::spawn(self.command(script))
     }
 
+    /// Starts a PHP program of the test's own (not the original's): a few
+    /// lines that show what one function of the original does, say. It runs
+    /// like [`Php::spawn`], from a file `name.php` in a fresh folder.
+    pub fn spawn_code(&self, name: &str, code: &str) -> Process {
+        let program = Original {
+            name: name.to_string(),
+            source: code.to_string(),
+        };
+        self.spawn(&program, &[])
+    }
+
     /// Evaluates a few lines of PHP (`php -r`), for claims about a single
     /// function of the original, and returns how it ended.
     pub fn eval(&self, code: &str) -> Finished {
