@@ -19,7 +19,9 @@ use testkit::{Process, Server, Transcript, timeout, wait_until};
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch06-udp-client");
 
 /// A stand-in server: a socket on loopback and a thread that runs `serve`.
-fn stand_in(serve: impl FnOnce(UdpSocket) + Send + 'static) -> (SocketAddr, JoinHandle<()>) {
+fn stand_in<T: Send + 'static>(
+    serve: impl FnOnce(UdpSocket) -> T + Send + 'static,
+) -> (SocketAddr, JoinHandle<T>) {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
     socket
         .set_read_timeout(Some(timeout()))
@@ -163,9 +165,16 @@ fn each_line_is_one_datagram_without_its_line_ending() {
             let reply = [&b"OK "[..], &message].concat();
             socket.send_to(&reply, client).expect("send_to");
         }
+        socket
     });
     let run = Process::run(CLIENT, [addr.to_string()], b"first\n\nfrom telnet\r\n");
-    server.join().expect("the stand-in server");
+    let socket = server.join().expect("the stand-in server");
+    // Nothing more came: the end of the input is not sent. (On loopback, a
+    // datagram is in the receiver's queue by the time send() returns, and
+    // the client has exited.)
+    socket.set_nonblocking(true).expect("non-blocking");
+    let nothing = socket.recv(&mut [0u8; 16]).expect_err("no more datagrams");
+    assert_eq!(nothing.kind(), std::io::ErrorKind::WouldBlock);
     assert_eq!(run.code(), 0, "{run:?}");
     assert_eq!(
         run.stdout,
