@@ -2,7 +2,7 @@
 //! message again when no reply comes, waiting twice as long each time: 100,
 //! 200, 400 and 800 ms, four tries in all.
 
-use std::io::{self, BufRead, ErrorKind};
+use std::io::{self, BufRead, ErrorKind, IsTerminal, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -58,8 +58,21 @@ pub fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
+    // Like the original, ask for each message, but only someone who types
+    // it: with input from a pipe or a file, nobody reads the prompts, and
+    // they would run into the replies.
+    let input = io::stdin();
+    let interactive = input.is_terminal();
+    let prompt = || {
+        if interactive {
+            print!("Enter a message to send : ");
+            // A line without a newline stays in stdout's buffer until flushed.
+            let _ = io::stdout().flush();
+        }
+    };
     let mut unanswered = 0;
-    for line in io::stdin().lock().split(b'\n') {
+    prompt();
+    for line in input.lock().split(b'\n') {
         let line = match line {
             Ok(line) => line,
             Err(err) => {
@@ -90,13 +103,16 @@ pub fn main() -> ExitCode {
             }
         }
         match reply {
-            Some(reply) => println!("{}", String::from_utf8_lossy(&reply)),
+            Some(reply) => {
+                println!("Reply : {}", String::from_utf8_lossy(&reply));
+            }
             None => {
                 eprintln!("no reply from {addr} after {TRIES} tries");
                 unanswered += 1;
             }
         }
         // ANCHOR_END: solution
+        prompt();
     }
     if unanswered > 0 {
         ExitCode::FAILURE
@@ -125,17 +141,20 @@ fn wait_for_reply(
             return Ok(None);
         }
         socket.set_read_timeout(Some(left))?;
-        match socket.recv(&mut buffer) {
-            Ok(received) if buffer[..received] == expected[..] => return Ok(Some(expected)),
-            Ok(received) => eprintln!(
-                "skipping a late reply: {}",
-                String::from_utf8_lossy(&buffer[..received])
-            ),
-            // The timeout expired: on Linux a read timeout is WouldBlock.
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return Ok(None);
-            }
-            Err(err) => return Err(err),
+        let received = match socket.recv(&mut buffer) {
+            Ok(received) => received,
+            Err(err) => match err.kind() {
+                // The time is up: on Linux a read timeout is WouldBlock.
+                ErrorKind::WouldBlock | ErrorKind::TimedOut => return Ok(None),
+                _ => return Err(err),
+            },
+        };
+        if buffer[..received] == expected[..] {
+            return Ok(Some(expected));
         }
+        eprintln!(
+            "skipping a late reply: {}",
+            String::from_utf8_lossy(&buffer[..received])
+        );
     }
 }

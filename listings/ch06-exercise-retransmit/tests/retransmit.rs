@@ -71,7 +71,7 @@ fn a_message_is_sent_again_until_it_is_answered() {
     let run = Process::run(CLIENT, [&addr], b"hello\n");
     let arrivals = server.join().expect("three copies of the message");
     assert_eq!(run.code(), 0, "{run:?}");
-    assert_eq!(run.stdout, "OK hello\n");
+    assert_eq!(run.stdout, "Reply : OK hello\n");
     assert_eq!(run.stderr, "");
     assert_backoff(&arrivals);
 }
@@ -100,7 +100,7 @@ fn after_four_unanswered_tries_the_client_gives_up_and_goes_on() {
     );
     assert_backoff(&arrivals);
     assert_eq!(run.code(), 1, "{run:?}");
-    assert_eq!(run.stdout, "OK next\n");
+    assert_eq!(run.stdout, "Reply : OK next\n");
     assert_eq!(run.stderr, format!("no reply from {addr} after 4 tries\n"));
 }
 
@@ -121,7 +121,7 @@ fn a_second_reply_to_a_message_sent_twice_is_not_taken_for_the_next_reply() {
     let run = Process::run(CLIENT, [&addr], b"one\ntwo\n");
     server.join().expect("the stand-in server");
     assert_eq!(run.code(), 0, "{run:?}");
-    assert_eq!(run.stdout, "OK one\nOK two\n");
+    assert_eq!(run.stdout, "Reply : OK one\nReply : OK two\n");
 }
 
 #[test]
@@ -145,6 +145,6 @@ fn a_message_answered_at_once_is_sent_once() {
         silence.is_some(),
         "a message was sent again after its reply"
     );
-    assert_eq!(run.stdout, "OK a\nOK b\n");
+    assert_eq!(run.stdout, "Reply : OK a\nReply : OK b\n");
     assert_eq!(run.code(), 0, "{run:?}");
 }

@@ -4,7 +4,7 @@
 //!
 //! Run it with `cargo run -p ch06-udp-client [ADDR]` (default 127.0.0.1:9999).
 
-use std::io::{self, BufRead, ErrorKind};
+use std::io::{self, BufRead, ErrorKind, IsTerminal, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -60,8 +60,21 @@ fn main() -> ExitCode {
     // ANCHOR_END: connect
 
     // ANCHOR: exchange
+    // Like the original, ask for each message, but only someone who types
+    // it: with input from a pipe or a file, nobody reads the prompts, and
+    // they would run into the replies.
+    let input = io::stdin();
+    let interactive = input.is_terminal();
+    let prompt = || {
+        if interactive {
+            print!("Enter a message to send : ");
+            // A line without a newline stays in stdout's buffer until flushed.
+            let _ = io::stdout().flush();
+        }
+    };
     let mut unanswered = 0;
-    for line in io::stdin().lock().split(b'\n') {
+    prompt();
+    for line in input.lock().split(b'\n') {
         let line = match line {
             Ok(line) => line,
             Err(err) => {
@@ -76,10 +89,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         match wait_for_reply(&socket, message) {
-            Ok(Some(reply)) => println!("{}", String::from_utf8_lossy(&reply)),
+            Ok(Some(reply)) => {
+                println!("Reply : {}", String::from_utf8_lossy(&reply));
+            }
             Ok(None) => {
                 eprintln!(
-                    "no reply from {addr} within {REPLY_TIMEOUT:?}: the message or its reply was lost"
+                    "no reply from {addr} within {REPLY_TIMEOUT:?}: \
+                     the message or its reply was lost"
                 );
                 unanswered += 1;
             }
@@ -88,6 +104,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
+        prompt();
     }
     if unanswered > 0 {
         ExitCode::FAILURE
@@ -113,18 +130,21 @@ fn wait_for_reply(socket: &UdpSocket, message: &[u8]) -> io::Result<Option<Vec<u
             return Ok(None);
         }
         socket.set_read_timeout(Some(left))?;
-        match socket.recv(&mut buffer) {
-            Ok(received) if buffer[..received] == expected[..] => return Ok(Some(expected)),
-            Ok(received) => eprintln!(
-                "skipping a late reply: {}",
-                String::from_utf8_lossy(&buffer[..received])
-            ),
-            // The timeout expired: on Linux a read timeout is WouldBlock.
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return Ok(None);
-            }
-            Err(err) => return Err(err),
+        let received = match socket.recv(&mut buffer) {
+            Ok(received) => received,
+            Err(err) => match err.kind() {
+                // The time is up: on Linux a read timeout is WouldBlock.
+                ErrorKind::WouldBlock | ErrorKind::TimedOut => return Ok(None),
+                _ => return Err(err),
+            },
+        };
+        if buffer[..received] == expected[..] {
+            return Ok(Some(expected));
         }
+        eprintln!(
+            "skipping a late reply: {}",
+            String::from_utf8_lossy(&buffer[..received])
+        );
     }
 }
 // ANCHOR_END: wait

@@ -2,17 +2,26 @@
 //! printed per line; a lost message is reported after a timeout instead of
 //! waiting forever; a late reply is not taken for the next one; and its
 //! connect() keeps strangers out and turns "port unreachable" into an error.
+//! At a terminal, it asks for each message as the original does.
 
+use std::fs::File;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsFd;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
-use testkit::{Process, Server, Transcript, timeout};
+use nix::fcntl::OFlag;
+use nix::pty::{PtyMaster, grantpt, posix_openpt, ptsname_r, unlockpt};
+use testkit::{Process, Server, Transcript, timeout, wait_until};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch06-udp-client");
 
 /// A stand-in server: a socket on loopback and a thread that runs `serve`.
-fn stand_in(serve: impl FnOnce(UdpSocket) + Send + 'static) -> (SocketAddr, JoinHandle<()>) {
+fn stand_in<T: Send + 'static>(
+    serve: impl FnOnce(UdpSocket) -> T + Send + 'static,
+) -> (SocketAddr, JoinHandle<T>) {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
     socket
         .set_read_timeout(Some(timeout()))
@@ -44,11 +53,106 @@ fn a_session_with_the_books_server_matches_the_book() {
         b"hello\nhow are you?\n",
     );
     assert_eq!(run.code(), 0, "{run:?}");
-    assert_eq!(run.stdout, "OK hello\nOK how are you?\n");
+    assert_eq!(run.stdout, "Reply : OK hello\nReply : OK how are you?\n");
     assert_eq!(run.stderr, "");
     Transcript::new("transcripts/session.console")
         .command("printf 'hello\\nhow are you?\\n' | cargo run -p ch06-udp-client")
         .output(&run.stdout)
+        .check();
+}
+
+/// A pseudo-terminal, standing for the terminal window a person types in:
+/// what the test writes to it is what the person types, and `screen` is
+/// what the window shows (the program's output and the echo of the typing).
+struct Terminal {
+    master: PtyMaster,
+    /// The terminal's path, `/dev/pts/N`, for the program to open.
+    path: String,
+    screen: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Terminal {
+    fn open() -> Terminal {
+        let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+            .expect("open a pseudo-terminal");
+        grantpt(&master).expect("grantpt");
+        unlockpt(&master).expect("unlockpt");
+        let path = ptsname_r(&master).expect("ptsname");
+        let mut reader = File::from(master.as_fd().try_clone_to_owned().expect("dup"));
+        let screen = Arc::new(Mutex::new(Vec::new()));
+        let shown = Arc::clone(&screen);
+        // Reads until the program's side is closed (then read fails: EIO).
+        thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(read @ 1..) = reader.read(&mut chunk) {
+                let mut screen = shown.lock().unwrap_or_else(|e| e.into_inner());
+                screen.extend_from_slice(&chunk[..read]);
+            }
+        });
+        Terminal {
+            master,
+            path,
+            screen,
+        }
+    }
+
+    /// What the window shows, with the terminal's `\r\n` as `\n`.
+    fn screen(&self) -> String {
+        let screen = self.screen.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&screen).replace("\r\n", "\n")
+    }
+
+    /// Waits until `text` is on the screen `count` times.
+    fn wait_for(&self, text: &str, count: usize) {
+        let shown = wait_until(timeout(), || self.screen().matches(text).count() == count);
+        assert!(
+            shown,
+            "expected {text:?} {count} times on {:?}",
+            self.screen()
+        );
+    }
+
+    fn type_in(&mut self, keys: &[u8]) {
+        self.master.write_all(keys).expect("type into the terminal");
+    }
+}
+
+#[test]
+fn at_a_terminal_the_client_asks_for_each_message() {
+    let server = Server::start(testkit::bin("ch06-udp-server"));
+    let mut terminal = Terminal::open();
+    // The client's stdin and stdout are the terminal; stderr stays the test's.
+    let mut command = Command::new("sh");
+    command.args([
+        "-c",
+        "exec \"$0\" \"$1\" <\"$2\" >\"$2\"",
+        CLIENT,
+        &server.addr().to_string(),
+        &terminal.path,
+    ]);
+    let client = Process::spawn(command);
+    let prompt = "Enter a message to send : ";
+    terminal.wait_for(prompt, 1);
+    terminal.type_in(b"hello\n");
+    terminal.wait_for(prompt, 2);
+    terminal.type_in(b"how are you?\n");
+    terminal.wait_for(prompt, 3);
+    // Ctrl-D at the start of a line: the end of the input.
+    terminal.type_in(b"\x04");
+    let run = client.finish();
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.stderr, "");
+    assert_eq!(
+        terminal.screen(),
+        "Enter a message to send : hello\n\
+         Reply : OK hello\n\
+         Enter a message to send : how are you?\n\
+         Reply : OK how are you?\n\
+         Enter a message to send : "
+    );
+    Transcript::new("transcripts/terminal.console")
+        .command("cargo run -p ch06-udp-client")
+        .output(&terminal.screen())
         .check();
 }
 
@@ -61,11 +165,21 @@ fn each_line_is_one_datagram_without_its_line_ending() {
             let reply = [&b"OK "[..], &message].concat();
             socket.send_to(&reply, client).expect("send_to");
         }
+        socket
     });
     let run = Process::run(CLIENT, [addr.to_string()], b"first\n\nfrom telnet\r\n");
-    server.join().expect("the stand-in server");
+    let socket = server.join().expect("the stand-in server");
+    // Nothing more came: the end of the input is not sent. (On loopback, a
+    // datagram is in the receiver's queue by the time send() returns, and
+    // the client has exited.)
+    socket.set_nonblocking(true).expect("non-blocking");
+    let nothing = socket.recv(&mut [0u8; 16]).expect_err("no more datagrams");
+    assert_eq!(nothing.kind(), std::io::ErrorKind::WouldBlock);
     assert_eq!(run.code(), 0, "{run:?}");
-    assert_eq!(run.stdout, "OK first\nOK \nOK from telnet\n");
+    assert_eq!(
+        run.stdout,
+        "Reply : OK first\nReply : OK \nReply : OK from telnet\n"
+    );
 }
 
 #[test]
@@ -93,7 +207,7 @@ fn a_lost_message_is_reported_and_the_client_goes_on() {
         run.stdout,
         format!(
             "no reply from {addr} within 1s: the message or its reply was lost\n\
-             OK this one arrives\n"
+             Reply : OK this one arrives\n"
         )
     );
     Transcript::new("transcripts/lost.console")
@@ -118,7 +232,7 @@ fn a_late_reply_is_not_taken_for_the_next_one() {
     });
     let run = Process::run(CLIENT, [addr.to_string()], b"one\ntwo\n");
     server.join().expect("the stand-in server");
-    assert_eq!(run.stdout, "OK two\n");
+    assert_eq!(run.stdout, "Reply : OK two\n");
     assert_eq!(
         run.stderr,
         format!(
@@ -191,7 +305,7 @@ fn the_longest_message_gets_the_reply_the_server_cut_to_fit() {
     input.push(b'\n');
     let run = Process::run(CLIENT, [server.addr().to_string()], &input);
     assert_eq!(run.code(), 0, "{}", run.stderr);
-    assert_eq!(run.stdout, format!("OK {}\n", "y".repeat(65_504)));
+    assert_eq!(run.stdout, format!("Reply : OK {}\n", "y".repeat(65_504)));
 }
 
 #[test]
