@@ -31,9 +31,10 @@ struct Child {
 }
 
 pub fn main() -> ExitCode {
-    // The address to listen on: the only argument, or loopback port 8080.
+    // The address to listen on: the only argument, or loopback and the port
+    // in PORT (8080 if unset), as in the original.
     let mut args = env::args().skip(1);
-    let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let addr = args.next().unwrap_or_else(default_addr);
     if addr.starts_with('-') || args.next().is_some() {
         eprintln!("usage: ch09-exercise-busy-signal [ADDR]");
         return ExitCode::from(2);
@@ -259,6 +260,14 @@ fn lines(count: usize) -> String {
         1 => "1 line".to_string(),
         _ => format!("{count} lines"),
     }
+}
+
+/// The address to listen on when none is given: loopback, and the port in
+/// `PORT` from the environment, or 8080, as the original's
+/// `getenv('PORT') ?: 8080` (which listens on every address, `0.0.0.0`).
+fn default_addr() -> String {
+    let port = env::var("PORT").ok().filter(|port| !port.is_empty());
+    format!("127.0.0.1:{}", port.as_deref().unwrap_or("8080"))
 }
 
 /// How many children may serve at once: `MAX_PROCS` from the environment, as

@@ -6,7 +6,8 @@
 //! session.
 //!
 //! Run it with `cargo run -p ch09-socketpair-echo-server [ADDR]` (default
-//! 127.0.0.1:8080); set `MAX_PROCS` for another limit (default 2). Unix only.
+//! 127.0.0.1 and the port in `PORT`, or 8080); set `MAX_PROCS` for another
+//! limit (default 2). Unix only.
 
 use std::env::{self, VarError};
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -39,9 +40,10 @@ struct Child {
 // ANCHOR_END: child_record
 
 fn main() -> ExitCode {
-    // The address to listen on: the only argument, or loopback port 8080.
+    // The address to listen on: the only argument, or loopback and the port
+    // in PORT (8080 if unset), as in the original.
     let mut args = env::args().skip(1);
-    let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let addr = args.next().unwrap_or_else(default_addr);
     if addr.starts_with('-') || args.next().is_some() {
         eprintln!("usage: ch09-socketpair-echo-server [ADDR]");
         return ExitCode::from(2);
@@ -272,6 +274,14 @@ fn lines(count: usize) -> String {
         1 => "1 line".to_string(),
         _ => format!("{count} lines"),
     }
+}
+
+/// The address to listen on when none is given: loopback, and the port in
+/// `PORT` from the environment, or 8080, as the original's
+/// `getenv('PORT') ?: 8080` (which listens on every address, `0.0.0.0`).
+fn default_addr() -> String {
+    let port = env::var("PORT").ok().filter(|port| !port.is_empty());
+    format!("127.0.0.1:{}", port.as_deref().unwrap_or("8080"))
 }
 
 /// How many children may serve at once: `MAX_PROCS` from the environment, as

@@ -248,9 +248,30 @@ fn each_child_holds_only_its_client_and_its_end_of_its_pair() {
     assert_eq!(kernel::threads(server.pid()), 1);
 }
 
+/// Starts the server as the book's session does: no address, so that it
+/// listens on loopback and the port in `PORT`, here a free one.
+fn start_without_an_address() -> Server {
+    let port = testkit::unused_port().to_string();
+    Server::start_with(SERVER, std::iter::empty::<&str>(), &[("PORT", &port)])
+}
+
+#[test]
+fn without_an_address_it_listens_on_loopback_and_the_port_in_port() {
+    let port = testkit::unused_port();
+    let server = Server::start_with(
+        SERVER,
+        std::iter::empty::<&str>(),
+        &[("PORT", &port.to_string())],
+    );
+    assert_eq!(
+        server.addr(),
+        std::net::SocketAddr::from(([127, 0, 0, 1], port))
+    );
+}
+
 #[test]
 fn session_matches_the_book() {
-    let mut server = Server::start(SERVER);
+    let mut server = start_without_an_address();
     let mut typed = server.connect();
     let mut other = server.connect();
     let pid = typed.read_greeting_pid();

@@ -15,6 +15,14 @@ use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 
+/// The address to listen on when none is given: loopback, and the port in
+/// `PORT` from the environment, or 8080, as the original's
+/// `getenv('PORT') ?: 8080` (which listens on every address, `0.0.0.0`).
+fn default_addr() -> String {
+    let port = env::var("PORT").ok().filter(|port| !port.is_empty());
+    format!("127.0.0.1:{}", port.as_deref().unwrap_or("8080"))
+}
+
 /// How many workers to run: `MAX_PROCS` from the environment, as in the
 /// original, or 2.
 fn max_procs() -> Result<usize, String> {
@@ -211,9 +219,10 @@ fn stop(workers: BTreeMap<Pid, usize>) {
 }
 
 pub fn main() -> ExitCode {
-    // The address to listen on: the only argument, or loopback port 8080.
+    // The address to listen on: the only argument, or loopback and the port
+    // in PORT (8080 if unset), as in the original.
     let mut args = std::env::args().skip(1);
-    let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let addr = args.next().unwrap_or_else(default_addr);
     if addr.starts_with('-') || args.next().is_some() {
         eprintln!("usage: ch10-exercise-graceful-reload [ADDR]");
         return ExitCode::from(2);

@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::process::ExitCode;
 
-use ch10_worker_pool::{max_procs, spawn_worker, supervise, work};
+use ch10_worker_pool::{default_addr, max_procs, spawn_worker, supervise, work};
 
 const USAGE: &str = "usage: ch10-exercise-workers-flag [--workers N] [ADDR]";
 
@@ -25,10 +25,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Option<(Option<usize>, Stri
             return None;
         }
     }
-    Some((
-        workers,
-        addr.unwrap_or_else(|| "127.0.0.1:8080".to_string()),
-    ))
+    Some((workers, addr.unwrap_or_else(default_addr)))
 }
 
 pub fn main() -> ExitCode {

@@ -5,7 +5,7 @@
 use std::net::TcpListener;
 use std::process::ExitCode;
 
-use ch10_worker_pool::{max_procs, spawn_worker, supervise, work};
+use ch10_worker_pool::{default_addr, max_procs, spawn_worker, supervise, work};
 
 // TODO: show `[--workers N]` in the usage line too.
 const USAGE: &str = "usage: ch10-exercise-workers-flag [ADDR]";
@@ -15,7 +15,7 @@ pub fn main() -> ExitCode {
     // TODO: accept `--workers N` (N at least 1) before or after ADDR. It
     // wins over MAX_PROCS; a missing or bad N prints the usage line.
     let mut args = std::env::args().skip(1);
-    let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let addr = args.next().unwrap_or_else(default_addr);
     if addr.starts_with('-') || args.next().is_some() {
         eprintln!("{USAGE}");
         return ExitCode::from(2);

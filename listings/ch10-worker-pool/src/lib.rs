@@ -21,6 +21,14 @@ use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 
+/// The address to listen on when none is given: loopback, and the port in
+/// `PORT` from the environment, or 8080, as the original's
+/// `getenv('PORT') ?: 8080` (which listens on every address, `0.0.0.0`).
+pub fn default_addr() -> String {
+    let port = env::var("PORT").ok().filter(|port| !port.is_empty());
+    format!("127.0.0.1:{}", port.as_deref().unwrap_or("8080"))
+}
+
 /// How many workers to run: `MAX_PROCS` from the environment, as in the
 /// original, or 2.
 pub fn max_procs() -> Result<usize, String> {

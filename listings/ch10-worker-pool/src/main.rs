@@ -3,19 +3,20 @@
 //! watches them: a worker that dies is replaced, and SIGTERM or SIGINT stops
 //! them all. The worker and the supervisor are in src/lib.rs.
 //!
-//! Run it with `cargo run -p ch10-worker-pool [ADDR]` (default
-//! 127.0.0.1:8080); set `MAX_PROCS` for another number of workers (default 2).
-//! Unix only.
+//! Run it with `cargo run -p ch10-worker-pool [ADDR]` (default 127.0.0.1 and
+//! the port in `PORT`, or 8080); set `MAX_PROCS` for another number of
+//! workers (default 2). Unix only.
 
 use std::net::TcpListener;
 use std::process::ExitCode;
 
-use ch10_worker_pool::{max_procs, spawn_worker, supervise, work};
+use ch10_worker_pool::{default_addr, max_procs, spawn_worker, supervise, work};
 
 fn main() -> ExitCode {
-    // The address to listen on: the only argument, or loopback port 8080.
+    // The address to listen on: the only argument, or loopback and the port
+    // in PORT (8080 if unset), as in the original.
     let mut args = std::env::args().skip(1);
-    let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let addr = args.next().unwrap_or_else(default_addr);
     if addr.starts_with('-') || args.next().is_some() {
         eprintln!("usage: ch10-worker-pool [ADDR]");
         return ExitCode::from(2);

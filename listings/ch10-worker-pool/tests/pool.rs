@@ -212,8 +212,25 @@ fn the_server_and_its_workers_sleep_while_nobody_connects() {
 }
 
 #[test]
+fn without_an_address_it_listens_on_loopback_and_the_port_in_port() {
+    let port = testkit::unused_port();
+    let server = Server::start_with(
+        SERVER,
+        std::iter::empty::<&str>(),
+        &[("PORT", &port.to_string())],
+    );
+    assert_eq!(
+        server.addr(),
+        std::net::SocketAddr::from(([127, 0, 0, 1], port))
+    );
+}
+
+#[test]
 fn session_matches_the_book() {
-    let mut server = start(2);
+    // As the book runs it: no address, so loopback and the port in PORT
+    // (here a free one, shown as the default 8080), and two workers.
+    let port = testkit::unused_port().to_string();
+    let mut server = Server::start_with(SERVER, std::iter::empty::<&str>(), &[("PORT", &port)]);
     let workers = idle_workers(&server, 2);
     server.next_line();
     server.next_line();
