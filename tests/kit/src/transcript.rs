@@ -134,8 +134,15 @@ fn normalise(text: &str) -> Vec<String> {
             ),
             // "port 43512"
             (r"\bport \d{1,5}\b", "port <port>"),
-            // "pid 4242", "process 4242", "worker 4242", "child 4242"
-            (r"\b(pid|process|worker|child)( |=|: )\d+\b", "$1$2<pid>"),
+            // "127.0.0.1 : 43512", as the original's PHP prints an address
+            (r"(\d+\.\d+\.\d+\.\d+) : \d{1,5}\b", "$1 : <port>"),
+            // "pid 4242", "process 4242", "Worker 4242", "child 4242"
+            (
+                r"(?i)\b(pid|process|worker|child)( |=|: )\d+\b",
+                "$1$2<pid>",
+            ),
+            // "kill 4242", "kill -9 4242", as a reader types them
+            (r"\bkill( -[0-9A-Z]+)? \d+\b", "kill$1 <pid>"),
             // "1.25s", "300 ms", "12µs"
             (r"\b\d+(\.\d+)? ?(ns|µs|us|ms|s)\b", "<time>"),
         ]
@@ -160,12 +167,18 @@ mod tests {
 
     #[test]
     fn ports_pids_and_times_are_normalised_and_nothing_else() {
-        let lines = normalise("127.0.0.1:5000 [::1]:80 pid 42 took 1.5s\nhello 42");
+        let lines = normalise(
+            "127.0.0.1:5000 [::1]:80 pid 42 took 1.5s\nhello 42\n\
+             Worker 7 has died\n$ kill -9 77\n127.0.0.1 : 5000 -- hi",
+        );
         assert_eq!(
             lines,
             [
                 "127.0.0.1:<port> [::1]:<port> pid <pid> took <time>",
-                "hello 42"
+                "hello 42",
+                "Worker <pid> has died",
+                "$ kill -9 <pid>",
+                "127.0.0.1 : <port> -- hi",
             ]
         );
     }
