@@ -185,8 +185,8 @@ fn recv_sets_buf_to_null_when_it_receives_nothing() {
 }
 
 /// Backs what chapter 2 says under `socket_write()`: a length longer than
-/// the buffer is cut to it, a length of 0 writes nothing, and a full
-/// non-blocking socket gives false, not 0.
+/// the buffer is cut to it, a length of 0 or an empty buffer writes nothing,
+/// and a full non-blocking socket gives false, not 0.
 #[test]
 fn write_cuts_a_long_length_and_a_full_socket_gives_false() {
     let Some(php) = php() else { return };
@@ -195,7 +195,7 @@ fn write_cuts_a_long_length_and_a_full_socket_gives_false() {
         &format!(
             "{PAIR}
             echo socket_write($pair[0], 'hello', 100), ' ', socket_read($pair[1], 100), \"\\n\";
-            echo socket_write($pair[0], 'hello', 0), \"\\n\";
+            echo socket_write($pair[0], 'hello', 0), ' ', socket_write($pair[0], ''), \"\\n\";
             echo socket_write($pair[0], 'hello'), ' ', socket_read($pair[1], 100), \"\\n\";
             socket_set_nonblock($pair[0]);
             $total = 0;
@@ -209,7 +209,7 @@ fn write_cuts_a_long_length_and_a_full_socket_gives_false() {
     assert_eq!(
         output,
         "5 hello\n\
-         0\n\
+         0 0\n\
          5 hello\n\
          false Resource temporarily unavailable, after some bytes\n"
     );
