@@ -54,7 +54,9 @@ fn main() -> ExitCode {
         // dialled. When we listen on 0.0.0.0, that says more than 0.0.0.0.
         match stream.local_addr() {
             Ok(dialled) => println!("call from {peer} to {dialled}"),
-            Err(err) => eprintln!("could not read the address {peer} called: {err}"),
+            Err(err) => {
+                eprintln!("could not read the address {peer} called: {err}");
+            }
         }
         // `stream` is dropped here: we hang up.
     }
@@ -65,13 +67,14 @@ fn main() -> ExitCode {
 /// socket_create_listen(), spelled out: socket, setsockopt, bind, listen.
 fn listen(addr: SocketAddr) -> Result<TcpListener, String> {
     // socket(): a TCP socket of the address's family, AF_INET or AF_INET6.
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+    let domain = Domain::for_address(addr);
+    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
         .map_err(|err| format!("could not create a socket for {addr}: {err}"))?;
     // setsockopt(SO_REUSEADDR) before bind(), so that a restarted server
     // gets its port back while the last run's connections are in TIME_WAIT.
     socket
         .set_reuse_address(true)
-        .map_err(|err| format!("could not set SO_REUSEADDR for {addr}: {err}"))?;
+        .map_err(|err| format!("could not set SO_REUSEADDR on {addr}: {err}"))?;
     // bind(): the address and port; port 0 asks the kernel for a free port.
     socket
         .bind(&addr.into())

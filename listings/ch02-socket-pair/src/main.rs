@@ -26,8 +26,9 @@ fn main() -> ExitCode {
 fn talk() -> Result<(), String> {
     // socketpair(AF_UNIX, SOCK_STREAM, 0): two sockets that are already
     // connected to each other. No address, no bind, listen or accept.
+    let pair = UnixStream::pair();
     let (mut first, mut second) =
-        UnixStream::pair().map_err(|err| format!("could not create a socket pair: {err}"))?;
+        pair.map_err(|err| format!("could not create a socket pair: {err}"))?;
 
     send(&mut first, "socket 0", b"ABCdef123\n")?;
     receive(&mut second, "socket 1", b"ABCdef123\n".len())?;
@@ -42,9 +43,8 @@ fn talk() -> Result<(), String> {
     Ok(())
 }
 
-fn send(socket: &mut UnixStream, name: &str, bytes: &[u8]) -> Result<(), String> {
-    socket
-        .write_all(bytes)
+fn send(end: &mut UnixStream, name: &str, bytes: &[u8]) -> Result<(), String> {
+    end.write_all(bytes)
         .map_err(|err| format!("could not write to {name}: {err}"))?;
     let text = String::from_utf8_lossy(bytes);
     println!("{name} wrote {} bytes: {text:?}", bytes.len());
@@ -52,10 +52,9 @@ fn send(socket: &mut UnixStream, name: &str, bytes: &[u8]) -> Result<(), String>
 }
 
 /// Reads up to `len` bytes, fewer only if the other end closed first.
-fn receive(socket: &mut UnixStream, name: &str, len: usize) -> Result<(), String> {
+fn receive(end: &mut UnixStream, name: &str, len: usize) -> Result<(), String> {
     let mut bytes = Vec::with_capacity(len);
-    socket
-        .take(len as u64)
+    end.take(len as u64)
         .read_to_end(&mut bytes)
         .map_err(|err| format!("could not read from {name}: {err}"))?;
     let text = String::from_utf8_lossy(&bytes);
