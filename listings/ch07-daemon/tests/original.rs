@@ -125,6 +125,18 @@ fn with_its_port_taken_the_original_daemon_exits_0_and_says_success() {
         .check();
 }
 
+/// Backs ch07-daemons.md#wrong-daemon-binds-after-detaching: every message
+/// of the original's daemon passes `socket_strerror()` the `false` that a
+/// failed call returned, and PHP takes it for error number 0.
+#[test]
+fn socket_strerror_of_false_is_success() {
+    let Some(php) = php() else { return };
+    let run = php.eval("echo socket_strerror(false), '|', socket_strerror(0);");
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.stdout, "Success|Success");
+    assert_eq!(run.stderr, "");
+}
+
 /// Backs ch07-daemons.md#wrong-daemon-binds-after-detaching: when the port
 /// is free, the listening socket belongs to the daemon, a process in a new
 /// session that it does not lead, adopted once its parents exited; the
