@@ -263,6 +263,39 @@ fn a_write_that_times_out_loses_data_in_the_original() {
     assert!(echoed.iter().all(|&byte| byte == b'a'));
 }
 
+/// How many clients the kernel queues for `addr` once every slot is taken:
+/// it completes their handshake, and drops the SYNs of the rest, whose
+/// `connect` does not finish. One at a time, so that each is queued (or
+/// dropped) before the next tries.
+fn queued_clients(addr: SocketAddr, tries: usize) -> Vec<std::net::TcpStream> {
+    let limit = Duration::from_millis(300);
+    (0..tries)
+        .filter_map(|_| std::net::TcpStream::connect_timeout(&addr, limit).ok())
+        .collect()
+}
+
+/// The original listens with PHP's default backlog for
+/// `stream_socket_server`, 32, Listing 8-1 with std's, 128; a backlog of n
+/// holds n + 1 clients.
+#[test]
+fn with_every_slot_taken_the_original_queues_33_clients_and_listing_8_1_129() {
+    let Some(php) = php() else { return };
+    let original = start(&php);
+    let mut busy = vec![original.connect(), original.connect()];
+    for client in &mut busy {
+        client.read_greeting_pid();
+    }
+    original.wait_for_children(2);
+    assert_eq!(queued_clients(original.addr, 36).len(), 33);
+
+    let ours = Server::start_with(SERVER, ["127.0.0.1:0"], &[("MAX_PROCS", "2")]);
+    let mut busy = vec![ours.connect(), ours.connect()];
+    for client in &mut busy {
+        client.read_greeting_pid();
+    }
+    assert_eq!(queued_clients(ours.addr(), 132).len(), 129);
+}
+
 /// What a terminal shows of `output`: `\r` goes back to the start of the
 /// line, where the next text overwrites what was there, and tabs stop
 /// every 8 columns.
