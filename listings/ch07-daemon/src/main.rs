@@ -34,7 +34,8 @@ use nix::unistd::{
 
 const USAGE: &str = "usage: ch07-daemon [--foreground] [--pid-file PATH] [--log-file PATH] [ADDR]";
 
-/// What every caller hears, as in the original.
+/// What every caller hears: the original's text, and a newline, which the
+/// original leaves out, so that it ends a line in the caller's terminal.
 const WELCOME: &[u8] = b"Welcome to My First Server...\n";
 
 struct Options {
