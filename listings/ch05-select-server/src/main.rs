@@ -26,8 +26,10 @@ const MAX_LINE: usize = 1024;
 const MAX_UNSENT: usize = 64 * 1024;
 // ANCHOR_END: limits
 
-const WELCOME: &[u8] = b"Welcome to the Rust select server.\n\
-    Send a line and press enter, and I shall reply back.\n";
+/// The original's welcome, word for word: a client cannot tell the two
+/// servers apart before it sends a line.
+const WELCOME: &[u8] = b"Welcome to php socket server version 1.0 \n\
+    Enter a message and press enter, and i shall reply back \n";
 const FULL: &[u8] = b"Sorry, the server is full. Try again later.\n";
 
 // ANCHOR: client

@@ -1,0 +1,84 @@
+//! Listing 5-2 against the original's select server: they speak the same
+//! protocol, lines in and `OK ... ` replies out.
+//!
+//! The server is run with two declared edits: it listens on loopback instead
+//! of `0.0.0.0`, and on a free port instead of 5000.
+
+use std::process::Command;
+
+use testkit::php::{Original, Php, php};
+use testkit::{Process, Transcript, timeout, unused_port};
+
+const CLIENT: &str = env!("CARGO_BIN_EXE_ch05-select-client");
+/// The original's welcome, byte for byte, trailing spaces included.
+const WELCOME: &str = "Welcome to php socket server version 1.0 \n\
+                       Enter a message and press enter, and i shall reply back \n";
+
+/// Starts the original's select server; returns it and its address.
+fn original_server(php: &Php) -> (Process, String) {
+    let port = unused_port();
+    let program = Original::of(&["14-select-server"])
+        .edit(r#""0.0.0.0""#, r#""127.0.0.1""#, 1)
+        .edit("5000", &port.to_string(), 2);
+    let server = php.spawn(&program, &[]);
+    server.wait_for_stdout("Waiting for incoming connections... \n");
+    (server, format!("127.0.0.1:{port}"))
+}
+
+/// Checks that the original server died as a client's end of input makes
+/// it die: closing the null its emptied slot holds.
+fn assert_died_of_the_end_of_input(mut server: Process) {
+    let status = server.wait_exit(timeout());
+    assert_eq!(status.code(), Some(255));
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains(
+            "Uncaught TypeError: socket_close(): Argument #1 ($socket) must be \
+             of type Socket, null given"
+        ),
+        "{stderr}"
+    );
+}
+
+/// Two lines piped at once reach the server in one read, and the original
+/// answers reads, not lines: one reply. The chapter shows this session.
+#[test]
+fn piped_lines_get_one_reply_per_read_from_the_original() {
+    let Some(php) = php() else { return };
+    let (server, addr) = original_server(&php);
+    let run = Process::run(CLIENT, [&addr], b"hello\nhow are you?\n");
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.stdout, format!("{WELCOME}OK ... hello\nhow are you?\n"));
+    assert_eq!(run.stderr, "");
+    assert_died_of_the_end_of_input(server);
+    Transcript::new("transcripts/original-server.console")
+        .command("printf 'hello\\nhow are you?\\n' | cargo run -p ch05-select-client")
+        .output(&run.stdout)
+        .check();
+}
+
+/// Typed one at a time, each line gets its own reply, as from Listing 5-1.
+#[test]
+fn typed_lines_each_get_a_reply_from_the_original() {
+    let Some(php) = php() else { return };
+    let (server, addr) = original_server(&php);
+    let mut command = Command::new(CLIENT);
+    command.arg(&addr);
+    let mut client = Process::spawn(command);
+    assert_eq!(
+        client.next_line(),
+        "Welcome to php socket server version 1.0 "
+    );
+    client.next_line();
+    for line in ["first", "second"] {
+        client.write_stdin(format!("{line}\n").as_bytes());
+        assert_eq!(client.next_line(), format!("OK ... {line}"));
+    }
+    // At the end of input the client half-closes; the original reads the
+    // end of the stream, dies of it, and the client sees the connection end.
+    client.close_stdin();
+    let run = client.finish();
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.stderr, "");
+    assert_died_of_the_end_of_input(server);
+}
