@@ -7,7 +7,7 @@
 use std::process::Command;
 
 use testkit::php::{Original, Php, php};
-use testkit::{Process, Transcript, timeout, unused_port};
+use testkit::{Process, Transcript, unused_port};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch05-select-client");
 /// The original's welcome, byte for byte, trailing spaces included.
@@ -27,16 +27,16 @@ fn original_server(php: &Php) -> (Process, String) {
 
 /// Checks that the original server died as a client's end of input makes
 /// it die: closing the null its emptied slot holds.
-fn assert_died_of_the_end_of_input(mut server: Process) {
-    let status = server.wait_exit(timeout());
-    assert_eq!(status.code(), Some(255));
-    let stderr = server.stderr();
+fn assert_died_of_the_end_of_input(server: Process) {
+    let run = server.finish();
+    assert_eq!(run.code(), 255);
     assert!(
-        stderr.contains(
+        run.stderr.contains(
             "Uncaught TypeError: socket_close(): Argument #1 ($socket) must be \
              of type Socket, null given"
         ),
-        "{stderr}"
+        "{}",
+        run.stderr
     );
 }
 

@@ -125,7 +125,7 @@ impl Drop for Script {
 #[test]
 fn the_original_dies_when_a_client_leaves_and_takes_the_others_with_it() {
     let Some(php) = php() else { return };
-    let mut server = Running::start(&php);
+    let server = Running::start(&php);
     let mut first = server.welcomed();
     let mut second = server.welcomed();
     for (client, line) in [
@@ -139,19 +139,14 @@ fn the_original_dies_when_a_client_leaves_and_takes_the_others_with_it() {
     // The first client leaves. The server reads "" from it, unsets its slot,
     // and passes the emptied slot, null, to socket_close().
     drop(first);
-    let status = server.process.wait_exit(timeout());
-    assert_eq!(
-        status.code(),
-        Some(255),
-        "PHP's exit status on a fatal error"
-    );
-    let stderr = server.process.stderr();
-    assert!(stderr.contains(CLOSES_NULL), "{stderr}");
+    let run = server.process.finish();
+    assert_eq!(run.code(), 255, "PHP's exit status on a fatal error");
+    assert!(run.stderr.contains(CLOSES_NULL), "{}", run.stderr);
     // The other client loses its connection with the server.
     assert!(rest_of(second.stream()).is_empty());
 
     // The client ports are ephemeral: show them as two fixed ones.
-    let mut output = server.process.stdout();
+    let mut output = run.stdout;
     for (line, shown) in output
         .clone()
         .lines()
@@ -171,11 +166,33 @@ fn the_original_dies_when_a_client_leaves_and_takes_the_others_with_it() {
         .check();
 }
 
+/// Backs ch05-multiplexing-with-select.md#wrong-disconnect-kills-the-server:
+/// a reset makes socket_read() fail, and false is null enough for the
+/// original's `$input == null`.
+#[test]
+fn a_client_that_resets_its_connection_kills_the_original_too() {
+    let Some(php) = php() else { return };
+    let server = Running::start(&php);
+    let stays = server.welcomed();
+    let leaves = server.welcomed();
+    leaves.reset();
+    let run = server.process.finish();
+    assert_eq!(run.code(), 255);
+    for text in [
+        "PHP Warning:  socket_read(): unable to read from socket [104]: \
+         Connection reset by peer",
+        CLOSES_NULL,
+    ] {
+        assert!(run.stderr.contains(text), "{}", run.stderr);
+    }
+    assert!(rest_of(stays.stream()).is_empty());
+}
+
 /// Backs ch05-multiplexing-with-select.md#wrong-full-server-spins.
 #[test]
 fn a_full_original_spins_and_never_serves_the_eleventh_client() {
     let Some(php) = php() else { return };
-    let mut server = Running::start(&php);
+    let server = Running::start(&php);
     let mut clients: Vec<Client> = (0..10).map(|_| server.welcomed()).collect();
     // Ten clients, none speaking: the server sleeps in socket_select().
     kernel::assert_asleep_during(server.process.pid(), Duration::from_secs(1));
@@ -199,7 +216,9 @@ fn a_full_original_spins_and_never_serves_the_eleventh_client() {
     // A client leaves: the server dies of it (see the test above), and the
     // eleventh, still queued, is never welcomed.
     drop(clients.remove(0));
-    server.process.wait_exit(timeout());
+    let run = server.process.finish();
+    assert_eq!(run.code(), 255);
+    assert!(run.stderr.contains(CLOSES_NULL), "{}", run.stderr);
     assert!(rest_of(eleventh.stream()).is_empty());
 }
 
@@ -224,7 +243,7 @@ fn out_of_descriptors_the_original_dies_instead_of_waiting() {
             Ok(())
         });
     }
-    let mut server = Running::ready(Process::spawn(command), port);
+    let server = Running::ready(Process::spawn(command), port);
 
     // Clients connect until the server is gone; each gets a slot and a
     // welcome until accept() fails with EMFILE.
@@ -243,17 +262,17 @@ fn out_of_descriptors_the_original_dies_instead_of_waiting() {
             _ => break,
         }
     }
-    assert!(!welcomed.is_empty());
-    let status = server.process.wait_exit(timeout());
-    assert_eq!(status.code(), Some(255));
-    let stderr = server.process.stderr();
+    // Descriptors 5 to 9 went to five clients; the sixth found none left.
+    assert_eq!(welcomed.len(), 5);
+    let run = server.process.finish();
+    assert_eq!(run.code(), 255);
     for text in [
         "PHP Warning:  socket_accept(): unable to accept incoming connection [24]: \
          Too many open files",
         "PHP Fatal error:  Uncaught TypeError: socket_getpeername(): Argument #1 \
          ($socket) must be of type Socket, bool given",
     ] {
-        assert!(stderr.contains(text), "{stderr}");
+        assert!(run.stderr.contains(text), "{}", run.stderr);
     }
 }
 
@@ -381,22 +400,23 @@ fn past_fd_setsize_socket_select_fails_and_the_original_dies() {
     // Clients on 1022 and 1023 were served; the one on 1024 was welcomed,
     // and the next socket_select() failed.
     assert_eq!(welcomed.len(), 3);
-    let status = server.process.wait_exit(timeout());
+    let run = server.process.finish();
     // die() with a message exits with status 0.
-    assert_eq!(status.code(), Some(0));
-    let stdout = server.process.stdout();
+    assert_eq!(run.code(), 0);
     assert!(
-        stdout.ends_with("Could not listen on socket : [0] Success \n"),
-        "{stdout}"
+        run.stdout
+            .ends_with("Could not listen on socket : [0] Success \n"),
+        "{}",
+        run.stdout
     );
-    let stderr = server.process.stderr();
     assert!(
-        stderr.contains(
+        run.stderr.contains(
             "PHP Warning:  socket_select(): You MUST recompile PHP with a larger value \
              of FD_SETSIZE.\nIt is set to 1024, but you have descriptors numbered at \
              least as high as "
         ),
-        "{stderr}"
+        "{}",
+        run.stderr
     );
     for client in &welcomed {
         assert!(rest_of(client.stream()).is_empty());
