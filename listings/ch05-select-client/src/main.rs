@@ -5,7 +5,8 @@
 //! keeps reading replies while it sends. At the end of input the client stops
 //! sending and prints the server's last replies before it exits.
 //!
-//! Run it with `cargo run -p ch05-select-client [ADDR]` (default 127.0.0.1:5000).
+//! Run it with `cargo run -p ch05-select-client [ADDR]` (default
+//! 127.0.0.1:5000).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -34,7 +35,7 @@ fn main() -> ExitCode {
     // The socket never blocks: while we send, the server's replies keep
     // coming, and they must be read even when our own sending is stuck.
     if let Err(err) = stream.set_nonblocking(true) {
-        eprintln!("could not make the connection to {addr} non-blocking: {err}");
+        eprintln!("could not make {addr}'s socket non-blocking: {err}");
         return ExitCode::FAILURE;
     }
     let stdin = io::stdin();
@@ -126,7 +127,7 @@ fn main() -> ExitCode {
         if !stdin_open && unsent.is_empty() && !half_closed {
             half_closed = true;
             if let Err(err) = stream.shutdown(Shutdown::Write) {
-                eprintln!("could not shut down the connection to {addr}: {err}");
+                eprintln!("could not shut down {addr} for writing: {err}");
                 return ExitCode::FAILURE;
             }
         }
