@@ -15,14 +15,27 @@ const WELCOME: &str = "Welcome to php socket server version 1.0 \n\
                        Enter a message and press enter, and i shall reply back \n";
 
 /// Starts the original's select server; returns it and its address.
+/// Between `unused_port()` and the server's bind, another program may take
+/// the port (the original binds without `SO_REUSEADDR`, so even a client's
+/// connection from that port is in the way); then the original says "Could
+/// not bind socket" and exits, and we try another port.
 fn original_server(php: &Php) -> (Process, String) {
-    let port = unused_port();
-    let program = Original::of(&["14-select-server"])
-        .edit(r#""0.0.0.0""#, r#""127.0.0.1""#, 1)
-        .edit("5000", &port.to_string(), 2);
-    let server = php.spawn(&program, &[]);
-    server.wait_for_stdout("Waiting for incoming connections... \n");
-    (server, format!("127.0.0.1:{port}"))
+    for _ in 0..5 {
+        let port = unused_port();
+        let program = Original::of(&["14-select-server"])
+            .edit(r#""0.0.0.0""#, r#""127.0.0.1""#, 1)
+            .edit("5000", &port.to_string(), 2);
+        let mut server = php.spawn(&program, &[]);
+        assert_eq!(server.next_line(), "Socket created ");
+        let bound = server.next_line();
+        if bound.starts_with("Could not bind socket") {
+            continue;
+        }
+        assert_eq!(bound, "Socket bind OK ");
+        server.wait_for_stdout("Waiting for incoming connections... \n");
+        return (server, format!("127.0.0.1:{port}"));
+    }
+    panic!("five free ports were taken before the original could bind one");
 }
 
 /// Checks that the original server died as a client's end of input makes

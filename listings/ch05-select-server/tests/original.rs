@@ -43,22 +43,40 @@ fn original_server(port: u16) -> Original {
 struct Running {
     process: Process,
     addr: SocketAddr,
+    /// The script, when the test wrote it itself; removed after the
+    /// process is gone (fields drop in order).
+    _script: Option<Script>,
 }
 
 impl Running {
     /// Starts the original server and waits for its last progress message.
     fn start(php: &Php) -> Running {
-        let port = unused_port();
-        let process = php.spawn(&original_server(port), &[]);
-        Running::ready(process, port)
+        Running::start_with(|program| (php.spawn(program, &[]), None))
     }
 
-    fn ready(process: Process, port: u16) -> Running {
-        process.wait_for_stdout("Waiting for incoming connections... \n");
-        Running {
-            process,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    /// Starts the original server with `spawn` on a free port. Between
+    /// `unused_port()` and the server's bind, another program may take the
+    /// port: the original binds without `SO_REUSEADDR`, so even a client's
+    /// connection from that port is in the way. Then the original says
+    /// "Could not bind socket" and exits, and we try another port.
+    fn start_with(spawn: impl Fn(&Original) -> (Process, Option<Script>)) -> Running {
+        for _ in 0..5 {
+            let port = unused_port();
+            let (mut process, script) = spawn(&original_server(port));
+            assert_eq!(process.next_line(), "Socket created ");
+            let bound = process.next_line();
+            if bound.starts_with("Could not bind socket") {
+                continue;
+            }
+            assert_eq!(bound, "Socket bind OK ");
+            process.wait_for_stdout("Waiting for incoming connections... \n");
+            return Running {
+                process,
+                addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                _script: script,
+            };
         }
+        panic!("five free ports were taken before the original could bind one");
     }
 
     /// Connects a client and reads the two-line welcome.
@@ -206,10 +224,10 @@ fn a_full_original_spins_and_never_serves_the_eleventh_client() {
     let slept = kernel::voluntary_switches(pid).expect("the server runs") - switches;
     // It never once waits: socket_select() returns at once, every time.
     // How much CPU that takes depends on what else the machine runs; alone
-    // it is the whole second.
+    // it is the whole second. Asleep, it was next to nothing.
     assert_eq!(slept, 0, "the full server went to sleep {slept} times");
     assert!(
-        used >= Duration::from_millis(250),
+        used >= Duration::from_millis(100),
         "a spinning server used only {used:?} of CPU in one second"
     );
 
@@ -230,20 +248,22 @@ fn out_of_descriptors_the_original_dies_instead_of_waiting() {
     // below it. PHP holds 0 to 2, its script and its listening socket, so 10
     // leaves room for about five clients: fewer than the ten slots.
     const LIMIT: u64 = 10;
-    let port = unused_port();
-    let script = Script::write(&original_server(port));
-    let mut command = php.command(&script.path);
-    // SAFETY: the closure runs in the child between fork and exec, and only
-    // calls getrlimit(2) and setrlimit(2), which are async-signal-safe. It
-    // lowers the limit of the server alone, not of this test process.
-    unsafe {
-        command.pre_exec(|| {
-            let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
-            setrlimit(Resource::RLIMIT_NOFILE, LIMIT, hard)?;
-            Ok(())
-        });
-    }
-    let server = Running::ready(Process::spawn(command), port);
+    let server = Running::start_with(|program| {
+        let script = Script::write(program);
+        let mut command = php.command(&script.path);
+        // SAFETY: the closure runs in the child between fork and exec, and
+        // only calls getrlimit(2) and setrlimit(2), which are
+        // async-signal-safe. It lowers the limit of the server alone, not of
+        // this test process.
+        unsafe {
+            command.pre_exec(|| {
+                let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+                setrlimit(Resource::RLIMIT_NOFILE, LIMIT, hard)?;
+                Ok(())
+            });
+        }
+        (Process::spawn(command), Some(script))
+    });
 
     // Clients connect until the server is gone; each gets a slot and a
     // welcome until accept() fails with EMFILE.
@@ -291,9 +311,9 @@ fn a_client_that_never_reads_stalls_every_other_client_of_the_original() {
         .connect_timeout(&server.addr.into(), timeout())
         .expect("connect");
     let mut hog = TcpStream::from(socket);
-    // The hog writes until its writes stop going through: the server has
-    // stopped reading from it too, stuck in a socket_write() to it.
-    hog.set_write_timeout(Some(Duration::from_millis(500)))
+    // The hog writes until a write waits two seconds in vain: the server has
+    // stopped reading from it, stuck in a socket_write() to it.
+    hog.set_write_timeout(Some(Duration::from_secs(2)))
         .expect("write timeout");
     let chunk = [b'x'; 65536];
     let mut sent = 0;
@@ -361,25 +381,26 @@ fn past_fd_setsize_socket_select_fails_and_the_original_dies() {
         hard >= LIMIT,
         "this test needs a hard RLIMIT_NOFILE of {LIMIT}"
     );
-    let port = unused_port();
-    let script = Script::write(&original_server(port));
-    let mut command = php.command(&script.path);
-    // SAFETY: the closure runs in the child between fork and exec, and only
-    // calls setrlimit(2) and dup2(2), which are async-signal-safe. dup2
-    // replaces whatever a descriptor held (in the child only) with a copy
-    // of stdin that stays open through exec; the copies are leaked on
-    // purpose.
-    unsafe {
-        command.pre_exec(move || {
-            setrlimit(Resource::RLIMIT_NOFILE, LIMIT, hard)?;
-            let stdin = BorrowedFd::borrow_raw(0);
-            for descriptor in 3..1020 {
-                let _ = nix::unistd::dup2_raw(stdin, descriptor)?.into_raw_fd();
-            }
-            Ok(())
-        });
-    }
-    let mut server = Running::ready(Process::spawn(command), port);
+    let mut server = Running::start_with(|program| {
+        let script = Script::write(program);
+        let mut command = php.command(&script.path);
+        // SAFETY: the closure runs in the child between fork and exec, and
+        // only calls setrlimit(2) and dup2(2), which are async-signal-safe.
+        // dup2 replaces whatever a descriptor held (in the child only) with
+        // a copy of stdin that stays open through exec; the copies are
+        // leaked on purpose.
+        unsafe {
+            command.pre_exec(move || {
+                setrlimit(Resource::RLIMIT_NOFILE, LIMIT, hard)?;
+                let stdin = BorrowedFd::borrow_raw(0);
+                for descriptor in 3..1020 {
+                    let _ = nix::unistd::dup2_raw(stdin, descriptor)?.into_raw_fd();
+                }
+                Ok(())
+            });
+        }
+        (Process::spawn(command), Some(script))
+    });
 
     // Each client is accepted and welcomed: accept() does not care how
     // large its descriptor is. select() does.
