@@ -69,26 +69,34 @@ fn main() -> ExitCode {
             }
         }
 
+        // Print every reply that has arrived, not one chunk of them: each
+        // reply is longer than the line it answers, so a client that read a
+        // chunk for every chunk it sent would fall behind the server.
         if read_set.contains(stream.as_fd()) {
-            match (&stream).read(&mut chunk) {
-                // The server closed the connection: nothing more will come.
-                Ok(0) => {
-                    if stdin_open {
-                        eprintln!("{addr} closed the connection");
+            loop {
+                match (&stream).read(&mut chunk) {
+                    // The server closed the connection: nothing more will come.
+                    Ok(0) => {
+                        if stdin_open {
+                            eprintln!("{addr} closed the connection");
+                        }
+                        return ExitCode::SUCCESS;
                     }
-                    return ExitCode::SUCCESS;
-                }
-                Ok(received) => {
-                    let printed = stdout.write_all(&chunk[..received]);
-                    if let Err(err) = printed.and_then(|()| stdout.flush()) {
-                        eprintln!("could not print the reply: {err}");
+                    Ok(received) => {
+                        let shown = stdout.write_all(&chunk[..received]);
+                        if let Err(err) = shown.and_then(|()| stdout.flush()) {
+                            eprintln!("could not print the reply: {err}");
+                            return ExitCode::FAILURE;
+                        }
+                    }
+                    // All that has arrived is printed.
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                        break;
+                    }
+                    Err(err) => {
+                        eprintln!("could not read from {addr}: {err}");
                         return ExitCode::FAILURE;
                     }
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                Err(err) => {
-                    eprintln!("could not read from {addr}: {err}");
-                    return ExitCode::FAILURE;
                 }
             }
         }
