@@ -17,8 +17,8 @@ const MAX_LINE: usize = 1024;
 /// How many bytes of replies may wait for a client that does not read them.
 const MAX_UNSENT: usize = 64 * 1024;
 
-const WELCOME: &[u8] = b"Welcome to the Rust select server.\n\
-    Send a line and press enter, and I shall reply back.\n";
+const WELCOME: &[u8] = b"Welcome to php socket server version 1.0 \n\
+    Enter a message and press enter, and i shall reply back \n";
 const FULL: &[u8] = b"Sorry, the server is full. Try again later.\n";
 
 /// One connected client, and the bytes in flight to and from it.

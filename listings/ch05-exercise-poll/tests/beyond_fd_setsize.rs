@@ -32,7 +32,7 @@ fn more_clients_than_fd_setsize_are_all_welcomed_and_served() {
         let mut client = server.connect();
         let first = client.read_line();
         assert_eq!(
-            first, "Welcome to the Rust select server.\n",
+            first, "Welcome to php socket server version 1.0 \n",
             "client {number} was not welcomed"
         );
         client.read_line();

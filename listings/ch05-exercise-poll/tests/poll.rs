@@ -11,7 +11,10 @@ const FULL: &str = "Sorry, the server is full. Try again later.\n";
 
 fn welcomed(server: &Server) -> Client {
     let mut client = server.connect();
-    assert_eq!(client.read_line(), "Welcome to the Rust select server.\n");
+    assert_eq!(
+        client.read_line(),
+        "Welcome to php socket server version 1.0 \n"
+    );
     client.read_line();
     client
 }

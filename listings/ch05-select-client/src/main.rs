@@ -5,7 +5,8 @@
 //! keeps reading replies while it sends. At the end of input the client stops
 //! sending and prints the server's last replies before it exits.
 //!
-//! Run it with `cargo run -p ch05-select-client [ADDR]` (default 127.0.0.1:5000).
+//! Run it with `cargo run -p ch05-select-client [ADDR]` (default
+//! 127.0.0.1:5000).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -34,7 +35,7 @@ fn main() -> ExitCode {
     // The socket never blocks: while we send, the server's replies keep
     // coming, and they must be read even when our own sending is stuck.
     if let Err(err) = stream.set_nonblocking(true) {
-        eprintln!("could not make the connection to {addr} non-blocking: {err}");
+        eprintln!("could not make {addr}'s socket non-blocking: {err}");
         return ExitCode::FAILURE;
     }
     let stdin = io::stdin();
@@ -68,26 +69,34 @@ fn main() -> ExitCode {
             }
         }
 
+        // Print every reply that has arrived, not one chunk of them: each
+        // reply is longer than the line it answers, so a client that read a
+        // chunk for every chunk it sent would fall behind the server.
         if read_set.contains(stream.as_fd()) {
-            match (&stream).read(&mut chunk) {
-                // The server closed the connection: nothing more will come.
-                Ok(0) => {
-                    if stdin_open {
-                        eprintln!("{addr} closed the connection");
+            loop {
+                match (&stream).read(&mut chunk) {
+                    // The server closed the connection: nothing more will come.
+                    Ok(0) => {
+                        if stdin_open {
+                            eprintln!("{addr} closed the connection");
+                        }
+                        return ExitCode::SUCCESS;
                     }
-                    return ExitCode::SUCCESS;
-                }
-                Ok(received) => {
-                    let printed = stdout.write_all(&chunk[..received]);
-                    if let Err(err) = printed.and_then(|()| stdout.flush()) {
-                        eprintln!("could not print the reply: {err}");
+                    Ok(received) => {
+                        let shown = stdout.write_all(&chunk[..received]);
+                        if let Err(err) = shown.and_then(|()| stdout.flush()) {
+                            eprintln!("could not print the reply: {err}");
+                            return ExitCode::FAILURE;
+                        }
+                    }
+                    // All that has arrived is printed.
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                        break;
+                    }
+                    Err(err) => {
+                        eprintln!("could not read from {addr}: {err}");
                         return ExitCode::FAILURE;
                     }
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                Err(err) => {
-                    eprintln!("could not read from {addr}: {err}");
-                    return ExitCode::FAILURE;
                 }
             }
         }
@@ -126,7 +135,7 @@ fn main() -> ExitCode {
         if !stdin_open && unsent.is_empty() && !half_closed {
             half_closed = true;
             if let Err(err) = stream.shutdown(Shutdown::Write) {
-                eprintln!("could not shut down the connection to {addr}: {err}");
+                eprintln!("could not shut down {addr} for writing: {err}");
                 return ExitCode::FAILURE;
             }
         }

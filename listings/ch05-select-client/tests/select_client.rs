@@ -10,8 +10,8 @@ use std::thread;
 use testkit::{Client, Process, Server, Transcript, unused_port};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch05-select-client");
-const WELCOME: &str = "Welcome to the Rust select server.\n\
-                       Send a line and press enter, and I shall reply back.\n";
+const WELCOME: &str = "Welcome to php socket server version 1.0 \n\
+                       Enter a message and press enter, and i shall reply back \n";
 
 #[test]
 fn a_piped_session_with_the_books_server_matches_the_book() {
@@ -57,7 +57,10 @@ fn replies_are_printed_while_the_user_is_still_typing() {
     let mut command = Command::new(CLIENT);
     command.arg(server.addr().to_string());
     let mut client = Process::spawn(command);
-    assert_eq!(client.next_line(), "Welcome to the Rust select server.");
+    assert_eq!(
+        client.next_line(),
+        "Welcome to php socket server version 1.0 "
+    );
     client.next_line();
     for line in ["first", "second"] {
         client.write_stdin(format!("{line}\n").as_bytes());

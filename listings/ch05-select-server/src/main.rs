@@ -26,8 +26,10 @@ const MAX_LINE: usize = 1024;
 const MAX_UNSENT: usize = 64 * 1024;
 // ANCHOR_END: limits
 
-const WELCOME: &[u8] = b"Welcome to the Rust select server.\n\
-    Send a line and press enter, and I shall reply back.\n";
+/// The original's welcome, word for word: a client cannot tell the two
+/// servers apart before it sends a line.
+const WELCOME: &[u8] = b"Welcome to php socket server version 1.0 \n\
+    Enter a message and press enter, and i shall reply back \n";
 const FULL: &[u8] = b"Sorry, the server is full. Try again later.\n";
 
 // ANCHOR: client
@@ -118,8 +120,12 @@ fn main() -> ExitCode {
             }
             let peer = client.peer;
             match client.serve(readable) {
-                Err(reason) => println!("slot {index}: {peer} dropped: {reason}"),
-                Ok(()) if client.is_done() => println!("slot {index}: {peer} disconnected"),
+                Err(reason) => {
+                    println!("slot {index}: {peer} dropped: {reason}");
+                }
+                Ok(()) if client.is_done() => {
+                    println!("slot {index}: {peer} disconnected");
+                }
                 Ok(()) => continue,
             }
             // Dropping the client closes its socket and frees the slot. Had
@@ -314,7 +320,11 @@ impl Client {
         // TCP carries bytes, not lines: this chunk may hold half a line, or
         // several lines. Keep what is incomplete for the next read.
         self.partial_line.extend_from_slice(&chunk[..received]);
-        while let Some(end) = self.partial_line.iter().position(|&byte| byte == b'\n') {
+        let newline = |bytes: &[u8]| {
+            // Where the first newline is, if there is one.
+            bytes.iter().position(|&byte| byte == b'\n')
+        };
+        while let Some(end) = newline(&self.partial_line) {
             if end + 1 > MAX_LINE {
                 return Err(format!("line longer than {MAX_LINE} bytes"));
             }

@@ -48,7 +48,7 @@ fn a_connection_whose_descriptor_select_cannot_watch_is_refused_cleanly() {
         }
         assert_eq!(
             client.read_line(),
-            "Send a line and press enter, and I shall reply back.\n"
+            "Enter a message and press enter, and i shall reply back \n"
         );
         clients.push(client);
     };
@@ -72,7 +72,10 @@ fn a_connection_whose_descriptor_select_cannot_watch_is_refused_cleanly() {
     drop(clients.swap_remove(0));
     assert!(server.next_line().ends_with(" disconnected"));
     let mut newcomer = server.connect();
-    assert_eq!(newcomer.read_line(), "Welcome to the Rust select server.\n");
+    assert_eq!(
+        newcomer.read_line(),
+        "Welcome to php socket server version 1.0 \n"
+    );
     assert!(server.next_line().ends_with(" connected"));
     // And the server is asleep, not spinning, with a thousand clients.
     let used = procfs::cpu_used_during(server.pid(), Duration::from_secs(1));

@@ -15,8 +15,8 @@ use testkit::{Client, Process, Server, Transcript, conventions, procfs, timeout}
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch05-select-server");
 const WELCOME: [&str; 2] = [
-    "Welcome to the Rust select server.\n",
-    "Send a line and press enter, and I shall reply back.\n",
+    "Welcome to php socket server version 1.0 \n",
+    "Enter a message and press enter, and i shall reply back \n",
 ];
 const FULL: &str = "Sorry, the server is full. Try again later.\n";
 const MAX_CLIENTS: usize = 10;
