@@ -100,7 +100,7 @@ fn listen(local: SocketAddr) -> std::io::Result<TcpListener> {
     // Step 4: bind() it to the address and port.
     socket.bind(&local.into())?;
     // Step 5: listen(). Up to 128 finished connections may wait for accept();
-    // the original's 3 would make the fifth waiting client's connect() stall.
+    // the walkthrough's 3 would make a fifth waiting client's connect() stall.
     socket.listen(128)?;
     // From here on, the standard library's listener does the same job.
     Ok(TcpListener::from(socket))

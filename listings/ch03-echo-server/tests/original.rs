@@ -102,3 +102,33 @@ fn set_time_out_does_not_exist_and_the_command_line_has_no_time_limit() {
     );
     assert_eq!(run.stdout, "bool(true)\nstring(1) \"0\"\n");
 }
+
+/// Step 5: `socket_listen()` with the walkthrough's backlog of 3 lets four
+/// finished connections wait for `accept()`; the SYN of a fifth is dropped,
+/// so its `connect()` gets no answer (here, within 300 ms).
+#[test]
+fn a_backlog_of_3_lets_four_connections_wait() {
+    let Some(php) = php() else { return };
+    let run = php.eval(
+        r#"$listener = socket_create(AF_INET, SOCK_STREAM, 0);
+        socket_bind($listener, "127.0.0.1", 0);
+        socket_listen($listener, 3);
+        socket_getsockname($listener, $address, $port);
+        $clients = [];
+        for ($i = 1; $i <= 5; $i++) {
+            $client = socket_create(AF_INET, SOCK_STREAM, 0);
+            socket_set_nonblock($client);
+            @socket_connect($client, $address, $port);
+            $read = null; $write = [$client]; $except = null;
+            $connected = socket_select($read, $write, $except, 0, 300000);
+            echo "client $i: ", $connected ? "connected" : "no answer", "\n";
+            $clients[] = $client;
+        }"#,
+    );
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "client 1: connected\nclient 2: connected\nclient 3: connected\n\
+         client 4: connected\nclient 5: no answer\n"
+    );
+}
