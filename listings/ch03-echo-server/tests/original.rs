@@ -3,8 +3,15 @@
 //! missing from our copy of the tutorial, so these run the functions the
 //! steps name, on a TCP connection over loopback.
 
-use testkit::Finished;
+use std::fs;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::Duration;
+
 use testkit::php::php;
+use testkit::tcp_queues::queues;
+use testkit::{Finished, Process, kernel, timeout, wait_until};
 
 /// PHP that sets up `$client` and `$server`, the two ends of a TCP
 /// connection on 127.0.0.1, then runs `code`.
@@ -19,6 +26,23 @@ fn on_a_connection(code: &str) -> String {
         $server = socket_accept($listener);
         {code}"#
     )
+}
+
+/// A fresh folder for a script, removed when the test ends.
+struct Folder(PathBuf);
+
+impl Folder {
+    fn new(name: &str) -> Folder {
+        let path = std::env::temp_dir().join(format!("ch03-{name}-{}", std::process::id()));
+        fs::create_dir_all(&path).expect("create a folder for the script");
+        Folder(path)
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }
 
 fn eval(code: &str) -> Option<Finished> {
@@ -61,18 +85,39 @@ fn socket_read_takes_no_more_than_its_length() {
     assert_eq!(run.stdout, "string(4) \"0123\"\nstring(4) \"4567\"\n");
 }
 
-/// The note on step 7: with `PHP_NORMAL_READ`, input that ends without a
-/// `\n` makes `socket_read()` fail, and PHP reports a reset that never
-/// happened. While the connection is open, it waits instead.
+/// The note on step 7: with `PHP_NORMAL_READ`, `socket_read()` waits for a
+/// newline while the connection is open; when the input ends without one,
+/// it fails, and PHP reports a reset that never happened.
 #[test]
-fn php_normal_read_fails_when_the_input_ends_without_a_newline() {
-    let Some(run) = eval(
-        r#"socket_write($client, "no newline");
-        socket_close($client);
-        var_dump(socket_read($server, 100, PHP_NORMAL_READ));"#,
-    ) else {
-        return;
-    };
+fn php_normal_read_waits_for_a_newline_and_fails_if_the_input_ends_first() {
+    let Some(php) = php() else { return };
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("local_addr").port();
+    let folder = Folder::new("normal-read");
+    let script = folder.0.join("normal-read.php");
+    fs::write(
+        &script,
+        format!(
+            r#"<?php
+            $socket = socket_create(AF_INET, SOCK_STREAM, 0);
+            socket_connect($socket, "127.0.0.1", {port});
+            var_dump(socket_read($socket, 100, PHP_NORMAL_READ));"#
+        ),
+    )
+    .expect("write the script");
+    let mut process = Process::spawn(php.command(&script));
+    process.close_stdin();
+    let (mut stream, peer) = testkit::accept(&listener);
+    stream.write_all(b"no newline").expect("write");
+    let local = stream.local_addr().expect("local_addr");
+    assert!(wait_until(timeout(), || {
+        queues(local, peer).is_some_and(|queues| queues.send == 0)
+    }));
+    kernel::assert_asleep_during(process.pid(), Duration::from_millis(300));
+    assert_eq!(process.stdout(), "");
+
+    drop(stream);
+    let run = process.finish();
     assert_eq!(run.stdout, "bool(false)\n");
     assert!(
         run.stderr
