@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Socket, Type};
 
 /// The longest line we echo: the bytes before its `\n`, a telnet `\r` among them.
 const MAX_LINE: usize = 1024;
@@ -90,20 +90,17 @@ fn main() -> ExitCode {
 /// Steps 3 to 5: socket(), bind() and listen(), one call each. (Chapter 1's
 /// TcpListener::bind() makes the same calls.)
 fn listen(local: SocketAddr) -> std::io::Result<TcpListener> {
-    // Step 3: a TCP socket (SOCK_STREAM) for IPv4 or IPv6, whichever the
-    // address is: PHP's socket_create(AF_INET, SOCK_STREAM, SOL_TCP).
-    let socket = Socket::new(
-        Domain::for_address(local),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )?;
+    // Step 3: a stream socket for IPv4 or IPv6, whichever the address is.
+    // Protocol 0 (None), as in the walkthrough's socket_create(AF_INET,
+    // SOCK_STREAM, 0), means the type's default protocol: TCP.
+    let socket = Socket::new(Domain::for_address(local), Type::STREAM, None)?;
     // Let a restarted server bind the port at once, even while connections
     // of its previous run linger in TIME_WAIT (chapter 2).
     socket.set_reuse_address(true)?;
     // Step 4: bind() it to the address and port.
     socket.bind(&local.into())?;
     // Step 5: listen(). Up to 128 finished connections may wait for accept();
-    // the original's 3 would make the fifth waiting client's connect() stall.
+    // the walkthrough's 3 would make a fifth waiting client's connect() stall.
     socket.listen(128)?;
     // From here on, the standard library's listener does the same job.
     Ok(TcpListener::from(socket))

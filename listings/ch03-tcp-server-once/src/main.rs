@@ -25,7 +25,8 @@ fn main() -> ExitCode {
     }
 
     // ANCHOR: listen
-    // socket(), bind() and listen() in one call.
+    // socket(), bind() and listen() in one call. The standard library asks
+    // listen() for a backlog of 128, where the original asks for 10.
     let listener = match TcpListener::bind(&addr) {
         Ok(listener) => listener,
         Err(err) => {

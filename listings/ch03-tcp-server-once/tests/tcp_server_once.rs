@@ -162,3 +162,15 @@ fn bad_arguments_print_usage() {
         "usage: ch03-tcp-server-once [ADDR]",
     );
 }
+
+#[test]
+fn a_backlog_of_128_lets_129_clients_wait_while_it_serves_one() {
+    // TcpListener::bind() listens with a backlog of 128, where the original
+    // asks for 10. While the server waits for its one client's line, Linux
+    // queues 129 more finished connections and drops the SYN of the next.
+    let (server, _first) = connected();
+    let waiting: Vec<Client> = (0..129).map(|_| server.connect()).collect();
+    let next = std::net::TcpStream::connect_timeout(&server.addr(), Duration::from_millis(300));
+    assert!(next.is_err(), "a connection beyond the backlog was queued");
+    drop(waiting);
+}
