@@ -102,7 +102,8 @@ fn blocks(text: &str) -> Vec<Block> {
         let close = (index + 1..lines.len())
             .find(|&at| {
                 let candidate = lines[at].trim();
-                candidate.len() >= fence_len && candidate.chars().all(|c| c == '`')
+                candidate.len() >= fence_len
+                    && candidate.chars().all(|c| c == '`')
             })
             .unwrap_or(lines.len());
         found.push(Block {
@@ -129,8 +130,10 @@ fn blocks(text: &str) -> Vec<Block> {
 
 fn includes(page: &Page) -> Vec<Include> {
     // `\{{#include ...}}` is mdBook's way to show a directive without running it.
-    let pattern =
-        Regex::new(r"(^|[^\\])\{\{#(include|rustdoc_include)\s+([^}\s]+)\s*\}\}").expect("regex");
+    let pattern = Regex::new(
+        r"(^|[^\\])\{\{#(include|rustdoc_include)\s+([^}\s]+)\s*\}\}",
+    )
+    .expect("regex");
     let dir = page.path.parent().expect("a page is in a folder");
     let mut found = Vec::new();
     for (index, line) in page.text.lines().enumerate() {
@@ -194,9 +197,12 @@ fn include_problem(include: &Include) -> Option<String> {
             )
         });
     }
-    let starts = Regex::new(&format!(r"ANCHOR:\s*{}\s*$", regex::escape(selector))).expect("regex");
+    let starts =
+        Regex::new(&format!(r"ANCHOR:\s*{}\s*$", regex::escape(selector)))
+            .expect("regex");
     let ends =
-        Regex::new(&format!(r"ANCHOR_END:\s*{}\s*$", regex::escape(selector))).expect("regex");
+        Regex::new(&format!(r"ANCHOR_END:\s*{}\s*$", regex::escape(selector)))
+            .expect("regex");
     let start = text.lines().position(|line| starts.is_match(line));
     let end = text.lines().position(|line| ends.is_match(line));
     match (start, end) {
@@ -273,10 +279,9 @@ const RUSTY_TAGS: [&str; 7] = [
 
 /// What is wrong with one code block as far as testing goes, if anything.
 fn untested_block_problem(block: &Block) -> Option<String> {
-    let is_rusty = block
-        .tags
-        .iter()
-        .any(|tag| RUSTY_TAGS.contains(&tag.as_str()) || tag.starts_with("edition"));
+    let is_rusty = block.tags.iter().any(|tag| {
+        RUSTY_TAGS.contains(&tag.as_str()) || tag.starts_with("edition")
+    });
     if !is_rusty {
         return None;
     }
@@ -295,13 +300,14 @@ fn untested_block_problem(block: &Block) -> Option<String> {
             || line.starts_with("{{#include ")
             || line.starts_with("{{#rustdoc_include ")
     });
-    let mixes_includes = !only_includes && block.body.iter().any(|line| line.contains("{{#"));
+    let mixes_includes =
+        !only_includes && block.body.iter().any(|line| line.contains("{{#"));
     if mixes_includes {
         return Some("a ```rust block is either only includes (a listing) or only code (a snippet), not both".to_string());
     }
     let ignored = block.tags.iter().any(|tag| tag == "ignore");
-    let reason_given =
-        block.line_above.starts_with("<!-- untested:") && block.line_above.ends_with("-->");
+    let reason_given = block.line_above.starts_with("<!-- untested:")
+        && block.line_above.ends_with("-->");
     if ignored && !reason_given {
         return Some(
             "an `ignore`d block needs its reason on the line above: <!-- untested: why -->"
@@ -317,7 +323,11 @@ fn no_rust_code_escapes_testing() {
     for page in pages() {
         for block in blocks(&page.text) {
             if let Some(problem) = untested_block_problem(&block) {
-                problems.push(format!("{}:{}: {problem}", page.path.display(), block.line));
+                problems.push(format!(
+                    "{}:{}: {problem}",
+                    page.path.display(),
+                    block.line
+                ));
             }
         }
         // An included .rs file must be compiled by its crate.
@@ -353,7 +363,9 @@ fn is_compiled_source(file: &Path) -> bool {
     }
     let inside: Vec<&str> = rest.iter().map(String::as_str).collect();
     match inside.as_slice() {
-        ["src", "main.rs" | "lib.rs"] | ["src", "bin", _] | ["tests", _] => true,
+        ["src", "main.rs" | "lib.rs"] | ["src", "bin", _] | ["tests", _] => {
+            true
+        }
         ["src", module] => ["main.rs", "lib.rs"].iter().any(|root_file| {
             let root_path = root()
                 .join("listings")
@@ -507,7 +519,9 @@ fn heading_ids(text: &str) -> BTreeSet<String> {
             .to_lowercase()
             .chars()
             .filter_map(|ch| match ch {
-                ch if ch.is_alphanumeric() || ch == '_' || ch == '-' => Some(ch),
+                ch if ch.is_alphanumeric() || ch == '_' || ch == '-' => {
+                    Some(ch)
+                }
                 ch if ch.is_whitespace() => Some('-'),
                 _ => None,
             })
@@ -578,7 +592,10 @@ fn every_link_between_pages_names_a_page_and_heading_that_exist() {
                 .chain(reference.captures_iter(line));
             for target in targets {
                 if let Some(problem) = link_problem(&page, &target[1]) {
-                    problems.push(format!("{}:{number}: {problem}", page.path.display()));
+                    problems.push(format!(
+                        "{}:{number}: {problem}",
+                        page.path.display()
+                    ));
                 }
             }
         }
@@ -588,11 +605,13 @@ fn every_link_between_pages_names_a_page_and_heading_that_exist() {
 
 #[test]
 fn listings_are_named_after_their_folder_and_chapter() {
-    let pattern = Regex::new(r"^ch(0[1-9]|10)-[a-z0-9]+(-[a-z0-9]+)*$").expect("regex");
+    let pattern =
+        Regex::new(r"^ch(0[1-9]|10)-[a-z0-9]+(-[a-z0-9]+)*$").expect("regex");
     let mut problems = Vec::new();
     for name in listings() {
         let manifest = format!("listings/{name}/Cargo.toml");
-        let text = fs::read_to_string(root().join(&manifest)).expect("read Cargo.toml");
+        let text = fs::read_to_string(root().join(&manifest))
+            .expect("read Cargo.toml");
         if !pattern.is_match(&name) {
             problems.push(format!(
                 "{manifest}:1: folder name should be chNN-<slug> (NN from 01 to 10)"
@@ -633,7 +652,9 @@ fn listings_report_errors_instead_of_unwrapping() {
         for file in files {
             let text = fs::read_to_string(&file).expect("read source");
             for (index, line) in text.lines().enumerate() {
-                if pattern.is_match(line) && !line.trim_start().starts_with("//") {
+                if pattern.is_match(line)
+                    && !line.trim_start().starts_with("//")
+                {
                     let shown = file.strip_prefix(root()).expect("below root");
                     problems.push(format!(
                         "{}:{}: a listing reports errors (eprintln + exit code), it does not unwrap: {}",
@@ -669,8 +690,8 @@ fn every_exercise_has_a_starter_a_solution_and_tests_and_is_shown() {
                 ));
             }
         }
-        let manifest =
-            fs::read_to_string(root().join(dir.join("Cargo.toml"))).expect("read Cargo.toml");
+        let manifest = fs::read_to_string(root().join(dir.join("Cargo.toml")))
+            .expect("read Cargo.toml");
         if !manifest.contains("solution = []") {
             problems.push(format!(
                 "{}:1: an exercise needs the feature `solution = []`",
@@ -691,7 +712,8 @@ fn every_exercise_has_a_starter_a_solution_and_tests_and_is_shown() {
 
 #[test]
 fn every_page_is_in_the_summary() {
-    let summary = fs::read_to_string(root().join("src/SUMMARY.md")).expect("read SUMMARY.md");
+    let summary = fs::read_to_string(root().join("src/SUMMARY.md"))
+        .expect("read SUMMARY.md");
     let link = Regex::new(r"\]\(([^)]+\.md)\)").expect("regex");
     let listed: BTreeSet<PathBuf> = link
         .captures_iter(&summary)
@@ -701,7 +723,10 @@ fn every_page_is_in_the_summary() {
         .into_iter()
         // The translated sections are parts of pages, which include them.
         .filter(|page| !page.path.starts_with("src/translation"))
-        .filter(|page| page.path != Path::new("src/SUMMARY.md") && !listed.contains(&page.path))
+        .filter(|page| {
+            page.path != Path::new("src/SUMMARY.md")
+                && !listed.contains(&page.path)
+        })
         .map(|page| {
             format!(
                 "{}:1: not linked from src/SUMMARY.md, so readers never see it",
@@ -723,30 +748,54 @@ mod the_checks_themselves {
     #[test]
     fn a_listing_include_and_a_plain_snippet_are_tested() {
         assert!(
-            untested_block_problem(&block("```rust\n{{#rustdoc_include ../x.rs:main}}\n```"))
+            untested_block_problem(&block(
+                "```rust\n{{#rustdoc_include ../x.rs:main}}\n```"
+            ))
+            .is_none()
+        );
+        assert!(
+            untested_block_problem(&block("```rust,no_run\nfn main() {}\n```"))
                 .is_none()
         );
-        assert!(untested_block_problem(&block("```rust,no_run\nfn main() {}\n```")).is_none());
-        assert!(untested_block_problem(&block("```console\nanything\n```")).is_none());
+        assert!(
+            untested_block_problem(&block("```console\nanything\n```"))
+                .is_none()
+        );
     }
 
     #[test]
     fn untested_rust_blocks_are_caught() {
-        assert!(untested_block_problem(&block("```rust,ignore\nfn main() {}\n```")).is_some());
+        assert!(
+            untested_block_problem(&block("```rust,ignore\nfn main() {}\n```"))
+                .is_some()
+        );
         assert!(
             untested_block_problem(&block(
                 "<!-- untested: needs root -->\n```rust,ignore\nfn main() {}\n```"
             ))
             .is_none()
         );
-        assert!(untested_block_problem(&block("```rs\nfn main() {}\n```")).is_some());
-        assert!(untested_block_problem(&block("```compile_fail\nfn main() {}\n```")).is_some());
         assert!(
-            untested_block_problem(&block("```rust,compile_fail\nfn main() {}\n```")).is_some()
+            untested_block_problem(&block("```rs\nfn main() {}\n```"))
+                .is_some()
         );
         assert!(
-            untested_block_problem(&block("```rust\n{{#include a.rs}}\nfn main() {}\n```"))
-                .is_some()
+            untested_block_problem(&block(
+                "```compile_fail\nfn main() {}\n```"
+            ))
+            .is_some()
+        );
+        assert!(
+            untested_block_problem(&block(
+                "```rust,compile_fail\nfn main() {}\n```"
+            ))
+            .is_some()
+        );
+        assert!(
+            untested_block_problem(&block(
+                "```rust\n{{#include a.rs}}\nfn main() {}\n```"
+            ))
+            .is_some()
         );
     }
 
@@ -763,7 +812,8 @@ mod the_checks_themselves {
             ]
             .join("\n"),
         };
-        let found: Vec<Option<String>> = includes(&page).iter().map(include_problem).collect();
+        let found: Vec<Option<String>> =
+            includes(&page).iter().map(include_problem).collect();
         assert!(found[0].is_none(), "{:?}", found[0]);
         assert!(
             found[1]
@@ -807,14 +857,22 @@ mod the_checks_themselves {
             path: PathBuf::from("src/ch01-exercises.md"),
             text: String::new(),
         };
-        assert!(link_problem(&page, "introduction.md#running-a-listing").is_none());
+        assert!(
+            link_problem(&page, "introduction.md#running-a-listing").is_none()
+        );
         assert!(link_problem(&page, "https://example.com/anything").is_none());
-        assert!(link_problem(&page, "no-such-page.md").is_some_and(|p| p.contains("no such file")));
+        assert!(
+            link_problem(&page, "no-such-page.md")
+                .is_some_and(|p| p.contains("no such file"))
+        );
         assert!(
             link_problem(&page, "introduction.md#no-such-heading")
                 .is_some_and(|p| p.contains("no heading"))
         );
-        assert!(link_problem(&page, "../README.md").is_some_and(|p| p.contains("leaves")));
+        assert!(
+            link_problem(&page, "../README.md")
+                .is_some_and(|p| p.contains("leaves"))
+        );
     }
 
     #[test]

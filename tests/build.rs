@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-changed=src");
-    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let out_dir =
+        PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let copies = out_dir.join("pages");
     let mut pages = Vec::new();
     markdown_files(Path::new("src"), &mut pages);
@@ -23,20 +24,23 @@ fn main() {
 
     let mut copied = Vec::new();
     for page in &pages {
-        let text =
-            fs::read_to_string(page).unwrap_or_else(|err| panic!("{}: {err}", page.display()));
+        let text = fs::read_to_string(page)
+            .unwrap_or_else(|err| panic!("{}: {err}", page.display()));
         let relative = page.strip_prefix("src").expect("pages are below src");
         let copy = copies.join(relative);
         fs::create_dir_all(copy.parent().expect("a page is in a folder"))
             .expect("create folder for page copy");
-        fs::write(&copy, without_include_blocks(&text)).expect("write page copy");
+        fs::write(&copy, without_include_blocks(&text))
+            .expect("write page copy");
         copied.push(copy);
     }
     skeptic::generate_doc_tests(&copied);
 }
 
 fn markdown_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    for entry in fs::read_dir(dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display())) {
+    for entry in fs::read_dir(dir)
+        .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
+    {
         let path = entry.expect("read_dir entry").path();
         if path.is_dir() {
             markdown_files(&path, found);
@@ -50,7 +54,8 @@ fn markdown_files(dir: &Path, found: &mut Vec<PathBuf>) {
 /// re-tagged as ```text, line for line.
 fn without_include_blocks(page: &str) -> String {
     let lines: Vec<&str> = page.lines().collect();
-    let mut out: Vec<String> = lines.iter().map(|line| line.to_string()).collect();
+    let mut out: Vec<String> =
+        lines.iter().map(|line| line.to_string()).collect();
     let mut index = 0;
     while index < lines.len() {
         let line = lines[index].trim_start();
@@ -61,7 +66,8 @@ fn without_include_blocks(page: &str) -> String {
         // The closing fence: the next line that is only backticks.
         let close = (index + 1..lines.len())
             .find(|&at| {
-                lines[at].trim().starts_with("```") && lines[at].trim().trim_matches('`').is_empty()
+                lines[at].trim().starts_with("```")
+                    && lines[at].trim().trim_matches('`').is_empty()
             })
             .unwrap_or(lines.len());
         let body = &lines[index + 1..close];

@@ -35,7 +35,8 @@ fn root() -> PathBuf {
 }
 
 fn read(path: &str) -> String {
-    fs::read_to_string(root().join(path)).unwrap_or_else(|err| panic!("{path}: {err}"))
+    fs::read_to_string(root().join(path))
+        .unwrap_or_else(|err| panic!("{path}: {err}"))
 }
 
 /// The lines of the original, as received (the file has no final newline).
@@ -113,7 +114,8 @@ fn rst_php_blocks(lines: &[String]) -> Vec<(usize, String)> {
         }
         let directive = indent(&lines[index]);
         let mut end = index + 1;
-        while end < lines.len() && (lines[end].trim().is_empty() || indent(&lines[end]) > directive)
+        while end < lines.len()
+            && (lines[end].trim().is_empty() || indent(&lines[end]) > directive)
         {
             end += 1;
         }
@@ -282,7 +284,10 @@ fn the_translated_php_differs_from_the_original_only_in_comments() {
                 ));
             }
             if has_chinese(line_b) {
-                problems.push(format!("{path}:{}: not translated: {line_b}", number + 1));
+                problems.push(format!(
+                    "{path}:{}: not translated: {line_b}",
+                    number + 1
+                ));
             }
         }
     }
@@ -310,10 +315,13 @@ fn fragments() -> Vec<Fragment> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
         .collect();
     paths.sort();
-    let range = Regex::new(r"\{\{#include \.\./\.\./original/tutorial\.rst:(\d+):(\d+)\}\}")
-        .expect("regex");
+    let range = Regex::new(
+        r"\{\{#include \.\./\.\./original/tutorial\.rst:(\d+):(\d+)\}\}",
+    )
+    .expect("regex");
     let english = Regex::new(r"\*\*([^*]+)\*\*").expect("regex");
-    let chinese = Regex::new(r#"<span lang="zh-CN">([^<]+)</span>"#).expect("regex");
+    let chinese =
+        Regex::new(r#"<span lang="zh-CN">([^<]+)</span>"#).expect("regex");
     paths
         .into_iter()
         .map(|path| {
@@ -362,7 +370,9 @@ fn every_fragment_is_marked_as_the_original() {
                 r#"{path}:1: a translated section starts with <div class="original" lang="en">"#
             ));
         }
-        if lines.iter().rev().find(|line| !line.trim().is_empty()) != Some(&"</div>") {
+        if lines.iter().rev().find(|line| !line.trim().is_empty())
+            != Some(&"</div>")
+        {
             problems.push(format!("{path}:{}: ends with </div>", lines.len()));
         }
         if !fragment
@@ -385,7 +395,8 @@ fn every_fragment_is_marked_as_the_original() {
         }
         for (number, line) in lines.iter().enumerate() {
             if line.contains("<!-- TRANSLATE") {
-                problems.push(format!("{path}:{}: not translated yet", number + 1));
+                problems
+                    .push(format!("{path}:{}: not translated yet", number + 1));
             }
         }
     }
@@ -405,7 +416,8 @@ fn the_fragments_cover_the_original_from_first_line_to_last_in_order() {
             ));
         }
         if fragment.last < fragment.first {
-            problems.push(format!("{}:1: an empty range of lines", fragment.path));
+            problems
+                .push(format!("{}:1: an empty range of lines", fragment.path));
         }
         next = fragment.last + 1;
     }
@@ -425,8 +437,9 @@ fn whole_page_headings() -> Vec<(usize, usize, String)> {
         .enumerate()
         .filter_map(|(index, line)| {
             let level = line.chars().take_while(|&c| c == '#').count();
-            (level >= 2 && line[level..].starts_with(' '))
-                .then(|| (index + 1, level, line[level + 1..].trim().to_string()))
+            (level >= 2 && line[level..].starts_with(' ')).then(|| {
+                (index + 1, level, line[level + 1..].trim().to_string())
+            })
         })
         .collect()
 }
@@ -440,7 +453,8 @@ fn every_heading_of_the_original_has_a_translated_counterpart() {
 
     // The page's headings are the original's, in order, at the same depth
     // (the document's title is the label of the first fragment).
-    let sections: Vec<&Heading> = headings.iter().filter(|h| h.underline != '*').collect();
+    let sections: Vec<&Heading> =
+        headings.iter().filter(|h| h.underline != '*').collect();
     let depth = |underline: char| match underline {
         '=' => 2,
         '-' => 3,
@@ -474,13 +488,17 @@ fn every_heading_of_the_original_has_a_translated_counterpart() {
             .iter()
             .filter(|h| (fragment.first..=fragment.last).contains(&h.line))
             .collect();
-        let starts_mid_section = held.first().is_none_or(|h| h.line > fragment.first + 1);
+        let starts_mid_section =
+            held.first().is_none_or(|h| h.line > fragment.first + 1);
         if starts_mid_section {
-            if let Some(enclosing) = headings.iter().rev().find(|h| h.line < fragment.first) {
+            if let Some(enclosing) =
+                headings.iter().rev().find(|h| h.line < fragment.first)
+            {
                 held.insert(0, enclosing);
             }
         }
-        let chinese: Vec<String> = held.iter().map(|h| h.text.clone()).collect();
+        let chinese: Vec<String> =
+            held.iter().map(|h| h.text.clone()).collect();
         if fragment.chinese != chinese {
             problems.push(format!(
                 "{}:4: the label should name {chinese:?} in Chinese, it names {:?}",
@@ -518,7 +536,8 @@ fn every_heading_of_the_original_has_a_translated_counterpart() {
 
 /// `{{#include translation/<file>}}` lines of a page: (line, file).
 fn fragment_includes(page: &str) -> Vec<(usize, String)> {
-    let pattern = Regex::new(r"^\{\{#include (translation/[^}]+\.md)\}\}$").expect("regex");
+    let pattern = Regex::new(r"^\{\{#include (translation/[^}]+\.md)\}\}$")
+        .expect("regex");
     page.lines()
         .enumerate()
         .filter_map(|(index, line)| {
@@ -549,8 +568,10 @@ fn the_whole_original_is_one_page_in_order() {
     let headings = rst_headings(&rst());
     let page_lines: Vec<&str> = page.lines().collect();
     let includes = fragment_includes(&page);
-    let sections: Vec<&Heading> = headings.iter().filter(|h| h.underline != '*').collect();
-    for (heading, (line, _, text)) in sections.iter().zip(whole_page_headings()) {
+    let sections: Vec<&Heading> =
+        headings.iter().filter(|h| h.underline != '*').collect();
+    for (heading, (line, _, text)) in sections.iter().zip(whole_page_headings())
+    {
         let next_include = includes.iter().find(|(at, _)| *at > line);
         let holder = fragments
             .iter()
@@ -601,7 +622,9 @@ fn every_fragment_is_shown_where_the_book_ports_it() {
     let mut shown: BTreeSet<String> = BTreeSet::new();
     for (path, text) in pages() {
         if path != WHOLE_PAGE {
-            shown.extend(fragment_includes(&text).into_iter().map(|(_, file)| file));
+            shown.extend(
+                fragment_includes(&text).into_iter().map(|(_, file)| file),
+            );
         }
     }
     let problems = fragments()
@@ -628,7 +651,9 @@ fn every_php_block_is_shown_in_its_place() {
     let mut problems = Vec::new();
     for ((line, _), name) in blocks.iter().zip(&names) {
         let include = format!("{{{{#include php/{name}.php}}}}");
-        let Some(holder) = fragments.iter().find(|f| (f.first..=f.last).contains(line)) else {
+        let Some(holder) =
+            fragments.iter().find(|f| (f.first..=f.last).contains(line))
+        else {
             continue; // reported by the coverage test
         };
         let shown_as_php = holder
@@ -636,7 +661,9 @@ fn every_php_block_is_shown_in_its_place() {
             .lines()
             .collect::<Vec<_>>()
             .windows(2)
-            .any(|pair| pair[0].trim() == "```php" && pair[1].trim() == include);
+            .any(|pair| {
+                pair[0].trim() == "```php" && pair[1].trim() == include
+            });
         if !shown_as_php {
             problems.push(format!(
                 "{}:1: holds original/tutorial.rst:{line}, so it shows the program there:\n  ```php\n  {include}\n  ```",
@@ -711,13 +738,17 @@ fn test_sources() -> Vec<(PathBuf, String)> {
     files
         .into_iter()
         .filter(|path| !own.iter().any(|own| path.ends_with(own)))
-        .filter_map(|path| Some((path.clone(), fs::read_to_string(&path).ok()?)))
+        .filter_map(|path| {
+            Some((path.clone(), fs::read_to_string(&path).ok()?))
+        })
         .collect()
 }
 
 #[test]
 fn every_correction_has_an_id_and_a_test_that_runs_the_original() {
-    let correction = Regex::new(r#"<div class="correction"( id="([a-z0-9-]+)")?>"#).expect("regex");
+    let correction =
+        Regex::new(r#"<div class="correction"( id="([a-z0-9-]+)")?>"#)
+            .expect("regex");
     let sources = test_sources();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let mut problems = Vec::new();
@@ -735,10 +766,14 @@ fn every_correction_has_an_id_and_a_test_that_runs_the_original() {
                 continue;
             };
             if !id.starts_with("wrong-") {
-                problems.push(format!("{here}: a correction's id starts with wrong-"));
+                problems.push(format!(
+                    "{here}: a correction's id starts with wrong-"
+                ));
             }
             if let Some(other) = seen.insert(id.clone(), here.clone()) {
-                problems.push(format!("{here}: the id {id} is also used at {other}"));
+                problems.push(format!(
+                    "{here}: the id {id} is also used at {other}"
+                ));
             }
             let exempt = index > 0
                 && lines[index - 1].starts_with("<!-- not about running PHP:")
@@ -801,10 +836,11 @@ mod the_checks_themselves {
 
     #[test]
     fn headings_are_found_by_their_underline() {
-        let lines: Vec<String> = ["****", "Title", "****", "", "A", "===", "text", "B", "---"]
-            .iter()
-            .map(|line| line.to_string())
-            .collect();
+        let lines: Vec<String> =
+            ["****", "Title", "****", "", "A", "===", "text", "B", "---"]
+                .iter()
+                .map(|line| line.to_string())
+                .collect();
         let found: Vec<(usize, char, String)> = rst_headings(&lines)
             .into_iter()
             .map(|h| (h.line, h.underline, h.text))

@@ -37,7 +37,8 @@ struct Tool {
     binary: &'static str,
 }
 
-const USAGE: &str = "usage: cargo xtask <serve [--open] | check | build | bless | tools>";
+const USAGE: &str =
+    "usage: cargo xtask <serve [--open] | check | build | bless | tools>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -91,7 +92,8 @@ fn path_with_tools() -> OsString {
 }
 
 fn cargo() -> Command {
-    let mut command = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let mut command =
+        Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(root());
     command
 }
@@ -190,7 +192,9 @@ fn build_book() -> Result {
     step("mdbook build (HTML and link check)", mdbook(&["build"]))?;
     // mdbook skips an optional backend it cannot find; make sure this one ran.
     if !linkcheck_dir.is_dir() {
-        return Err("the link checker (mdbook-linkcheck2) did not run".to_string());
+        return Err(
+            "the link checker (mdbook-linkcheck2) did not run".to_string()
+        );
     }
     println!("    the book is in target/book/html/index.html");
     Ok(())
@@ -277,7 +281,8 @@ fn ensure_php() -> Result {
         if php_is_usable() {
             return Ok(());
         }
-        return Err("php-cli was installed but lacks sockets, pcntl or posix".to_string());
+        return Err("php-cli was installed but lacks sockets, pcntl or posix"
+            .to_string());
     }
     if env::var_os("TESTKIT_REQUIRE_PHP").is_some() {
         return Err(
@@ -344,12 +349,16 @@ fn starters_fail_their_tests() -> Result {
                         "CARGO",
                         env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
                     )
-                    .env("CARGO_MANIFEST_DIR", root().join("listings").join(&package))
+                    .env(
+                        "CARGO_MANIFEST_DIR",
+                        root().join("listings").join(&package),
+                    )
                     .current_dir(root().join("listings").join(&package))
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status();
-                let failed = status.map(|status| !status.success()).unwrap_or(false);
+                let failed =
+                    status.map(|status| !status.success()).unwrap_or(false);
                 (package, failed)
             })
         })
@@ -374,7 +383,8 @@ fn starters_fail_their_tests() -> Result {
     if passed_anyway.is_empty() {
         Ok(())
     } else {
-        let names: Vec<&str> = passed_anyway.iter().map(|name| name.as_str()).collect();
+        let names: Vec<&str> =
+            passed_anyway.iter().map(|name| name.as_str()).collect();
         Err(format!(
             "these exercise starters pass their tests, so the exercise checks nothing: {}",
             names.join(", ")
@@ -470,7 +480,8 @@ mod tests {
 
     #[test]
     fn a_failing_step_is_an_error_that_names_it() {
-        let error = step("false", Command::new("false")).expect_err("`false` fails");
+        let error =
+            step("false", Command::new("false")).expect_err("`false` fails");
         assert!(error.starts_with("false failed"), "{error}");
     }
 }

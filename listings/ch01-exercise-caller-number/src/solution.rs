@@ -55,7 +55,9 @@ pub fn main() -> ExitCode {
         callers += 1;
         println!("call {callers} from {peer}");
 
-        let greeting = format!("Hello {peer}, you are caller number {callers}. Goodbye!\n");
+        let greeting = format!(
+            "Hello {peer}, you are caller number {callers}. Goodbye!\n"
+        );
         if let Err(err) = stream.write_all(greeting.as_bytes()) {
             eprintln!("could not write to {peer}: {err}");
         }

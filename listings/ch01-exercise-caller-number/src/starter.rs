@@ -50,7 +50,8 @@ pub fn main() -> ExitCode {
         // TODO: print `call <number> from <peer>` instead.
         println!("call from {peer}");
 
-        // TODO: greet with `Hello <peer>, you are caller number <number>. Goodbye!`
+        // TODO: greet with `Hello <peer>, you are caller number <number>.
+        // Goodbye!`
         let greeting = format!("Hello {peer}, you reached {local}. Goodbye!\n");
         if let Err(err) = stream.write_all(greeting.as_bytes()) {
             eprintln!("could not write to {peer}: {err}");

@@ -10,7 +10,8 @@ fn callers_are_numbered_from_one() {
     let server = Server::start(SERVER);
     for number in 1..=3 {
         let mut client = server.connect();
-        let greeting = String::from_utf8_lossy(&client.read_to_end()).into_owned();
+        let greeting =
+            String::from_utf8_lossy(&client.read_to_end()).into_owned();
         let expected = format!(
             "Hello {}, you are caller number {number}. Goodbye!\n",
             client.local_addr()

@@ -1,7 +1,8 @@
 //! Listing 1-2: the smallest TCP client. It calls a server, prints everything
 //! the server says until it hangs up, and hangs up too.
 //!
-//! Run it with `cargo run -p ch01-hello-client [ADDR]` (default 127.0.0.1:5000).
+//! Run it with `cargo run -p ch01-hello-client [ADDR]` (default
+//! 127.0.0.1:5000).
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;

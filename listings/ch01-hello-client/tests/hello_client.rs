@@ -12,15 +12,16 @@ const CLIENT: &str = env!("CARGO_BIN_EXE_ch01-hello-client");
 #[test]
 fn prints_the_greeting_of_the_books_server() {
     let server = Server::start(testkit::bin("ch01-hello-server"));
-    let mut transcript = Transcript::new("transcripts/call.console").show_port(server.port(), 5000);
+    let mut transcript = Transcript::new("transcripts/call.console")
+        .show_port(server.port(), 5000);
     for _ in 0..2 {
         let run = Process::run(CLIENT, [server.addr().to_string()], b"");
         assert_eq!(run.code(), 0, "{run:?}");
         assert!(run.stdout.starts_with("Hello 127.0.0.1:"), "{run:?}");
-        assert!(
-            run.stdout
-                .ends_with(&format!(", you reached {}. Goodbye!\n", server.addr()))
-        );
+        assert!(run.stdout.ends_with(&format!(
+            ", you reached {}. Goodbye!\n",
+            server.addr()
+        )));
         transcript = transcript
             .command("cargo run -p ch01-hello-client")
             .output(&run.stdout);
@@ -29,7 +30,9 @@ fn prints_the_greeting_of_the_books_server() {
 }
 
 /// A stand-in server: accepts one connection and hands it to `serve`.
-fn stand_in(serve: impl FnOnce(std::net::TcpStream) + Send + 'static) -> String {
+fn stand_in(
+    serve: impl FnOnce(std::net::TcpStream) + Send + 'static,
+) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("local_addr").to_string();
     thread::spawn(move || {
@@ -57,7 +60,9 @@ fn prints_every_byte_until_the_server_hangs_up() {
     assert_eq!(run.code(), 0, "{run:?}");
     assert_eq!(
         run.stdout,
-        String::from_utf8_lossy(b"first part, second part, \xff\xfe raw bytes\n")
+        String::from_utf8_lossy(
+            b"first part, second part, \xff\xfe raw bytes\n"
+        )
     );
 }
 
@@ -70,7 +75,9 @@ fn a_refused_connection_is_reported_in_one_line() {
     assert_eq!(run.stdout, "");
     assert_eq!(
         run.stderr,
-        format!("could not connect to {addr}: Connection refused (os error 111)\n")
+        format!(
+            "could not connect to {addr}: Connection refused (os error 111)\n"
+        )
     );
     Transcript::new("transcripts/refused.console")
         .command("cargo run -p ch01-hello-client")
@@ -91,7 +98,9 @@ fn a_server_that_resets_the_connection_is_reported_in_one_line() {
     assert_eq!(run.code(), 1);
     assert_eq!(
         run.stderr,
-        format!("could not read from {addr}: Connection reset by peer (os error 104)\n")
+        format!(
+            "could not read from {addr}: Connection reset by peer (os error 104)\n"
+        )
     );
 }
 

@@ -2,7 +2,8 @@
 //! and hangs up: socket, bind and listen once, then accept, write and close
 //! for each client, one after another.
 //!
-//! Run it with `cargo run -p ch01-hello-server [ADDR]` (default 127.0.0.1:5000).
+//! Run it with `cargo run -p ch01-hello-server [ADDR]` (default
+//! 127.0.0.1:5000).
 
 use std::io::Write;
 use std::net::TcpListener;

@@ -10,7 +10,8 @@ fn greets_each_caller_by_address_and_hangs_up() {
     let mut server = Server::start(SERVER);
     for _ in 0..3 {
         let mut client = server.connect();
-        let greeting = String::from_utf8(client.read_to_end()).expect("the greeting is text");
+        let greeting = String::from_utf8(client.read_to_end())
+            .expect("the greeting is text");
         let expected = format!(
             "Hello {}, you reached {}. Goodbye!\n",
             client.local_addr(),
@@ -61,7 +62,8 @@ fn a_caller_that_hangs_up_at_once_does_not_stop_the_server() {
 #[test]
 fn a_port_in_use_is_reported_in_one_line() {
     let server = Server::start(SERVER);
-    let second = conventions::assert_address_in_use_is_reported(SERVER, server.addr());
+    let second =
+        conventions::assert_address_in_use_is_reported(SERVER, server.addr());
     Transcript::new("transcripts/port-in-use.console")
         .command("cargo run -p ch01-hello-server")
         .output(&second.stderr)

@@ -69,12 +69,14 @@ fn listen(addr: SocketAddr) -> Result<TcpListener, String> {
     // socket(): a TCP socket of the address's family, AF_INET or AF_INET6.
     let domain = Domain::for_address(addr);
     let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
-        .map_err(|err| format!("could not create a socket for {addr}: {err}"))?;
+        .map_err(|err| {
+            format!("could not create a socket for {addr}: {err}")
+        })?;
     // setsockopt(SO_REUSEADDR) before bind(), so that a restarted server
     // gets its port back while the last run's connections are in TIME_WAIT.
-    socket
-        .set_reuse_address(true)
-        .map_err(|err| format!("could not set SO_REUSEADDR on {addr}: {err}"))?;
+    socket.set_reuse_address(true).map_err(|err| {
+        format!("could not set SO_REUSEADDR on {addr}: {err}")
+    })?;
     // bind(): the address and port; port 0 asks the kernel for a free port.
     socket
         .bind(&addr.into())

@@ -42,7 +42,8 @@ fn loopback_only_refuses_calls_to_another_address() {
     // accepts only connections to 127.0.0.1.
     let server = Server::start(SERVER);
     let elsewhere = SocketAddr::from(([127, 0, 0, 2], server.port()));
-    let err = TcpStream::connect(elsewhere).expect_err("nobody listens on 127.0.0.2");
+    let err =
+        TcpStream::connect(elsewhere).expect_err("nobody listens on 127.0.0.2");
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
 }
 

@@ -62,7 +62,12 @@ fn eval(php: &Php, code: &str) -> String {
 
 /// Starts a PHP script written into `scratch`, with `env` added; the
 /// process (and anything it forked) is killed when the test drops it.
-fn spawn(php: &Php, scratch: &Scratch, code: &str, env: &[(&str, &str)]) -> Process {
+fn spawn(
+    php: &Php,
+    scratch: &Scratch,
+    code: &str,
+    env: &[(&str, &str)],
+) -> Process {
     let script = scratch.path().join("script.php");
     fs::write(&script, format!("<?php\n{code}")).expect("write the script");
     let mut command: Command = php.command(&script);
@@ -251,14 +256,16 @@ fn binding_one_address_chooses_what_callers_dial_not_who_they_are() {
     let port = server.port();
 
     // Dialling another address of this machine: nobody answers there.
-    let elsewhere = TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port)));
+    let elsewhere =
+        TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port)));
     assert_eq!(
         elsewhere.expect_err("refused").kind(),
         ErrorKind::ConnectionRefused
     );
     // Dialling the bound address: callers from other addresses get in.
     for caller in [[127, 0, 0, 1], [127, 0, 0, 3]] {
-        let _call = call_from(caller, server.addr()).expect("the call is accepted");
+        let _call =
+            call_from(caller, server.addr()).expect("the call is accepted");
         let ip = std::net::Ipv4Addr::from(caller);
         assert_eq!(server.next_line(), format!("call from {ip}"));
     }
@@ -399,7 +406,8 @@ fn the_default_backlog_of_socket_listen_queues_one_connection() {
     let first = TcpStream::connect_timeout(&server.addr(), timeout());
     assert!(first.is_ok(), "the queue holds one: {first:?}");
     // The second caller's SYN is ignored: it would wait, so we give up.
-    let second = TcpStream::connect_timeout(&server.addr(), Duration::from_millis(300));
+    let second =
+        TcpStream::connect_timeout(&server.addr(), Duration::from_millis(300));
     assert_eq!(
         second.expect_err("the queue is full").kind(),
         ErrorKind::TimedOut

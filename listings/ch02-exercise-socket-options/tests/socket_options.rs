@@ -32,7 +32,12 @@ fn options_of(kind: &str) -> String {
 }
 
 /// What a new socket's options should read, in the order the exercise gives.
-fn expected(socket_type: &str, rcvbuf: &str, sndbuf: &str, tcp: bool) -> String {
+fn expected(
+    socket_type: &str,
+    rcvbuf: &str,
+    sndbuf: &str,
+    tcp: bool,
+) -> String {
     let ttl = sysctl("net/ipv4/ip_default_ttl");
     let mut lines = format!(
         "SO_TYPE {socket_type}\n\

@@ -105,8 +105,9 @@ fn normal_read_stops_after_cr_or_lf_and_never_at_nul() {
     );
     // PHP_NORMAL_READ reports the end as a reset the peer never sent.
     assert!(
-        run.stderr
-            .contains("unable to read from socket [104]: Connection reset by peer"),
+        run.stderr.contains(
+            "unable to read from socket [104]: Connection reset by peer"
+        ),
         "{}",
         run.stderr
     );

@@ -66,7 +66,9 @@ fn talk(stream: &TcpStream, addr: &str) -> Result<(), String> {
             .read_until(b'\n', &mut reply)
             .map_err(|err| format!("could not read from {addr}: {err}"))?;
         if reply.is_empty() {
-            return Err(format!("{addr} closed the connection without a reply"));
+            return Err(format!(
+                "{addr} closed the connection without a reply"
+            ));
         }
         // Print what came, complete or not, so that nothing is hidden; end
         // the line ourselves if the server did not.
@@ -82,7 +84,9 @@ fn talk(stream: &TcpStream, addr: &str) -> Result<(), String> {
             // Where PHP's PHP_NORMAL_READ fails with "unable to read from
             // socket", read_until() hands us the partial line: we say why.
             return Err(if reply.len() > MAX_REPLY {
-                format!("{addr} sent a reply line longer than {MAX_REPLY} bytes")
+                format!(
+                    "{addr} sent a reply line longer than {MAX_REPLY} bytes"
+                )
             } else {
                 format!("{addr} closed the connection in the middle of a line")
             });

@@ -6,7 +6,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 
-use testkit::{Client, Finished, Process, Server, Transcript, timeout, unused_port};
+use testkit::{
+    Client, Finished, Process, Server, Transcript, timeout, unused_port,
+};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch03-echo-client");
 
@@ -131,7 +133,9 @@ fn a_reset_is_reported_in_one_line() {
     assert_eq!(run.code(), 1);
     assert_eq!(
         run.stderr,
-        format!("could not read from {addr}: Connection reset by peer (os error 104)\n")
+        format!(
+            "could not read from {addr}: Connection reset by peer (os error 104)\n"
+        )
     );
 }
 
@@ -155,7 +159,9 @@ fn a_refused_connection_is_reported_in_one_line() {
     assert_eq!(run.code(), 1);
     assert_eq!(
         run.stderr,
-        format!("could not connect to {addr}: Connection refused (os error 111)\n")
+        format!(
+            "could not connect to {addr}: Connection refused (os error 111)\n"
+        )
     );
 }
 

@@ -14,7 +14,8 @@ use std::process::ExitCode;
 
 use socket2::{Domain, Socket, Type};
 
-/// The longest line we echo: the bytes before its `\n`, a telnet `\r` among them.
+/// The longest line we echo: the bytes before its `\n`, a telnet `\r` among
+/// them.
 const MAX_LINE: usize = 1024;
 
 fn main() -> ExitCode {
@@ -29,17 +30,18 @@ fn main() -> ExitCode {
     }
     // A name such as localhost:5000 may stand for several addresses; we
     // listen on the first.
-    let local: SocketAddr = match addr.to_socket_addrs().map(|mut found| found.next()) {
-        Ok(Some(local)) => local,
-        Ok(None) => {
-            eprintln!("could not resolve {addr}: no address found");
-            return ExitCode::FAILURE;
-        }
-        Err(err) => {
-            eprintln!("could not resolve {addr}: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let local: SocketAddr =
+        match addr.to_socket_addrs().map(|mut found| found.next()) {
+            Ok(Some(local)) => local,
+            Ok(None) => {
+                eprintln!("could not resolve {addr}: no address found");
+                return ExitCode::FAILURE;
+            }
+            Err(err) => {
+                eprintln!("could not resolve {addr}: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
     // Step 2 has no Rust counterpart: a Rust program has no time limit to
     // lift (PHP's set_time_limit(0)).
     // ANCHOR_END: steps_1_2
@@ -110,7 +112,10 @@ fn listen(local: SocketAddr) -> std::io::Result<TcpListener> {
 // ANCHOR: echo_lines
 /// Sends every line the client sends back to it, and returns how many lines
 /// there were once the client has hung up. The error says what went wrong.
-fn echo_lines(connection: &TcpStream, peer: SocketAddr) -> Result<usize, String> {
+fn echo_lines(
+    connection: &TcpStream,
+    peer: SocketAddr,
+) -> Result<usize, String> {
     // The BufReader asks the kernel for big chunks and hands them out line by
     // line: the Rust form of PHP's socket_read(..., PHP_NORMAL_READ).
     let mut reader = BufReader::new(connection);
@@ -133,7 +138,8 @@ fn echo_lines(connection: &TcpStream, peer: SocketAddr) -> Result<usize, String>
             // We hang up anyway, so a failed write changes nothing.
             let _ = writer.write_all(error.as_bytes());
             return Err(format!(
-                "client {peer} sent a line longer than {MAX_LINE} bytes; hanging up"
+                "client {peer} sent a line longer than {MAX_LINE} bytes; \
+                 hanging up"
             ));
         }
         // Step 8: write it back, exactly as it came: `\r\n`, bytes that are

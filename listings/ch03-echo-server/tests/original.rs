@@ -33,7 +33,8 @@ struct Folder(PathBuf);
 
 impl Folder {
     fn new(name: &str) -> Folder {
-        let path = std::env::temp_dir().join(format!("ch03-{name}-{}", std::process::id()));
+        let path = std::env::temp_dir()
+            .join(format!("ch03-{name}-{}", std::process::id()));
         fs::create_dir_all(&path).expect("create a folder for the script");
         Folder(path)
     }

@@ -9,7 +9,8 @@ use std::time::Duration;
 /// The longest status line we accept, `\r\n` included.
 const MAX_STATUS_LINE: u64 = 8192;
 
-const USAGE: &str = "usage: ch03-exercise-head-request HOST [PORT] [TIMEOUT_SECONDS]";
+const USAGE: &str =
+    "usage: ch03-exercise-head-request HOST [PORT] [TIMEOUT_SECONDS]";
 
 pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,7 +44,9 @@ pub fn main() -> ExitCode {
                 break;
             }
             Err(err) if err.kind() == ErrorKind::TimedOut => {
-                eprintln!("could not connect to {addr}: no answer within {seconds} s");
+                eprintln!(
+                    "could not connect to {addr}: no answer within {seconds} s"
+                );
             }
             Err(err) => eprintln!("could not connect to {addr}: {err}"),
         }
@@ -86,15 +89,28 @@ pub fn main() -> ExitCode {
     match read {
         Ok(_) if status.ends_with(b"\n") => {}
         Ok(_) if status.len() as u64 == MAX_STATUS_LINE => {
-            eprintln!("{server} sent a status line longer than {MAX_STATUS_LINE} bytes");
+            eprintln!(
+                "{server} sent a status line longer than {MAX_STATUS_LINE} \
+                 bytes"
+            );
             return ExitCode::FAILURE;
         }
         Ok(_) => {
-            eprintln!("{server} closed the connection before the end of the status line");
+            eprintln!(
+                "{server} closed the connection before the end of the status \
+                 line"
+            );
             return ExitCode::FAILURE;
         }
-        Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-            eprintln!("could not read from {server}: nothing came within {seconds} s");
+        Err(err)
+            if matches!(
+                err.kind(),
+                ErrorKind::WouldBlock | ErrorKind::TimedOut
+            ) =>
+        {
+            eprintln!(
+                "could not read from {server}: nothing came within {seconds} s"
+            );
             return ExitCode::FAILURE;
         }
         Err(err) => {
@@ -105,7 +121,9 @@ pub fn main() -> ExitCode {
     // Print it with a plain newline instead of HTTP's \r\n.
     let status = String::from_utf8_lossy(&status);
     let mut stdout = io::stdout().lock();
-    if let Err(err) = writeln!(stdout, "{}", status.trim_end_matches(['\r', '\n'])) {
+    if let Err(err) =
+        writeln!(stdout, "{}", status.trim_end_matches(['\r', '\n']))
+    {
         eprintln!("could not print the status line: {err}");
         return ExitCode::FAILURE;
     }
@@ -128,7 +146,9 @@ fn parse_args(args: &[String]) -> Option<(String, u16, Duration)> {
         None => 80,
     };
     let timeout = match rest.get(1) {
-        Some(seconds) => Duration::try_from_secs_f64(seconds.parse().ok()?).ok()?,
+        Some(seconds) => {
+            Duration::try_from_secs_f64(seconds.parse().ok()?).ok()?
+        }
         None => Duration::from_secs(10),
     };
     if timeout.is_zero() {

@@ -13,7 +13,10 @@ const CLIENT: &str = env!("CARGO_BIN_EXE_ch03-exercise-head-request");
 /// A stand-in web server: reads the request head, sends `parts` one write at
 /// a time, then keeps the connection open until the client is done (unless
 /// `close` is set). Returns its address and the request it got.
-fn stand_in(parts: &'static [&'static [u8]], close: bool) -> (SocketAddr, mpsc::Receiver<String>) {
+fn stand_in(
+    parts: &'static [&'static [u8]],
+    close: bool,
+) -> (SocketAddr, mpsc::Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("local_addr");
     let (sender, request) = mpsc::channel();
@@ -41,7 +44,9 @@ fn read_head(stream: &TcpStream) -> String {
     let mut head = String::new();
     loop {
         let before = head.len();
-        if reader.read_line(&mut head).unwrap_or(0) == 0 || head[before..] == *"\r\n" {
+        if reader.read_line(&mut head).unwrap_or(0) == 0
+            || head[before..] == *"\r\n"
+        {
             return head;
         }
     }
@@ -106,6 +111,11 @@ fn a_server_that_closes_before_the_end_of_the_status_line_is_reported() {
     assert_eq!(run.stdout, "");
     assert_eq!(
         run.stderr.lines().last(),
-        Some(format!("{addr} closed the connection before the end of the status line").as_str())
+        Some(
+            format!(
+                "{addr} closed the connection before the end of the status line"
+            )
+            .as_str()
+        )
     );
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 
-/// The longest line we echo: the bytes before its `\n`, a telnet `\r` among them.
+/// The longest line we echo: the bytes before its `\n`, a telnet `\r` among
+/// them.
 const MAX_LINE: usize = 1024;
 
 /// How long a client may say nothing before we hang up: the number of
@@ -31,17 +32,18 @@ pub fn main() -> ExitCode {
     }
     // A name such as localhost:5000 may stand for several addresses; we
     // listen on the first.
-    let local: SocketAddr = match addr.to_socket_addrs().map(|mut found| found.next()) {
-        Ok(Some(local)) => local,
-        Ok(None) => {
-            eprintln!("could not resolve {addr}: no address found");
-            return ExitCode::FAILURE;
-        }
-        Err(err) => {
-            eprintln!("could not resolve {addr}: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let local: SocketAddr =
+        match addr.to_socket_addrs().map(|mut found| found.next()) {
+            Ok(Some(local)) => local,
+            Ok(None) => {
+                eprintln!("could not resolve {addr}: no address found");
+                return ExitCode::FAILURE;
+            }
+            Err(err) => {
+                eprintln!("could not resolve {addr}: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
     // Step 2 has no Rust counterpart: a Rust program has no time limit to
     // lift (PHP's set_time_limit(0)).
 
@@ -112,7 +114,11 @@ fn listen(local: SocketAddr) -> std::io::Result<TcpListener> {
 
 /// Sends every line the client sends back to it, and returns how many lines
 /// there were once the client has hung up. The error says what went wrong.
-fn echo_lines(connection: &TcpStream, peer: SocketAddr, idle: Duration) -> Result<usize, String> {
+fn echo_lines(
+    connection: &TcpStream,
+    peer: SocketAddr,
+    idle: Duration,
+) -> Result<usize, String> {
     // The BufReader asks the kernel for big chunks and hands them out line by
     // line: the Rust form of PHP's socket_read(..., PHP_NORMAL_READ).
     let mut reader = BufReader::new(connection);
@@ -131,7 +137,12 @@ fn echo_lines(connection: &TcpStream, peer: SocketAddr, idle: Duration) -> Resul
             Ok(_) => {}
             // The read timeout ran out. Linux reports it as EAGAIN, which
             // Rust calls WouldBlock; other systems say TimedOut.
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 // We hang up anyway, so a failed write changes nothing.
                 let _ = writer.write_all(b"ERROR idle for too long\n");
                 return Err(format!(
@@ -139,7 +150,9 @@ fn echo_lines(connection: &TcpStream, peer: SocketAddr, idle: Duration) -> Resul
                     idle.as_millis()
                 ));
             }
-            Err(err) => return Err(format!("could not read from {peer}: {err}")),
+            Err(err) => {
+                return Err(format!("could not read from {peer}: {err}"));
+            }
         }
         // ANCHOR_END: idle
         if line.is_empty() {
@@ -150,7 +163,8 @@ fn echo_lines(connection: &TcpStream, peer: SocketAddr, idle: Duration) -> Resul
             // We hang up anyway, so a failed write changes nothing.
             let _ = writer.write_all(error.as_bytes());
             return Err(format!(
-                "client {peer} sent a line longer than {MAX_LINE} bytes; hanging up"
+                "client {peer} sent a line longer than {MAX_LINE} bytes; \
+                 hanging up"
             ));
         }
         // Step 8: write it back, exactly as it came: `\r\n`, bytes that are

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 
-/// The longest line we echo: the bytes before its `\n`, a telnet `\r` among them.
+/// The longest line we echo: the bytes before its `\n`, a telnet `\r` among
+/// them.
 const MAX_LINE: usize = 1024;
 
 /// How long a client may say nothing before we hang up: the number of
@@ -32,17 +33,18 @@ pub fn main() -> ExitCode {
     }
     // A name such as localhost:5000 may stand for several addresses; we
     // listen on the first.
-    let local: SocketAddr = match addr.to_socket_addrs().map(|mut found| found.next()) {
-        Ok(Some(local)) => local,
-        Ok(None) => {
-            eprintln!("could not resolve {addr}: no address found");
-            return ExitCode::FAILURE;
-        }
-        Err(err) => {
-            eprintln!("could not resolve {addr}: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let local: SocketAddr =
+        match addr.to_socket_addrs().map(|mut found| found.next()) {
+            Ok(Some(local)) => local,
+            Ok(None) => {
+                eprintln!("could not resolve {addr}: no address found");
+                return ExitCode::FAILURE;
+            }
+            Err(err) => {
+                eprintln!("could not resolve {addr}: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
     // Step 2 has no Rust counterpart: a Rust program has no time limit to
     // lift (PHP's set_time_limit(0)).
 
@@ -109,7 +111,11 @@ fn listen(local: SocketAddr) -> std::io::Result<TcpListener> {
 // ANCHOR: lines
 /// Sends every line the client sends back to it, and returns how many lines
 /// there were once the client has hung up. The error says what went wrong.
-fn echo_lines(connection: &TcpStream, peer: SocketAddr, idle: Duration) -> Result<usize, String> {
+fn echo_lines(
+    connection: &TcpStream,
+    peer: SocketAddr,
+    idle: Duration,
+) -> Result<usize, String> {
     // TODO: if the client sends nothing for `idle`, answer
     // `ERROR idle for too long` and hang up, with the message
     // `client <peer> said nothing for <idle in ms> ms; hanging up`.
@@ -136,7 +142,8 @@ fn echo_lines(connection: &TcpStream, peer: SocketAddr, idle: Duration) -> Resul
             // We hang up anyway, so a failed write changes nothing.
             let _ = writer.write_all(error.as_bytes());
             return Err(format!(
-                "client {peer} sent a line longer than {MAX_LINE} bytes; hanging up"
+                "client {peer} sent a line longer than {MAX_LINE} bytes; \
+                 hanging up"
             ));
         }
         // Step 8: write it back, exactly as it came: `\r\n`, bytes that are

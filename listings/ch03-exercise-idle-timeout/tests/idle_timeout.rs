@@ -57,7 +57,11 @@ fn a_client_that_keeps_talking_is_not_cut_off() {
     // The limit is on each wait, not on the whole conversation: with a limit
     // of 1 s, eight lines 0.2 s apart take longer than the limit, and that
     // is fine.
-    let mut server = Server::start_with(SERVER, ["127.0.0.1:0"], &[("ECHO_IDLE_MS", "1000")]);
+    let mut server = Server::start_with(
+        SERVER,
+        ["127.0.0.1:0"],
+        &[("ECHO_IDLE_MS", "1000")],
+    );
     let mut client = connect(&server);
     for number in 0..8 {
         std::thread::sleep(Duration::from_millis(200));

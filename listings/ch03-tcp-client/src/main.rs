@@ -48,7 +48,9 @@ fn main() -> ExitCode {
                 break;
             }
             Err(err) if err.kind() == ErrorKind::TimedOut => {
-                eprintln!("could not connect to {addr}: no answer within {seconds} s");
+                eprintln!(
+                    "could not connect to {addr}: no answer within {seconds} s"
+                );
             }
             Err(err) => eprintln!("could not connect to {addr}: {err}"),
         }
@@ -94,8 +96,16 @@ fn main() -> ExitCode {
             Ok(0) => break,
             Ok(received) => received,
             Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                eprintln!("could not read from {server}: nothing came within {seconds} s");
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
+                eprintln!(
+                    "could not read from {server}: nothing came within \
+                     {seconds} s"
+                );
                 return ExitCode::FAILURE;
             }
             Err(err) => {
@@ -127,7 +137,9 @@ fn parse_args(args: &[String]) -> Option<(String, u16, Duration)> {
         None => 80,
     };
     let timeout = match rest.get(1) {
-        Some(seconds) => Duration::try_from_secs_f64(seconds.parse().ok()?).ok()?,
+        Some(seconds) => {
+            Duration::try_from_secs_f64(seconds.parse().ok()?).ok()?
+        }
         None => Duration::from_secs(10),
     };
     if timeout.is_zero() {

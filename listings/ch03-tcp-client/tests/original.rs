@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use testkit::php::{Original, php};
 use testkit::tcp_queues::queues;
-use testkit::{Process, Server, Transcript, kernel, timeout, unused_port, wait_until};
+use testkit::{
+    Process, Server, Transcript, kernel, timeout, unused_port, wait_until,
+};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch03-tcp-client");
 
@@ -31,7 +33,8 @@ fn original_client(port: u16) -> Original {
 }
 
 /// What the original's client prints before the response.
-const PROGRESS: &str = "Socket createdConnection established \nMessage send successfully \n";
+const PROGRESS: &str =
+    "Socket createdConnection established \nMessage send successfully \n";
 
 /// A stand-in web server's listener on loopback.
 fn listener() -> (TcpListener, u16) {
@@ -56,7 +59,9 @@ fn read_request(stream: &TcpStream) -> String {
 /// Starts the original's client against a stand-in, accepts it, reads its
 /// request and sends `response`, keeping the connection open. Returns the
 /// client, once it is asleep waiting for more, and the stand-in's side.
-fn original_client_waiting_after(response: &[u8]) -> Option<(Process, TcpStream)> {
+fn original_client_waiting_after(
+    response: &[u8],
+) -> Option<(Process, TcpStream)> {
     let php = php()?;
     let (listener, port) = listener();
     let client = php.spawn(&original_client(port), &[]);
@@ -80,8 +85,9 @@ fn open_sockets(pid: u32) -> usize {
         .expect("read /proc/<pid>/fd")
         .flatten()
         .filter(|entry| {
-            fs::read_link(entry.path())
-                .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+            fs::read_link(entry.path()).is_ok_and(|target| {
+                target.to_string_lossy().starts_with("socket:")
+            })
         })
         .count()
 }
@@ -129,8 +135,9 @@ fn the_original_client_prints_no_more_than_2045_bytes() {
     let (mut stream, _) = testkit::accept(&listener);
     read_request(&stream);
     let body = "x".repeat(5000);
-    let response =
-        format!("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n{body}");
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n{body}"
+    );
     stream.write_all(response.as_bytes()).expect("write");
     drop(stream);
     let run = client.finish();
@@ -145,7 +152,9 @@ fn the_original_client_prints_no_more_than_2045_bytes() {
 #[test]
 fn the_original_client_waits_for_a_short_response_until_the_server_closes() {
     let response = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n";
-    let Some((client, stream)) = original_client_waiting_after(response.as_bytes()) else {
+    let Some((client, stream)) =
+        original_client_waiting_after(response.as_bytes())
+    else {
         return;
     };
     // The whole response is in the client's socket; it prints none of it.
@@ -161,7 +170,9 @@ fn the_original_client_waits_for_a_short_response_until_the_server_closes() {
 /// first socket, so only one is open while the client waits for its reply.
 #[test]
 fn the_original_client_has_one_socket_open_not_two() {
-    let Some((client, _stream)) = original_client_waiting_after(b"HTTP/1.1 200 OK\r\n") else {
+    let Some((client, _stream)) =
+        original_client_waiting_after(b"HTTP/1.1 200 OK\r\n")
+    else {
         return;
     };
     assert_eq!(open_sockets(client.pid()), 1);
@@ -203,6 +214,8 @@ fn our_client_gets_the_original_servers_answer_twice() {
     server.wait_for_stdout("Waiting for incoming connections");
     let run = Process::run(CLIENT, ["127.0.0.1", &port.to_string()], b"");
     assert_eq!(run.code(), 0, "{run:?}");
-    let request = format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    );
     assert_eq!(run.stdout, format!("OK .. {request}OK .. {request}"));
 }

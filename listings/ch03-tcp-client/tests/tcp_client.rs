@@ -13,7 +13,9 @@ use std::sync::mpsc;
 use std::thread;
 
 use socket2::{Domain, Socket, Type};
-use testkit::{Client, Finished, Process, Server, Transcript, timeout, unused_port};
+use testkit::{
+    Client, Finished, Process, Server, Transcript, timeout, unused_port,
+};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch03-tcp-client");
 
@@ -76,11 +78,15 @@ fn sends_a_get_request_with_a_host_header_and_prints_the_whole_response() {
     let request = request.recv_timeout(timeout()).expect("the request");
     assert_eq!(
         request,
-        format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
+        format!(
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        )
     );
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines[0], format!("127.0.0.1 resolves to {addr}"));
-    assert!(lines[1].starts_with(&format!("connected to {addr} from 127.0.0.1:")));
+    assert!(
+        lines[1].starts_with(&format!("connected to {addr} from 127.0.0.1:"))
+    );
 }
 
 #[test]
@@ -89,7 +95,8 @@ fn prints_a_response_far_longer_than_one_read() {
     let body: String = (0..1 << 20)
         .map(|i| (b'a' + (i % 26) as u8) as char)
         .collect();
-    let response = format!("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{body}");
+    let response =
+        format!("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{body}");
     let sent = response.clone();
     let (addr, _) = stand_in(move |mut stream| {
         read_request(&stream);
@@ -190,7 +197,8 @@ fn a_server_whose_queue_is_full_times_out_on_connect() {
     // A listener with a backlog of 0 queues one connection that nobody
     // accepts; Linux then drops the SYNs of the next ones, so their
     // connect() gets no answer at all, as from a host that is down.
-    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let listener =
+        Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
     listener
         .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
         .expect("bind");
@@ -206,7 +214,10 @@ fn a_server_whose_queue_is_full_times_out_on_connect() {
     assert_eq!(run.code(), 1);
     assert_eq!(
         run.stderr.lines().last(),
-        Some(format!("could not connect to {addr}: no answer within 0.3 s").as_str())
+        Some(
+            format!("could not connect to {addr}: no answer within 0.3 s")
+                .as_str()
+        )
     );
 }
 
@@ -224,7 +235,10 @@ fn a_server_that_never_answers_times_out_on_read() {
     assert_eq!(run.code(), 1);
     assert_eq!(
         run.stderr.lines().last(),
-        Some(format!("could not read from {addr}: nothing came within 0.3 s").as_str())
+        Some(
+            format!("could not read from {addr}: nothing came within 0.3 s")
+                .as_str()
+        )
     );
 }
 

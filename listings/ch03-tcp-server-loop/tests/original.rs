@@ -73,7 +73,9 @@ fn our_client_waits_on_the_original_loop_until_the_next_client_comes() {
     assert_eq!(run.code(), 0, "{run:?}");
     assert_eq!(
         run.stdout,
-        format!("OK .. GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
+        format!(
+            "OK .. GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        )
     );
 }
 

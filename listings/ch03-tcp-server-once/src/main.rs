@@ -2,7 +2,8 @@
 //! connection, prints who called, reads one line, answers `OK .. <line>` and
 //! closes both sockets.
 //!
-//! Run it with `cargo run -p ch03-tcp-server-once [ADDR]` (default 127.0.0.1:5000).
+//! Run it with `cargo run -p ch03-tcp-server-once [ADDR]` (default
+//! 127.0.0.1:5000).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -74,9 +75,12 @@ fn main() -> ExitCode {
 /// Reads one line from the client and answers `OK .. <line>`, or an error if
 /// the line is too long. The error message says what failed, and with whom.
 fn answer(stream: &mut TcpStream, peer: SocketAddr) -> Result<(), String> {
-    let line = read_line(stream).map_err(|err| format!("could not read from {peer}: {err}"))?;
+    let line = read_line(stream)
+        .map_err(|err| format!("could not read from {peer}: {err}"))?;
     let reply = match line {
-        Some(line) => [b"OK .. ".as_slice(), without_line_ending(&line), b"\n"].concat(),
+        Some(line) => {
+            [b"OK .. ".as_slice(), without_line_ending(&line), b"\n"].concat()
+        }
         None => {
             eprintln!("client {peer} sent a line longer than {MAX_LINE} bytes");
             format!("ERROR line longer than {MAX_LINE} bytes\n").into_bytes()

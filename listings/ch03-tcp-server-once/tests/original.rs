@@ -99,9 +99,10 @@ fn the_original_lets_eleven_connections_wait() {
     let Some(php) = php() else { return };
     let port = unused_port();
     // Stop the program after listen(): nothing ever accepts.
-    let listening = Original::of(&["09-tcp-server-create-bind", "10-tcp-server-listen"])
-        .edit("5000", &port.to_string(), 1)
-        .then("<?php fgets(STDIN); ?>");
+    let listening =
+        Original::of(&["09-tcp-server-create-bind", "10-tcp-server-listen"])
+            .edit("5000", &port.to_string(), 1)
+            .then("<?php fgets(STDIN); ?>");
     let server = php.spawn(&listening, &[]);
     server.wait_for_stdout("Socket listen OK");
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();

@@ -42,7 +42,9 @@ fn session_matches_the_book() {
     assert_eq!(run.code(), 0);
     assert_eq!(
         run.stdout,
-        format!("listening on 127.0.0.1:{port}\nclient {client_addr} is now connected\n")
+        format!(
+            "listening on 127.0.0.1:{port}\nclient {client_addr} is now connected\n"
+        )
     );
     Transcript::new("transcripts/one-client.console")
         .command("cargo run -p ch03-tcp-server-once")
@@ -135,7 +137,9 @@ fn a_client_that_resets_in_the_middle_of_a_line_is_reported() {
     assert_eq!(run.code(), 1);
     assert_eq!(
         run.stderr,
-        format!("could not read from {client_addr}: Connection reset by peer (os error 104)\n")
+        format!(
+            "could not read from {client_addr}: Connection reset by peer (os error 104)\n"
+        )
     );
 }
 
@@ -170,7 +174,10 @@ fn a_backlog_of_128_lets_129_clients_wait_while_it_serves_one() {
     // queues 129 more finished connections and drops the SYN of the next.
     let (server, _first) = connected();
     let waiting: Vec<Client> = (0..129).map(|_| server.connect()).collect();
-    let next = std::net::TcpStream::connect_timeout(&server.addr(), Duration::from_millis(300));
+    let next = std::net::TcpStream::connect_timeout(
+        &server.addr(),
+        Duration::from_millis(300),
+    );
     assert!(next.is_err(), "a connection beyond the backlog was queued");
     drop(waiting);
 }

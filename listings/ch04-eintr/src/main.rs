@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use nix::libc::c_int;
 use nix::sys::signal::{
-    SaFlags, SigAction, SigEvent, SigHandler, SigSet, SigevNotify, Signal, sigaction,
+    SaFlags, SigAction, SigEvent, SigHandler, SigSet, SigevNotify, Signal,
+    sigaction,
 };
 use nix::sys::socket::{MsgFlags, recv};
 use nix::sys::time::TimeSpec;
@@ -50,7 +51,11 @@ fn install_handler(restart: bool) -> io::Result<()> {
     } else {
         SaFlags::empty()
     };
-    let action = SigAction::new(SigHandler::Handler(count_signal), flags, SigSet::empty());
+    let action = SigAction::new(
+        SigHandler::Handler(count_signal),
+        flags,
+        SigSet::empty(),
+    );
     // SAFETY: sigaction() is unsafe because the handler runs in the middle of
     // whatever the program was doing. count_signal only touches an atomic
     // counter, which is safe to do at any moment.
@@ -177,7 +182,7 @@ fn restarted_read() -> io::Result<()> {
 // ANCHOR_END: retried
 
 fn join(sender: thread::JoinHandle<io::Result<()>>) -> io::Result<()> {
-    sender
-        .join()
-        .unwrap_or_else(|_| Err(io::Error::other("the sending thread panicked")))
+    sender.join().unwrap_or_else(|_| {
+        Err(io::Error::other("the sending thread panicked"))
+    })
 }

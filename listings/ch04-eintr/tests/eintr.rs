@@ -37,7 +37,8 @@ fn a_signal_interrupts_blocking_calls_unless_they_are_restarted() {
         "with SA_RESTART, read() slept through the signals and returned \"hello\\n\""
     );
 
-    let shown = as_shown("transcripts/run.console", &run.stdout, r"returned \d+$");
+    let shown =
+        as_shown("transcripts/run.console", &run.stdout, r"returned \d+$");
     Transcript::new("transcripts/run.console")
         .command("cargo run -p ch04-eintr")
         .output(&shown)

@@ -40,7 +40,9 @@ pub fn main() -> ExitCode {
         };
         println!("client {peer} is now connected");
         match echo_frames(&stream) {
-            Ok(frames) => println!("client {peer} hung up after {frames} frames"),
+            Ok(frames) => {
+                println!("client {peer} hung up after {frames} frames")
+            }
             Err(message) => eprintln!("client {peer}: {message}"),
         }
     }

@@ -18,12 +18,17 @@ fn frame(payload: &[u8]) -> Vec<u8> {
 }
 
 /// Sends `bytes`, then waits until the server has read every one of them.
-fn send_and_wait_until_read(server: &Server, client: &mut Client, bytes: &[u8]) {
+fn send_and_wait_until_read(
+    server: &Server,
+    client: &mut Client,
+    bytes: &[u8],
+) {
     client.send(bytes);
     let (ours, theirs) = (client.local_addr(), server.addr());
     let all_read = wait_until(timeout(), || {
         let delivered = queues(ours, theirs).is_some_and(|ours| ours.send == 0);
-        delivered && queues(theirs, ours).is_some_and(|theirs| theirs.receive == 0)
+        delivered
+            && queues(theirs, ours).is_some_and(|theirs| theirs.receive == 0)
     });
     assert!(
         all_read,
@@ -95,7 +100,11 @@ fn the_end_of_the_stream_inside_a_frame_is_an_error() {
     for cut in [2, 7] {
         let mut server = Server::start(SERVER);
         let mut client = server.connect();
-        send_and_wait_until_read(&server, &mut client, &frame(b"cut short")[..cut]);
+        send_and_wait_until_read(
+            &server,
+            &mut client,
+            &frame(b"cut short")[..cut],
+        );
         client.shutdown_write();
         client.expect_closed();
         server.process().wait_for_stderr(&format!(

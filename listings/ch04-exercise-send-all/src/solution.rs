@@ -62,7 +62,8 @@ fn send_all(mut stream: &TcpStream, message: &[u8]) -> io::Result<()> {
                 println!("sent {sent} of {} bytes", message.len());
             }
             Err(err) if err.kind() == ErrorKind::WouldBlock => {
-                let mut writable = [PollFd::new(stream.as_fd(), PollFlags::POLLOUT)];
+                let mut writable =
+                    [PollFd::new(stream.as_fd(), PollFlags::POLLOUT)];
                 poll(&mut writable, PollTimeout::NONE)?;
             }
             Err(err) if err.kind() == ErrorKind::Interrupted => {}

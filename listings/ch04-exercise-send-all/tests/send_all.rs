@@ -100,7 +100,8 @@ fn while_the_buffer_is_full_the_client_sleeps_instead_of_spinning() {
     let (client, connection, _) = start(BYTES);
     // Nobody reads for half a second. A client that retried write() in a
     // loop would use all of it; one that sleeps in poll() uses almost none.
-    let busy = procfs::cpu_used_during(client.pid(), Duration::from_millis(500));
+    let busy =
+        procfs::cpu_used_during(client.pid(), Duration::from_millis(500));
     assert!(busy < Duration::from_millis(200), "used {busy:?} of CPU");
     assert_eq!(read_and_check(connection), BYTES);
     assert_eq!(client.finish().code(), 0);
@@ -115,8 +116,11 @@ fn a_reader_that_hangs_up_is_reported() {
     assert_eq!(run.code(), 1, "{run:?}");
     // Depending on when the reset arrives, the next write() reports it as a
     // reset or as a broken pipe.
-    let reset = format!("could not send to {addr}: Connection reset by peer (os error 104)\n");
-    let broken = format!("could not send to {addr}: Broken pipe (os error 32)\n");
+    let reset = format!(
+        "could not send to {addr}: Connection reset by peer (os error 104)\n"
+    );
+    let broken =
+        format!("could not send to {addr}: Broken pipe (os error 32)\n");
     assert!(
         run.stderr == reset || run.stderr == broken,
         "{}",
@@ -136,6 +140,8 @@ fn bad_arguments_print_usage() {
     assert_eq!(refused.code(), 1);
     assert_eq!(
         refused.stderr,
-        format!("could not connect to {addr}: Connection refused (os error 111)\n")
+        format!(
+            "could not connect to {addr}: Connection refused (os error 111)\n"
+        )
     );
 }

@@ -51,18 +51,25 @@ fn run() -> io::Result<()> {
     let send_buffer = SockRef::from(&writer).send_buffer_size()?;
     let receive_buffer = SockRef::from(&reader).recv_buffer_size()?;
     println!(
-        "SO_SNDBUF of the writer: {send_buffer} bytes; SO_RCVBUF of the reader: {receive_buffer} bytes"
+        "SO_SNDBUF of the writer: {send_buffer} bytes; SO_RCVBUF of the \
+         reader: {receive_buffer} bytes"
     );
 
     // ANCHOR: drain
     // Now the other end reads: 64 KiB, then a millisecond's pause, and again,
     // so that it stays slower than the writer.
-    println!("now the other end reads, slowly, and the writer sends {MORE} bytes more");
+    println!(
+        "now the other end reads, slowly, and the writer sends {MORE} bytes \
+         more"
+    );
     let expected = filled + MORE;
     let drainer = thread::spawn(move || read_everything(reader, expected));
     let message: Vec<u8> = (filled..expected).map(byte_at).collect();
     let (writes, waits) = send_all(&writer, &message)?;
-    println!("the writer called write() {writes} times and waited in poll() {waits} times");
+    println!(
+        "the writer called write() {writes} times and waited in poll() {waits} \
+         times"
+    );
     drop(writer); // the end of the stream, for the reader
     let received = drainer
         .join()
@@ -77,7 +84,10 @@ fn run() -> io::Result<()> {
 /// how many bytes it took.
 fn fill(mut writer: &TcpStream) -> io::Result<usize> {
     writer.set_nonblocking(true)?;
-    println!("nobody reads the other end; the writer writes {CHUNK}-byte chunks without blocking");
+    println!(
+        "nobody reads the other end; the writer writes {CHUNK}-byte chunks \
+         without blocking"
+    );
     let mut taken = 0;
     let mut calls = 0;
     let mut last = 0;
@@ -92,7 +102,10 @@ fn fill(mut writer: &TcpStream) -> io::Result<usize> {
             Err(err) => break err,
         }
     };
-    println!("{calls} calls took {taken} bytes in all; the last one took {last} of its {CHUNK}");
+    println!(
+        "{calls} calls took {taken} bytes in all; the last one took {last} of \
+         its {CHUNK}"
+    );
     println!("the next write() failed: {failure} ({:?})", failure.kind());
     if failure.kind() != ErrorKind::WouldBlock {
         return Err(failure);
@@ -105,7 +118,10 @@ fn fill(mut writer: &TcpStream) -> io::Result<usize> {
 /// Sends all of `message` on a non-blocking socket. What write() does not
 /// take stays in `pending`; when write() would block, poll() sleeps until the
 /// socket is writable again. Returns the numbers of write() and poll() calls.
-fn send_all(mut writer: &TcpStream, message: &[u8]) -> io::Result<(usize, usize)> {
+fn send_all(
+    mut writer: &TcpStream,
+    message: &[u8],
+) -> io::Result<(usize, usize)> {
     let mut pending = message;
     let (mut writes, mut waits) = (0, 0);
     while !pending.is_empty() {
@@ -117,7 +133,8 @@ fn send_all(mut writer: &TcpStream, message: &[u8]) -> io::Result<(usize, usize)
                 // it would keep `pending` with the client, and wait for all
                 // its sockets at once (chapter 5).
                 waits += 1;
-                let mut wanted = [PollFd::new(writer.as_fd(), PollFlags::POLLOUT)];
+                let mut wanted =
+                    [PollFd::new(writer.as_fd(), PollFlags::POLLOUT)];
                 poll(&mut wanted, PollTimeout::NONE)?;
             }
             Err(err) if err.kind() == ErrorKind::Interrupted => {}
@@ -129,7 +146,10 @@ fn send_all(mut writer: &TcpStream, message: &[u8]) -> io::Result<(usize, usize)
 // ANCHOR_END: send_all
 
 /// Reads until the end of the stream, slowly, checking every byte.
-fn read_everything(mut reader: TcpStream, expected: usize) -> io::Result<usize> {
+fn read_everything(
+    mut reader: TcpStream,
+    expected: usize,
+) -> io::Result<usize> {
     let mut received = 0;
     let mut chunk = vec![0u8; CHUNK];
     loop {

@@ -38,7 +38,11 @@ fn run() -> io::Result<()> {
             println!("accept() with nobody calling: {err}");
         }
         Err(err) => return Err(err),
-        Ok((_, peer)) => return Err(io::Error::other(format!("unexpected call from {peer}"))),
+        Ok((_, peer)) => {
+            return Err(io::Error::other(format!(
+                "unexpected call from {peer}"
+            )));
+        }
     }
     // ANCHOR_END: accept
 

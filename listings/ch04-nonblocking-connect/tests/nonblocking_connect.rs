@@ -23,7 +23,9 @@ fn connect_and_accept_report_every_step() {
     );
     assert_eq!(
         lines[2],
-        format!("connect() to {listener}: Operation now in progress (os error 115)")
+        format!(
+            "connect() to {listener}: Operation now in progress (os error 115)"
+        )
     );
     assert!(lines[3].starts_with("poll() says the socket is writable, after "));
     let client = lines[4]

@@ -43,7 +43,8 @@ function wait_readable($socket) {{
 #[test]
 fn php_has_msg_dontwait_and_no_msg_nonblock() {
     let Some(php) = php() else { return };
-    let run = php.eval("var_dump(defined('MSG_DONTWAIT'), defined('MSG_NONBLOCK'));");
+    let run =
+        php.eval("var_dump(defined('MSG_DONTWAIT'), defined('MSG_NONBLOCK'));");
     assert_eq!(run.code(), 0, "{run:?}");
     assert_eq!(run.stdout, "bool(true)\nbool(false)\n");
 }
@@ -163,7 +164,12 @@ foreach (['a loop of socket_recv()', 'MSG_WAITALL'] as $way) {
 /// Sends `message` in three pieces of four bytes, and after each piece but
 /// the last waits until the reader has taken it and is asleep in `recv()`
 /// again, so that the pieces arrive one at a time.
-fn send_in_pieces(reader: u32, server: SocketAddr, client: &mut TcpStream, message: &[u8]) {
+fn send_in_pieces(
+    reader: u32,
+    server: SocketAddr,
+    client: &mut TcpStream,
+    message: &[u8],
+) {
     use std::io::Write;
     let client_end = client.local_addr().expect("local_addr");
     let pieces: Vec<&[u8]> = message.chunks(4).collect();

@@ -103,7 +103,8 @@ pub fn main() -> ExitCode {
             accepting = admit(&listener, &mut slots);
         }
         // ANCHOR: solution_loop
-        // By index, not by iterator: a client's lines go into the others' slots.
+        // By index, not by iterator: a client's lines go into the others'
+        // slots.
         for index in 0..slots.len() {
             let (readable, writable) = ready[index];
             let Some(client) = &mut slots[index] else {
@@ -342,7 +343,9 @@ impl Client {
         // TCP carries bytes, not lines: this chunk may hold half a line, or
         // several lines. Keep what is incomplete for the next read.
         self.partial_line.extend_from_slice(&chunk[..received]);
-        while let Some(end) = self.partial_line.iter().position(|&byte| byte == b'\n') {
+        while let Some(end) =
+            self.partial_line.iter().position(|&byte| byte == b'\n')
+        {
             if end + 1 > MAX_LINE {
                 return Err(format!("line longer than {MAX_LINE} bytes"));
             }

@@ -112,8 +112,12 @@ pub fn main() -> ExitCode {
             }
             let peer = client.peer;
             match client.serve(readable) {
-                Err(reason) => println!("slot {index}: {peer} dropped: {reason}"),
-                Ok(()) if client.is_done() => println!("slot {index}: {peer} disconnected"),
+                Err(reason) => {
+                    println!("slot {index}: {peer} dropped: {reason}")
+                }
+                Ok(()) if client.is_done() => {
+                    println!("slot {index}: {peer} disconnected")
+                }
                 Ok(()) => continue,
             }
             // Dropping the client closes its socket and frees the slot. Had
@@ -303,7 +307,9 @@ impl Client {
         // TCP carries bytes, not lines: this chunk may hold half a line, or
         // several lines. Keep what is incomplete for the next read.
         self.partial_line.extend_from_slice(&chunk[..received]);
-        while let Some(end) = self.partial_line.iter().position(|&byte| byte == b'\n') {
+        while let Some(end) =
+            self.partial_line.iter().position(|&byte| byte == b'\n')
+        {
             if end + 1 > MAX_LINE {
                 return Err(format!("line longer than {MAX_LINE} bytes"));
             }

@@ -104,8 +104,12 @@ pub fn main() -> ExitCode {
             }
             let peer = client.peer;
             match client.serve(readable) {
-                Err(reason) => println!("slot {index}: {peer} dropped: {reason}"),
-                Ok(()) if client.is_done() => println!("slot {index}: {peer} disconnected"),
+                Err(reason) => {
+                    println!("slot {index}: {peer} dropped: {reason}")
+                }
+                Ok(()) if client.is_done() => {
+                    println!("slot {index}: {peer} disconnected")
+                }
                 Ok(()) => continue,
             }
             // Dropping the client closes its socket and frees the slot. Had
@@ -155,14 +159,17 @@ fn wait(
 
     // poll() reports an error or a hang-up even when we did not ask: a read
     // or a write then fails or returns 0, and the client is dealt with.
-    let happened = |entry: &PollFd| entry.revents().unwrap_or(PollFlags::empty());
+    let happened =
+        |entry: &PollFd| entry.revents().unwrap_or(PollFlags::empty());
     let readable = PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR;
     let writable = PollFlags::POLLOUT | PollFlags::POLLERR;
-    let new_connection = accepting && happened(&poll_fds[0]).intersects(readable);
+    let new_connection =
+        accepting && happened(&poll_fds[0]).intersects(readable);
     let mut ready = vec![(false, false); slots.len()];
     for (entry, &index) in poll_fds[1..].iter().zip(&entry_slots) {
         let events = happened(entry);
-        ready[index] = (events.intersects(readable), events.intersects(writable));
+        ready[index] =
+            (events.intersects(readable), events.intersects(writable));
     }
     Ok((new_connection, ready))
 }
@@ -287,7 +294,9 @@ impl Client {
         // TCP carries bytes, not lines: this chunk may hold half a line, or
         // several lines. Keep what is incomplete for the next read.
         self.partial_line.extend_from_slice(&chunk[..received]);
-        while let Some(end) = self.partial_line.iter().position(|&byte| byte == b'\n') {
+        while let Some(end) =
+            self.partial_line.iter().position(|&byte| byte == b'\n')
+        {
             if end + 1 > MAX_LINE {
                 return Err(format!("line longer than {MAX_LINE} bytes"));
             }

@@ -42,7 +42,8 @@ fn a_long_pipe_is_relayed_whole_without_the_server_dropping_the_client() {
     let server = Server::start(testkit::bin("ch05-select-server"));
     let lines = 3_000_000;
     let input: String = (1..=lines).map(|n| format!("{n}\n")).collect();
-    let run = Process::run(CLIENT, [server.addr().to_string()], input.as_bytes());
+    let run =
+        Process::run(CLIENT, [server.addr().to_string()], input.as_bytes());
     assert_eq!(run.code(), 0, "stderr: {}", run.stderr);
     assert_eq!(run.stdout.lines().count(), 2 + lines);
     assert!(
@@ -95,7 +96,8 @@ fn what_the_server_sends_is_printed_even_while_nothing_is_typed() {
 }
 
 #[test]
-fn at_the_end_of_input_the_client_half_closes_and_still_prints_the_last_reply() {
+fn at_the_end_of_input_the_client_half_closes_and_still_prints_the_last_reply()
+{
     // A stand-in server that answers only after it has read the end of the
     // stream: a client that closed instead of half-closing would miss it.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -105,7 +107,9 @@ fn at_the_end_of_input_the_client_half_closes_and_still_prints_the_last_reply() 
         let mut received = Vec::new();
         stream.read_to_end(&mut received).expect("read to the end");
         stream
-            .write_all(format!("you sent {} bytes\n", received.len()).as_bytes())
+            .write_all(
+                format!("you sent {} bytes\n", received.len()).as_bytes(),
+            )
             .expect("write");
     });
     let run = Process::run(CLIENT, [addr.to_string()], b"twelve bytes");
@@ -149,7 +153,9 @@ fn a_refused_connection_is_reported_in_one_line() {
     assert_eq!(run.code(), 1);
     assert_eq!(
         run.stderr,
-        format!("could not connect to {addr}: Connection refused (os error 111)\n")
+        format!(
+            "could not connect to {addr}: Connection refused (os error 111)\n"
+        )
     );
 }
 
@@ -166,7 +172,9 @@ fn a_reset_from_the_server_is_reported_in_one_line() {
     assert_eq!(run.code(), 1);
     assert_eq!(
         run.stderr,
-        format!("could not read from {addr}: Connection reset by peer (os error 104)\n")
+        format!(
+            "could not read from {addr}: Connection reset by peer (os error 104)\n"
+        )
     );
 }
 

@@ -27,11 +27,12 @@ fn main() -> ExitCode {
         eprintln!("usage: ch05-select-load [ADDR [CLIENTS [LINES]]]");
         ExitCode::from(2)
     };
-    let mut count = |default: usize| match args.next().map(|text| text.parse::<usize>()) {
-        None => Some(default),
-        Some(Ok(count)) if count > 0 => Some(count),
-        Some(_) => None,
-    };
+    let mut count =
+        |default: usize| match args.next().map(|text| text.parse::<usize>()) {
+            None => Some(default),
+            Some(Ok(count)) if count > 0 => Some(count),
+            Some(_) => None,
+        };
     let (Some(clients), Some(lines)) = (count(1000), count(100)) else {
         return usage();
     };
@@ -90,11 +91,16 @@ fn load(addr: &str, clients: usize, lines: usize) -> Result<(), String> {
             .collect();
         let mut poll_fds: Vec<PollFd> = waiting
             .iter()
-            .map(|&index| PollFd::new(all[index].stream.as_fd(), PollFlags::POLLIN))
+            .map(|&index| {
+                PollFd::new(all[index].stream.as_fd(), PollFlags::POLLIN)
+            })
             .collect();
-        let patience = PollTimeout::try_from(PATIENCE).unwrap_or(PollTimeout::MAX);
+        let patience =
+            PollTimeout::try_from(PATIENCE).unwrap_or(PollTimeout::MAX);
         match poll(&mut poll_fds, patience) {
-            Ok(0) => return Err(format!("no reply from {addr} for {PATIENCE:?}")),
+            Ok(0) => {
+                return Err(format!("no reply from {addr} for {PATIENCE:?}"));
+            }
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
             Err(err) => return Err(format!("poll failed: {err}")),
@@ -126,17 +132,20 @@ fn allow_descriptors(needed: u64) -> Result<(), String> {
     }
     if hard < needed {
         return Err(format!(
-            "{needed} descriptors are needed, but the hard limit is {hard} (see `ulimit -Hn`)"
+            "{needed} descriptors are needed, but the hard limit is {hard} \
+             (see `ulimit -Hn`)"
         ));
     }
-    setrlimit(Resource::RLIMIT_NOFILE, needed, hard)
-        .map_err(|err| format!("could not raise the descriptor limit to {needed}: {err}"))
+    setrlimit(Resource::RLIMIT_NOFILE, needed, hard).map_err(|err| {
+        format!("could not raise the descriptor limit to {needed}: {err}")
+    })
 }
 
 /// Connects client `number` and reads the server's two-line welcome.
 fn connect(addr: &str, number: usize) -> Result<LoadClient, String> {
-    let mut stream = TcpStream::connect(addr)
-        .map_err(|err| format!("client {number} could not connect to {addr}: {err}"))?;
+    let mut stream = TcpStream::connect(addr).map_err(|err| {
+        format!("client {number} could not connect to {addr}: {err}")
+    })?;
     stream
         .set_read_timeout(Some(PATIENCE))
         .map_err(|err| format!("could not set a read timeout: {err}"))?;
@@ -148,13 +157,17 @@ fn connect(addr: &str, number: usize) -> Result<LoadClient, String> {
         match stream.read(&mut chunk) {
             Ok(0) => break,
             Ok(received) => welcome.extend_from_slice(&chunk[..received]),
-            Err(err) => return Err(format!("client {number} got no welcome from {addr}: {err}")),
+            Err(err) => {
+                return Err(format!(
+                    "client {number} got no welcome from {addr}: {err}"
+                ));
+            }
         }
     }
     if !welcome.starts_with(b"Welcome") {
         return Err(format!(
-            "{addr} refused client {number} (start the server with a MAX_CLIENTS of at least \
-             the number of clients): {}",
+            "{addr} refused client {number} (start the server with a \
+             MAX_CLIENTS of at least the number of clients): {}",
             String::from_utf8_lossy(&welcome).trim_end()
         ));
     }
@@ -173,10 +186,9 @@ fn send_next(client: &mut LoadClient, addr: &str) -> Result<(), String> {
     let line = format!("client {} line {}\n", client.number, client.sent);
     // The last line was answered, so the send buffer is empty and takes this
     // short line at once: the write does not block.
-    client
-        .stream
-        .write_all(line.as_bytes())
-        .map_err(|err| format!("client {} could not write to {addr}: {err}", client.number))?;
+    client.stream.write_all(line.as_bytes()).map_err(|err| {
+        format!("client {} could not write to {addr}: {err}", client.number)
+    })?;
     client.sent += 1;
     client.sent_at = Instant::now();
     Ok(())
@@ -207,12 +219,14 @@ fn receive(
         }
     };
     client.received.extend_from_slice(&chunk[..received]);
-    let Some(end) = client.received.iter().position(|&byte| byte == b'\n') else {
+    let Some(end) = client.received.iter().position(|&byte| byte == b'\n')
+    else {
         return Ok(()); // the rest of the reply is still on its way
     };
     reply_times.push(client.sent_at.elapsed());
     let reply: Vec<u8> = client.received.drain(..=end).collect();
-    let expected = format!("OK ... client {} line {}\n", client.number, client.sent - 1);
+    let expected =
+        format!("OK ... client {} line {}\n", client.number, client.sent - 1);
     if reply != expected.as_bytes() {
         return Err(format!(
             "client {} expected {expected:?} but got {:?}",
@@ -242,7 +256,8 @@ fn report(reply_times: &[Duration], running: Duration) {
         sorted.len() as f64 / running.as_secs_f64()
     );
     println!(
-        "reply time: median {:.2} ms, 99th percentile {:.2} ms, slowest {:.2} ms",
+        "reply time: median {:.2} ms, 99th percentile {:.2} ms, slowest {:.2} \
+         ms",
         at(0.5),
         at(0.99),
         at(1.0)

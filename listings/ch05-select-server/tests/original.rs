@@ -18,7 +18,8 @@ use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use socket2::{Domain, Socket, Type};
 use testkit::php::{Original, Php, php};
 use testkit::{
-    Client, Process, Server, Transcript, kernel, procfs, timeout, unused_port, wait_until,
+    Client, Process, Server, Transcript, kernel, procfs, timeout, unused_port,
+    wait_until,
 };
 
 /// The original's welcome, byte for byte, trailing spaces included.
@@ -59,7 +60,9 @@ impl Running {
     /// port: the original binds without `SO_REUSEADDR`, so even a client's
     /// connection from that port is in the way. Then the original says
     /// "Could not bind socket" and exits, and we try another port.
-    fn start_with(spawn: impl Fn(&Original) -> (Process, Option<Script>)) -> Running {
+    fn start_with(
+        spawn: impl Fn(&Original) -> (Process, Option<Script>),
+    ) -> Running {
         for _ in 0..5 {
             let port = unused_port();
             let (mut process, script) = spawn(&original_server(port));
@@ -102,8 +105,12 @@ fn rest_of(stream: &TcpStream) -> Vec<u8> {
         match (&*stream).read(&mut chunk) {
             Ok(0) => return rest,
             Ok(read) => rest.extend_from_slice(&chunk[..read]),
-            Err(err) if err.kind() == ErrorKind::ConnectionReset => return rest,
-            Err(err) => panic!("the connection neither closed nor reset: {err}"),
+            Err(err) if err.kind() == ErrorKind::ConnectionReset => {
+                return rest;
+            }
+            Err(err) => {
+                panic!("the connection neither closed nor reset: {err}")
+            }
         }
     }
 }
@@ -176,7 +183,8 @@ fn the_original_dies_when_a_client_leaves_and_takes_the_others_with_it() {
             .nth(1)
             .and_then(|rest| rest.split(' ').next());
         let port = port.unwrap_or_else(|| panic!("no port in {line:?}"));
-        output = output.replace(&format!(" : {port} "), &format!(" : {shown} "));
+        output =
+            output.replace(&format!(" : {port} "), &format!(" : {shown} "));
     }
     Transcript::new("transcripts/original-session.console")
         .command("php select-server.php 2> errors.log")
@@ -221,7 +229,8 @@ fn a_full_original_spins_and_never_serves_the_eleventh_client() {
     let pid = server.process.pid();
     let switches = kernel::voluntary_switches(pid).expect("the server runs");
     let used = procfs::cpu_used_during(pid, Duration::from_secs(1));
-    let slept = kernel::voluntary_switches(pid).expect("the server runs") - switches;
+    let slept =
+        kernel::voluntary_switches(pid).expect("the server runs") - switches;
     // It never once waits: socket_select() returns at once, every time.
     // How much CPU that takes depends on what else the machine runs; alone
     // it is the whole second. Asleep, it was next to nothing.
@@ -394,7 +403,8 @@ fn past_fd_setsize_socket_select_fails_and_the_original_dies() {
                 setrlimit(Resource::RLIMIT_NOFILE, LIMIT, hard)?;
                 let stdin = BorrowedFd::borrow_raw(0);
                 for descriptor in 3..1020 {
-                    let _ = nix::unistd::dup2_raw(stdin, descriptor)?.into_raw_fd();
+                    let _ =
+                        nix::unistd::dup2_raw(stdin, descriptor)?.into_raw_fd();
                 }
                 Ok(())
             });

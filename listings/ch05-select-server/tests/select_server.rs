@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use socket2::{Domain, Socket, Type};
-use testkit::{Client, Process, Server, Transcript, conventions, procfs, timeout};
+use testkit::{
+    Client, Process, Server, Transcript, conventions, procfs, timeout,
+};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch05-select-server");
 const WELCOME: [&str; 2] = [
@@ -93,7 +95,8 @@ fn answers_every_line_and_replaces_the_line_ending() {
 }
 
 #[test]
-fn a_line_split_across_writes_gets_one_reply_and_two_lines_in_one_write_get_two() {
+fn a_line_split_across_writes_gets_one_reply_and_two_lines_in_one_write_get_two()
+ {
     // The original answered each read(), whatever it held.
     let server = Server::start(SERVER);
     let mut client = welcomed(&server);
@@ -108,9 +111,11 @@ fn a_line_split_across_writes_gets_one_reply_and_two_lines_in_one_write_get_two(
 }
 
 #[test]
-fn concurrent_clients_with_interleaved_lines_each_get_exactly_their_own_replies_in_order() {
+fn concurrent_clients_with_interleaved_lines_each_get_exactly_their_own_replies_in_order()
+ {
     let server = Server::start(SERVER);
-    let clients: Vec<Client> = (0..MAX_CLIENTS).map(|_| welcomed(&server)).collect();
+    let clients: Vec<Client> =
+        (0..MAX_CLIENTS).map(|_| welcomed(&server)).collect();
     let workers: Vec<_> = clients
         .into_iter()
         .enumerate()
@@ -125,7 +130,8 @@ fn concurrent_clients_with_interleaved_lines_each_get_exactly_their_own_replies_
                     .iter()
                     .flat_map(|l| format!("{l}\n").into_bytes())
                     .collect();
-                let mut reader = client.stream().try_clone().expect("clone the stream");
+                let mut reader =
+                    client.stream().try_clone().expect("clone the stream");
                 let expected: Vec<u8> = lines
                     .iter()
                     .flat_map(|l| format!("OK ... {l}\n").into_bytes())
@@ -237,7 +243,8 @@ fn the_eleventh_client_is_told_the_server_is_full_and_a_freed_slot_is_reused() {
 #[test]
 fn a_full_server_sleeps_instead_of_spinning() {
     let mut server = Server::start(SERVER);
-    let _clients: Vec<Client> = (0..MAX_CLIENTS).map(|_| welcomed(&server)).collect();
+    let _clients: Vec<Client> =
+        (0..MAX_CLIENTS).map(|_| welcomed(&server)).collect();
     for _ in 0..3 {
         let mut refused = server.connect();
         assert_eq!(refused.read_line(), FULL);
@@ -272,7 +279,8 @@ fn a_client_that_never_reads_does_not_delay_the_others_and_is_dropped() {
     let hog_addr = hog.local_addr().expect("local_addr");
     server.next_line();
 
-    let batch = "a line the hog sends and will never read the answer to\n".repeat(300);
+    let batch =
+        "a line the hog sends and will never read the answer to\n".repeat(300);
     let mut slowest = Duration::ZERO;
     let mut rounds = 0;
     let dropped = loop {
@@ -361,11 +369,12 @@ fn out_of_descriptors_the_server_waits_for_a_free_one_instead_of_spinning() {
         "the server already uses {in_use} descriptors below {LIMIT}"
     );
 
-    let mut clients: Vec<Client> = (0..room).map(|_| welcomed(&server)).collect();
+    let mut clients: Vec<Client> =
+        (0..room).map(|_| welcomed(&server)).collect();
     let mut waiting = server.connect();
-    server
-        .process()
-        .wait_for_stderr("could not accept a connection: Too many open files (os error 24)");
+    server.process().wait_for_stderr(
+        "could not accept a connection: Too many open files (os error 24)",
+    );
     assert!(waiting.is_silent_for(Duration::from_millis(100)));
     let used = procfs::cpu_used_during(server.pid(), Duration::from_secs(1));
     assert!(

@@ -113,7 +113,10 @@ pub fn main() -> ExitCode {
 
 /// Waits up to REPLY_TIMEOUT for the reply to `message`. A datagram that is
 /// not that reply (a late reply to an earlier message) is skipped.
-fn wait_for_reply(socket: &UdpSocket, message: &[u8]) -> io::Result<Option<Vec<u8>>> {
+fn wait_for_reply(
+    socket: &UdpSocket,
+    message: &[u8],
+) -> io::Result<Option<Vec<u8>>> {
     let mut expected = b"OK ".to_vec();
     expected.extend_from_slice(message);
     expected.truncate(MAX_DATAGRAM);

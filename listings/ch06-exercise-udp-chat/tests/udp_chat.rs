@@ -67,7 +67,8 @@ fn the_first_message_makes_a_member_and_goes_to_the_members_before_it() {
 #[test]
 fn every_message_goes_to_every_other_member_and_not_back_to_its_sender() {
     let server = Server::start(SERVER);
-    let members: Vec<Member> = (0..3).map(|_| Member::new(server.addr())).collect();
+    let members: Vec<Member> =
+        (0..3).map(|_| Member::new(server.addr())).collect();
     for (index, member) in members.iter().enumerate() {
         member.say("joining");
         for earlier in &members[..index] {

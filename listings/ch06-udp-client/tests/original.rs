@@ -18,12 +18,20 @@ const CLIENT: &str = env!("CARGO_BIN_EXE_ch06-udp-client");
 
 /// The original's client, sending to `port` on loopback instead of 9999.
 fn original_client(port: u16) -> Original {
-    Original::of(&["16-udp-client"]).edit("$port = 9999;", &format!("$port = {port};"), 1)
+    Original::of(&["16-udp-client"]).edit(
+        "$port = 9999;",
+        &format!("$port = {port};"),
+        1,
+    )
 }
 
 /// The original's server, on loopback and `port` instead of 0.0.0.0:9999.
 fn original_server(port: u16) -> Original {
-    Original::of(&["15-udp-server"]).edit("\"0.0.0.0\", 9999", &format!("\"127.0.0.1\", {port}"), 1)
+    Original::of(&["15-udp-server"]).edit(
+        "\"0.0.0.0\", 9999",
+        &format!("\"127.0.0.1\", {port}"),
+        1,
+    )
 }
 
 /// A loopback UDP port on which, a moment ago, nothing was bound.
@@ -99,7 +107,9 @@ fn msg_waitall_does_not_make_the_original_client_wait_for_2045_bytes() {
     server.send_to(b"OK hi\n", sender).expect("send_to");
     // The reply is printed and the next message asked for, with the input
     // still open: the client did not wait for more.
-    client.wait_for_stdout(&format!("Socket created \n{PROMPT}Reply : OK hi\n{PROMPT}"));
+    client.wait_for_stdout(&format!(
+        "Socket created \n{PROMPT}Reply : OK hi\n{PROMPT}"
+    ));
     assert!(!client.has_exited());
 }
 
@@ -108,7 +118,8 @@ fn msg_waitall_does_not_make_the_original_client_wait_for_2045_bytes() {
 /// input, the client sends that as an empty datagram, takes the 0 bytes sent
 /// for a failure, says so, and exits with status 0.
 #[test]
-fn at_the_end_of_its_input_the_original_client_sends_an_empty_datagram_and_says_it_failed() {
+fn at_the_end_of_its_input_the_original_client_sends_an_empty_datagram_and_says_it_failed()
+ {
     let Some(php) = php() else { return };
     let (server, port) = stand_in();
     let answer = thread::spawn(move || {
@@ -184,7 +195,8 @@ fn the_original_servers_cut_reply_is_not_the_reply_listing_6_2_waits_for() {
     server.wait_for_stdout("Waiting for data ...");
     let mut line = "z".repeat(150);
     line.push('\n');
-    let run = Process::run(CLIENT, [format!("127.0.0.1:{port}")], line.as_bytes());
+    let run =
+        Process::run(CLIENT, [format!("127.0.0.1:{port}")], line.as_bytes());
     assert_eq!(run.code(), 1, "{run:?}");
     assert_eq!(run.stdout, "");
     assert_eq!(

@@ -56,7 +56,9 @@ fn a_session_with_the_books_server_matches_the_book() {
     assert_eq!(run.stdout, "Reply : OK hello\nReply : OK how are you?\n");
     assert_eq!(run.stderr, "");
     Transcript::new("transcripts/session.console")
-        .command("printf 'hello\\nhow are you?\\n' | cargo run -p ch06-udp-client")
+        .command(
+            "printf 'hello\\nhow are you?\\n' | cargo run -p ch06-udp-client",
+        )
         .output(&run.stdout)
         .check();
 }
@@ -73,19 +75,22 @@ struct Terminal {
 
 impl Terminal {
     fn open() -> Terminal {
-        let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-            .expect("open a pseudo-terminal");
+        let master =
+            posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+                .expect("open a pseudo-terminal");
         grantpt(&master).expect("grantpt");
         unlockpt(&master).expect("unlockpt");
         let path = ptsname_r(&master).expect("ptsname");
-        let mut reader = File::from(master.as_fd().try_clone_to_owned().expect("dup"));
+        let mut reader =
+            File::from(master.as_fd().try_clone_to_owned().expect("dup"));
         let screen = Arc::new(Mutex::new(Vec::new()));
         let shown = Arc::clone(&screen);
         // Reads until the program's side is closed (then read fails: EIO).
         thread::spawn(move || {
             let mut chunk = [0u8; 4096];
             while let Ok(read @ 1..) = reader.read(&mut chunk) {
-                let mut screen = shown.lock().unwrap_or_else(|e| e.into_inner());
+                let mut screen =
+                    shown.lock().unwrap_or_else(|e| e.into_inner());
                 screen.extend_from_slice(&chunk[..read]);
             }
         });
@@ -104,7 +109,9 @@ impl Terminal {
 
     /// Waits until `text` is on the screen `count` times.
     fn wait_for(&self, text: &str, count: usize) {
-        let shown = wait_until(timeout(), || self.screen().matches(text).count() == count);
+        let shown = wait_until(timeout(), || {
+            self.screen().matches(text).count() == count
+        });
         assert!(
             shown,
             "expected {text:?} {count} times on {:?}",
@@ -167,7 +174,8 @@ fn each_line_is_one_datagram_without_its_line_ending() {
         }
         socket
     });
-    let run = Process::run(CLIENT, [addr.to_string()], b"first\n\nfrom telnet\r\n");
+    let run =
+        Process::run(CLIENT, [addr.to_string()], b"first\n\nfrom telnet\r\n");
     let socket = server.join().expect("the stand-in server");
     // Nothing more came: the end of the input is not sent. (On loopback, a
     // datagram is in the receiver's queue by the time send() returns, and
@@ -273,7 +281,9 @@ fn no_server_at_the_address_is_an_error_at_once_not_a_timeout() {
     assert_eq!(run.code(), 1);
     assert_eq!(
         run.stderr,
-        format!("could not receive from {addr}: Connection refused (os error 111)\n")
+        format!(
+            "could not receive from {addr}: Connection refused (os error 111)\n"
+        )
     );
     Transcript::new("transcripts/refused.console")
         .command("printf 'anyone there?\\n' | cargo run -p ch06-udp-client")

@@ -15,12 +15,20 @@ const SERVER: &str = env!("CARGO_BIN_EXE_ch06-udp-server");
 
 /// The original's server, on loopback and `port` instead of 0.0.0.0:9999.
 fn original_server(port: u16) -> Original {
-    Original::of(&["15-udp-server"]).edit("\"0.0.0.0\", 9999", &format!("\"127.0.0.1\", {port}"), 1)
+    Original::of(&["15-udp-server"]).edit(
+        "\"0.0.0.0\", 9999",
+        &format!("\"127.0.0.1\", {port}"),
+        1,
+    )
 }
 
 /// The original's client, sending to `port` on loopback instead of 9999.
 fn original_client(port: u16) -> Original {
-    Original::of(&["16-udp-client"]).edit("$port = 9999;", &format!("$port = {port};"), 1)
+    Original::of(&["16-udp-client"]).edit(
+        "$port = 9999;",
+        &format!("$port = {port};"),
+        1,
+    )
 }
 
 /// A program of the original without its `error_reporting(~E_WARNING)`, so
@@ -76,7 +84,8 @@ fn the_original_server_keeps_512_bytes_of_a_message_and_replies_with_100() {
 
     // 600 bytes: the server receives the first 512 and logs them, and no
     // more: what it prints next ("Waiting for data") follows at once.
-    let long: Vec<u8> = (0..600).map(|index| b'a' + (index % 26) as u8).collect();
+    let long: Vec<u8> =
+        (0..600).map(|index| b'a' + (index % 26) as u8).collect();
     socket.send(&long).expect("send");
     assert_eq!(receive(&socket), [&b"OK "[..], &long[..97]].concat());
     let kept = String::from_utf8_lossy(&long[..512]).into_owned();
@@ -89,7 +98,8 @@ fn the_original_server_keeps_512_bytes_of_a_message_and_replies_with_100() {
 fn the_original_client_talks_to_the_books_server_until_its_input_ends() {
     let Some(php) = php() else { return };
     let mut server = Server::start(SERVER);
-    let run = php.run(&original_client(server.port()), b"hello\nhow are you?\n");
+    let run =
+        php.run(&original_client(server.port()), b"hello\nhow are you?\n");
     assert_eq!(run.code(), 0, "{run:?}");
     assert_eq!(
         run.stdout,

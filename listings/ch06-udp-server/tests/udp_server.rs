@@ -75,7 +75,10 @@ fn many_clients_at_once_each_get_only_their_own_replies() {
                 for message in 0..50 {
                     let text = format!("client {number} message {message}");
                     socket.send(text.as_bytes()).expect("send");
-                    assert_eq!(receive(&socket), format!("OK {text}").as_bytes());
+                    assert_eq!(
+                        receive(&socket),
+                        format!("OK {text}").as_bytes()
+                    );
                 }
             })
         })
@@ -111,7 +114,8 @@ fn a_long_message_comes_back_whole() {
 fn the_reply_to_the_largest_datagram_is_cut_to_fit() {
     let server = Server::start(SERVER);
     let socket = client(server.addr());
-    let message: Vec<u8> = (0..65_507).map(|index| (index % 251) as u8).collect();
+    let message: Vec<u8> =
+        (0..65_507).map(|index| (index % 251) as u8).collect();
     socket
         .send(&message)
         .expect("65,507 bytes fit in one datagram");
@@ -163,7 +167,9 @@ fn a_port_in_use_is_reported_in_one_line() {
     assert_eq!(run.code(), 1);
     assert_eq!(
         run.stderr,
-        format!("could not bind {addr}: Address already in use (os error 98)\n")
+        format!(
+            "could not bind {addr}: Address already in use (os error 98)\n"
+        )
     );
 }
 

@@ -23,7 +23,9 @@ use nix::sys::stat::{Mode, umask};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::{Pid, setsid};
 use testkit::daemon::DaemonDir;
-use testkit::{Client, Finished, Process, Server, Transcript, procfs, timeout, wait_until};
+use testkit::{
+    Client, Finished, Process, Server, Transcript, procfs, timeout, wait_until,
+};
 
 const DAEMON: &str = env!("CARGO_BIN_EXE_ch07-daemon");
 const WELCOME: &[u8] = b"Welcome to My First Server...\n";
@@ -133,11 +135,13 @@ fn the_daemon_is_in_a_session_of_its_own_that_it_does_not_lead() {
 /// Its stdout and stderr go to `output`. Keep the returned master side open
 /// while the test runs: closing it hangs the terminal up.
 fn spawn_in_terminal(args: &[String], output: &Path) -> (PtyMaster, Child) {
-    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-        .expect("open a pseudo-terminal");
+    let master =
+        posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+            .expect("open a pseudo-terminal");
     grantpt(&master).expect("grantpt");
     unlockpt(&master).expect("unlockpt");
-    let terminal = CString::new(ptsname_r(&master).expect("ptsname")).expect("a path");
+    let terminal =
+        CString::new(ptsname_r(&master).expect("ptsname")).expect("a path");
     let output = File::create(output).expect("create the output file");
 
     let mut command = Command::new(DAEMON);
@@ -156,7 +160,11 @@ fn spawn_in_terminal(args: &[String], output: &Path) -> (PtyMaster, Child) {
             // A session leader without a terminal that opens one gets it as
             // its controlling terminal. The descriptor stays open, as a
             // shell's would, for the daemon to close.
-            std::mem::forget(open(terminal.as_c_str(), OFlag::O_RDWR, Mode::empty())?);
+            std::mem::forget(open(
+                terminal.as_c_str(),
+                OFlag::O_RDWR,
+                Mode::empty(),
+            )?);
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
             Ok(())
         });
@@ -209,7 +217,8 @@ fn in_the_foreground_it_keeps_its_terminal() {
     // Its log is stderr, here the output file: "started" comes once it
     // handles signals.
     let started = wait_until(timeout(), || {
-        fs::read_to_string(&output).is_ok_and(|text| text.contains("started as pid"))
+        fs::read_to_string(&output)
+            .is_ok_and(|text| text.contains("started as pid"))
     });
     assert!(started, "{:?}", fs::read_to_string(&output));
     let stat = procfs::stat(server.id()).expect("the server runs");
@@ -347,7 +356,9 @@ fn a_bind_error_reaches_the_terminal_and_no_daemon_starts() {
     assert_eq!(run.code(), 1);
     assert_eq!(
         run.stderr,
-        format!("could not bind {addr}: Address already in use (os error 98)\n")
+        format!(
+            "could not bind {addr}: Address already in use (os error 98)\n"
+        )
     );
     assert!(dir.processes().is_empty(), "a daemon started anyway");
     assert!(!dir.pid_file().exists());
@@ -403,7 +414,8 @@ fn in_the_foreground_it_logs_to_stderr_and_stops_on_ctrl_c() {
     let mut client = server.connect();
     assert_eq!(client.read_to_end(), WELCOME);
     let process = server.process();
-    process.wait_for_stderr(&format!("connection from {}\n", client.local_addr()));
+    process
+        .wait_for_stderr(&format!("connection from {}\n", client.local_addr()));
     process.signal(Signal::SIGINT);
     assert!(process.wait_exit(timeout()).success());
     assert!(process.stderr().ends_with("stopped by SIGINT\n"));
@@ -440,7 +452,11 @@ fn session_matches_the_book() {
     assert_eq!(launcher.code(), 0, "{launcher:?}");
     let pid = dir.daemon_pid();
 
-    let client = Process::run(testkit::bin("ch01-hello-client"), [addr.to_string()], b"");
+    let client = Process::run(
+        testkit::bin("ch01-hello-client"),
+        [addr.to_string()],
+        b"",
+    );
     assert_eq!(client.code(), 0, "{client:?}");
     kill(Pid::from_raw(pid as i32), Signal::SIGTERM).expect("kill");
     dir.wait_exit(pid, timeout());

@@ -25,7 +25,10 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::{Pid, dup2_stderr, dup2_stdin, dup2_stdout, setsid};
 use testkit::daemon::DaemonDir;
 use testkit::php::{Original, Php, php};
-use testkit::{Client, Process, Transcript, kernel, procfs, timeout, unused_port, wait_until};
+use testkit::{
+    Client, Process, Transcript, kernel, procfs, timeout, unused_port,
+    wait_until,
+};
 
 /// The original's daemon, on loopback and `port` instead of 0.0.0.0:8080.
 fn original_daemon(port: u16) -> Original {
@@ -115,8 +118,12 @@ fn with_its_port_taken_the_original_daemon_exits_0_and_says_success() {
     assert_eq!(kernel::listening_sockets(port), 1, "only the test's socket");
 
     // The shell shows PHP's warning first: it comes from inside socket_bind.
-    let shown =
-        |text: &str| text.replace(&script(&dir).display().to_string(), "/home/you/daemon.php");
+    let shown = |text: &str| {
+        text.replace(
+            &script(&dir).display().to_string(),
+            "/home/you/daemon.php",
+        )
+    };
     Transcript::new("transcripts/original-port-taken.console")
         .command("php daemon.php")
         .output(&shown(&launcher.stderr()))
@@ -202,7 +209,8 @@ fn the_original_daemon_keeps_what_it_inherited() {
     let Some(php) = php() else { return };
     let dir = DaemonDir::new();
     let port = unused_port();
-    fs::write(script(&dir), original_daemon(port).source()).expect("write the script");
+    fs::write(script(&dir), original_daemon(port).source())
+        .expect("write the script");
     // A descriptor the launcher inherits, as from a careless parent.
     let inherited = File::create(dir.path().join("inherited")).expect("create");
     let inherited_fd = inherited.as_raw_fd();
@@ -250,12 +258,17 @@ fn the_original_daemon_keeps_what_it_inherited() {
 /// session whose controlling terminal is a new pseudo-terminal, which is
 /// also its stdin, stdout and stderr. Keep the returned master side open
 /// while the test runs: closing it hangs the terminal up.
-fn spawn_in_terminal(php: &Php, script: &Path) -> (PtyMaster, std::process::Child) {
-    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-        .expect("open a pseudo-terminal");
+fn spawn_in_terminal(
+    php: &Php,
+    script: &Path,
+) -> (PtyMaster, std::process::Child) {
+    let master =
+        posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+            .expect("open a pseudo-terminal");
     grantpt(&master).expect("grantpt");
     unlockpt(&master).expect("unlockpt");
-    let terminal = CString::new(ptsname_r(&master).expect("ptsname")).expect("a path");
+    let terminal =
+        CString::new(ptsname_r(&master).expect("ptsname")).expect("a path");
     let mut command = php.command(script);
     // SAFETY: the closure runs in the forked child before exec, where only
     // async-signal-safe calls are allowed (the test is multi-threaded). It
@@ -285,12 +298,14 @@ fn spawn_in_terminal(php: &Php, script: &Path) -> (PtyMaster, std::process::Chil
 /// terminal, which it keeps as its stdin, stdout and stderr. Hanging the
 /// terminal up does not stop it, as the original says.
 #[test]
-fn started_from_a_terminal_the_original_daemon_writes_into_it_without_owning_it() {
+fn started_from_a_terminal_the_original_daemon_writes_into_it_without_owning_it()
+ {
     let _shared = shared();
     let Some(php) = php() else { return };
     let dir = DaemonDir::new();
     let port = unused_port();
-    fs::write(script(&dir), original_daemon(port).source()).expect("write the script");
+    fs::write(script(&dir), original_daemon(port).source())
+        .expect("write the script");
     let (mut master, mut launcher) = spawn_in_terminal(&php, &script(&dir));
     let terminal = PathBuf::from(ptsname_r(&master).expect("ptsname"));
     let mut launched = None;
@@ -406,7 +421,8 @@ mod no_fork {
         // SAFETY: the arguments are what prctl(2) documents for
         // PR_SET_SECCOMP, and `program` points to a filter that outlives the
         // call.
-        let done = unsafe { prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) };
+        let done =
+            unsafe { prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) };
         if done == 0 {
             Ok(())
         } else {
@@ -427,7 +443,8 @@ fn when_fork_fails_the_original_daemon_still_exits_0() {
     let Some(php) = php() else { return };
     let dir = DaemonDir::new();
     let port = unused_port();
-    fs::write(script(&dir), original_daemon(port).source()).expect("write the script");
+    fs::write(script(&dir), original_daemon(port).source())
+        .expect("write the script");
     let filter = no_fork::filter();
     let mut command = php.command(&script(&dir));
     // SAFETY: runs in the child before exec; installing the filter is two
@@ -444,7 +461,10 @@ fn when_fork_fails_the_original_daemon_still_exits_0() {
     let warning = &launcher.stderr;
     assert!(
         warning.starts_with("PHP Warning:  pcntl_fork(): Error 11")
-            && warning.ends_with(&format!(" in {} on line 42\n", script(&dir).display()))
+            && warning.ends_with(&format!(
+                " in {} on line 42\n",
+                script(&dir).display()
+            ))
             && warning.lines().count() == 1,
         "{warning:?}"
     );

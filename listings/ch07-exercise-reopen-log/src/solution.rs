@@ -16,16 +16,18 @@ use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg, OFlag};
 use nix::poll::{PollFd, PollFlags, ppoll};
 use nix::sys::signal::{
-    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction, sigprocmask,
+    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction,
+    sigprocmask,
 };
 use nix::sys::stat::{Mode, umask};
 use nix::sys::wait::waitpid;
 use nix::unistd::{
-    ForkResult, Pid, chdir, dup2_stderr, dup2_stdin, dup2_stdout, fork, pipe, setsid,
+    ForkResult, Pid, chdir, dup2_stderr, dup2_stdin, dup2_stdout, fork, pipe,
+    setsid,
 };
 
-const USAGE: &str =
-    "usage: ch07-exercise-reopen-log [--foreground] [--pid-file PATH] [--log-file PATH] [ADDR]";
+const USAGE: &str = "usage: ch07-exercise-reopen-log \
+    [--foreground] [--pid-file PATH] [--log-file PATH] [ADDR]";
 
 /// What every caller hears, as in the original.
 const WELCOME: &[u8] = b"Welcome to My First Server...\n";
@@ -85,7 +87,8 @@ pub fn main() -> ExitCode {
     };
     println!("listening on {local}");
 
-    let (mut log, ready): (Box<dyn Write>, Option<File>) = if options.foreground {
+    let (mut log, ready): (Box<dyn Write>, Option<File>) = if options.foreground
+    {
         // For debugging, or for a service manager that wants to keep its
         // services in the foreground: no detaching, the log on stderr.
         (Box::new(io::stderr()), None)
@@ -107,8 +110,8 @@ pub fn main() -> ExitCode {
 
     // This is the daemon now (or the server in the foreground).
     let pid = process::id();
-    let started =
-        write_pid(&mut pid_file, pid).and_then(|()| catch_signals().map_err(io::Error::from));
+    let started = write_pid(&mut pid_file, pid)
+        .and_then(|()| catch_signals().map_err(io::Error::from));
     let wait_mask = match started {
         Ok(wait_mask) => wait_mask,
         Err(err) => {
@@ -188,7 +191,9 @@ fn lock_pid_file(path: &Path) -> io::Result<Flock<File>> {
             .open(path)?;
         let locked = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(locked) => locked,
-            Err((file, Errno::EWOULDBLOCK)) => return Err(already_running(file)),
+            Err((file, Errno::EWOULDBLOCK)) => {
+                return Err(already_running(file));
+            }
             Err((_, errno)) => return Err(errno.into()),
         };
         // A daemon that was stopping may have removed the file between our
@@ -212,7 +217,9 @@ fn already_running(mut file: File) -> io::Error {
     let mut text = String::new();
     let _ = file.read_to_string(&mut text);
     match text.trim().parse::<u32>() {
-        Ok(pid) => io::Error::other(format!("ch07-daemon is already running as pid {pid}")),
+        Ok(pid) => io::Error::other(format!(
+            "ch07-daemon is already running as pid {pid}"
+        )),
         // It has the lock but has not written its pid yet.
         Err(_) => io::Error::other("another ch07-daemon holds the lock"),
     }
@@ -312,7 +319,8 @@ fn wait_for_daemon(mut from_daemon: File, first_child: Pid) -> i32 {
 fn close_inherited(keep: &[RawFd]) -> io::Result<()> {
     // /proc/self/fd lists this process's descriptors. Reading it takes a
     // descriptor of its own, which must not be closed under its feet.
-    let mut listing = Dir::open("/proc/self/fd", OFlag::O_RDONLY, Mode::empty())?;
+    let mut listing =
+        Dir::open("/proc/self/fd", OFlag::O_RDONLY, Mode::empty())?;
     let listing_fd = listing.as_raw_fd();
     let inherited: Vec<RawFd> = listing
         .iter()
@@ -389,7 +397,9 @@ fn serve(
         match ppoll(&mut watched, None, Some(wait_mask)) {
             Ok(_) => {}
             Err(Errno::EINTR) => {
-                if let Ok(signal) = Signal::try_from(STOP_SIGNAL.load(Ordering::SeqCst)) {
+                if let Ok(signal) =
+                    Signal::try_from(STOP_SIGNAL.load(Ordering::SeqCst))
+                {
                     return Ok(signal);
                 }
                 if REOPEN_LOG.swap(false, Ordering::SeqCst) {
@@ -409,7 +419,9 @@ fn serve(
             }
             // The caller hung up before we accepted it: nothing to do.
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-            Err(err) => log_line(log, &format!("could not accept a call: {err}")),
+            Err(err) => {
+                log_line(log, &format!("could not accept a call: {err}"))
+            }
         }
     }
 }
@@ -429,7 +441,10 @@ fn reopen_log(log: &mut Box<dyn Write>, log_path: Option<&Path>) {
             *log = Box::new(file);
             log_line(log, &format!("reopened {}", path.display()));
         }
-        Err(err) => log_line(log, &format!("could not reopen {}: {err}", path.display())),
+        Err(err) => log_line(
+            log,
+            &format!("could not reopen {}: {err}", path.display()),
+        ),
     }
 }
 // ANCHOR_END: solution

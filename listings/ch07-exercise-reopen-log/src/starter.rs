@@ -17,16 +17,18 @@ use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg, OFlag};
 use nix::poll::{PollFd, PollFlags, ppoll};
 use nix::sys::signal::{
-    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction, sigprocmask,
+    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction,
+    sigprocmask,
 };
 use nix::sys::stat::{Mode, umask};
 use nix::sys::wait::waitpid;
 use nix::unistd::{
-    ForkResult, Pid, chdir, dup2_stderr, dup2_stdin, dup2_stdout, fork, pipe, setsid,
+    ForkResult, Pid, chdir, dup2_stderr, dup2_stdin, dup2_stdout, fork, pipe,
+    setsid,
 };
 
-const USAGE: &str =
-    "usage: ch07-exercise-reopen-log [--foreground] [--pid-file PATH] [--log-file PATH] [ADDR]";
+const USAGE: &str = "usage: ch07-exercise-reopen-log \
+    [--foreground] [--pid-file PATH] [--log-file PATH] [ADDR]";
 
 /// What every caller hears, as in the original.
 const WELCOME: &[u8] = b"Welcome to My First Server...\n";
@@ -86,7 +88,8 @@ pub fn main() -> ExitCode {
     };
     println!("listening on {local}");
 
-    let (mut log, ready): (Box<dyn Write>, Option<File>) = if options.foreground {
+    let (mut log, ready): (Box<dyn Write>, Option<File>) = if options.foreground
+    {
         // For debugging, or for a service manager that wants to keep its
         // services in the foreground: no detaching, the log on stderr.
         (Box::new(io::stderr()), None)
@@ -108,8 +111,8 @@ pub fn main() -> ExitCode {
 
     // This is the daemon now (or the server in the foreground).
     let pid = process::id();
-    let started =
-        write_pid(&mut pid_file, pid).and_then(|()| catch_stop_signals().map_err(io::Error::from));
+    let started = write_pid(&mut pid_file, pid)
+        .and_then(|()| catch_stop_signals().map_err(io::Error::from));
     let wait_mask = match started {
         Ok(wait_mask) => wait_mask,
         Err(err) => {
@@ -185,7 +188,9 @@ fn lock_pid_file(path: &Path) -> io::Result<Flock<File>> {
             .open(path)?;
         let locked = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(locked) => locked,
-            Err((file, Errno::EWOULDBLOCK)) => return Err(already_running(file)),
+            Err((file, Errno::EWOULDBLOCK)) => {
+                return Err(already_running(file));
+            }
             Err((_, errno)) => return Err(errno.into()),
         };
         // A daemon that was stopping may have removed the file between our
@@ -209,7 +214,9 @@ fn already_running(mut file: File) -> io::Error {
     let mut text = String::new();
     let _ = file.read_to_string(&mut text);
     match text.trim().parse::<u32>() {
-        Ok(pid) => io::Error::other(format!("ch07-daemon is already running as pid {pid}")),
+        Ok(pid) => io::Error::other(format!(
+            "ch07-daemon is already running as pid {pid}"
+        )),
         // It has the lock but has not written its pid yet.
         Err(_) => io::Error::other("another ch07-daemon holds the lock"),
     }
@@ -309,7 +316,8 @@ fn wait_for_daemon(mut from_daemon: File, first_child: Pid) -> i32 {
 fn close_inherited(keep: &[RawFd]) -> io::Result<()> {
     // /proc/self/fd lists this process's descriptors. Reading it takes a
     // descriptor of its own, which must not be closed under its feet.
-    let mut listing = Dir::open("/proc/self/fd", OFlag::O_RDONLY, Mode::empty())?;
+    let mut listing =
+        Dir::open("/proc/self/fd", OFlag::O_RDONLY, Mode::empty())?;
     let listing_fd = listing.as_raw_fd();
     let inherited: Vec<RawFd> = listing
         .iter()
@@ -369,7 +377,11 @@ fn catch_stop_signals() -> nix::Result<SigSet> {
 
 // ANCHOR: serve
 /// Greets every caller until a stop signal arrives; returns that signal.
-fn serve(listener: &TcpListener, wait_mask: SigSet, log: &mut dyn Write) -> io::Result<Signal> {
+fn serve(
+    listener: &TcpListener,
+    wait_mask: SigSet,
+    log: &mut dyn Write,
+) -> io::Result<Signal> {
     loop {
         // Sleep until a caller arrives or a stop signal is delivered. ppoll
         // unblocks the signals only while it sleeps, in one step with going
@@ -381,10 +393,12 @@ fn serve(listener: &TcpListener, wait_mask: SigSet, log: &mut dyn Write) -> io::
             // TODO: after SIGHUP, open the log file again (by its path: the
             // file we have open may have been renamed) and log to the new
             // one from then on. `serve` will need the path for that.
-            Err(Errno::EINTR) => match Signal::try_from(STOP_SIGNAL.load(Ordering::SeqCst)) {
-                Ok(signal) => return Ok(signal),
-                Err(_) => continue,
-            },
+            Err(Errno::EINTR) => {
+                match Signal::try_from(STOP_SIGNAL.load(Ordering::SeqCst)) {
+                    Ok(signal) => return Ok(signal),
+                    Err(_) => continue,
+                }
+            }
             Err(errno) => return Err(errno.into()),
         }
         match listener.accept() {
@@ -397,7 +411,9 @@ fn serve(listener: &TcpListener, wait_mask: SigSet, log: &mut dyn Write) -> io::
             }
             // The caller hung up before we accepted it: nothing to do.
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-            Err(err) => log_line(log, &format!("could not accept a call: {err}")),
+            Err(err) => {
+                log_line(log, &format!("could not accept a call: {err}"))
+            }
         }
     }
 }

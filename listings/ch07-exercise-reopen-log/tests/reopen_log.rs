@@ -53,7 +53,10 @@ fn after_sighup_the_log_goes_to_a_new_file_at_the_same_path() {
     // ...where the daemon, which has the file open, goes on writing...
     let before = Client::connect(addr).read_to_end();
     assert!(!before.is_empty());
-    assert!(fs::read_to_string(&rotated).is_ok_and(|log| log.contains("connection from")));
+    assert!(
+        fs::read_to_string(&rotated)
+            .is_ok_and(|log| log.contains("connection from"))
+    );
     // ...until SIGHUP tells it to open the file by its name again.
     let reopened = format!("reopened {}\n", dir.log_file().display());
     hang_up_and_wait_for(&dir, pid, &reopened);

@@ -21,7 +21,9 @@ pub fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let pid_file = match (args.next(), args.next(), args.next()) {
         (None, _, _) => PathBuf::from("/tmp/ch07-daemon.pid"),
-        (Some(flag), Some(path), None) if flag == "--pid-file" => PathBuf::from(path),
+        (Some(flag), Some(path), None) if flag == "--pid-file" => {
+            PathBuf::from(path)
+        }
         _ => {
             eprintln!("usage: ch07-exercise-stop [--pid-file PATH]");
             return ExitCode::from(2);
@@ -52,7 +54,9 @@ pub fn main() -> ExitCode {
     let file = match Flock::lock(file, FlockArg::LockSharedNonblock) {
         Ok(_stale) => {
             let pid_file = pid_file.display();
-            eprintln!("could not stop pid {pid}: nothing holds {pid_file} locked");
+            eprintln!(
+                "could not stop pid {pid}: nothing holds {pid_file} locked"
+            );
             return ExitCode::FAILURE;
         }
         Err((file, Errno::EWOULDBLOCK)) => file,
@@ -74,12 +78,16 @@ pub fn main() -> ExitCode {
     loop {
         match Flock::lock(file, FlockArg::LockSharedNonblock) {
             Ok(_) => break,
-            Err((still_locked, Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
+            Err((still_locked, Errno::EWOULDBLOCK))
+                if Instant::now() < deadline =>
+            {
                 file = still_locked;
                 std::thread::sleep(Duration::from_millis(10));
             }
             Err((_, Errno::EWOULDBLOCK)) => {
-                eprintln!("could not stop pid {pid}: still running after {PATIENCE:?}");
+                eprintln!(
+                    "could not stop pid {pid}: still running after {PATIENCE:?}"
+                );
                 return ExitCode::FAILURE;
             }
             Err((_, errno)) => {

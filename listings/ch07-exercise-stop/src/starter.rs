@@ -12,7 +12,9 @@ pub fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let pid_file = match (args.next(), args.next(), args.next()) {
         (None, _, _) => PathBuf::from("/tmp/ch07-daemon.pid"),
-        (Some(flag), Some(path), None) if flag == "--pid-file" => PathBuf::from(path),
+        (Some(flag), Some(path), None) if flag == "--pid-file" => {
+            PathBuf::from(path)
+        }
         _ => {
             eprintln!("usage: ch07-exercise-stop [--pid-file PATH]");
             return ExitCode::from(2);

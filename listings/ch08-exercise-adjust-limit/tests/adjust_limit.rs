@@ -9,7 +9,11 @@ use testkit::{Client, Server, timeout};
 const SERVER: &str = env!("CARGO_BIN_EXE_ch08-exercise-adjust-limit");
 
 fn start(max_procs: &str) -> Server {
-    let mut server = Server::start_with(SERVER, ["127.0.0.1:0"], &[("MAX_PROCS", max_procs)]);
+    let mut server = Server::start_with(
+        SERVER,
+        ["127.0.0.1:0"],
+        &[("MAX_PROCS", max_procs)],
+    );
     assert_eq!(server.next_line(), format!("client slots: {max_procs}"));
     server
 }
@@ -29,7 +33,8 @@ fn adjust(server: &mut Server, signal: Signal) -> String {
     let deadline = Instant::now() + timeout();
     loop {
         let process = server.process();
-        if let Some(line) = process.next_line_within(Duration::from_millis(20)) {
+        if let Some(line) = process.next_line_within(Duration::from_millis(20))
+        {
             return line;
         }
         assert!(!process.has_exited(), "{signal} killed the server");

@@ -12,7 +12,8 @@ use std::process::{self, ExitCode};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, ppoll};
 use nix::sys::signal::{
-    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction, sigprocmask,
+    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction,
+    sigprocmask,
 };
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
@@ -34,7 +35,9 @@ pub fn main() -> ExitCode {
         Ok(value) => match value.parse::<usize>() {
             Ok(max_procs) if max_procs > 0 => max_procs,
             _ => {
-                eprintln!("MAX_PROCS must be a whole number from 1 up, not {value:?}");
+                eprintln!(
+                    "MAX_PROCS must be a whole number from 1 up, not {value:?}"
+                );
                 return ExitCode::from(2);
             }
         },
@@ -123,7 +126,10 @@ pub fn main() -> ExitCode {
                 let code = match echo(stream) {
                     Ok(()) => 0,
                     Err(err) => {
-                        eprintln!("child {}: echo to {peer}: {err}", process::id());
+                        eprintln!(
+                            "child {}: echo to {peer}: {err}",
+                            process::id()
+                        );
                         1
                     }
                 };
@@ -132,7 +138,9 @@ pub fn main() -> ExitCode {
             Ok(ForkResult::Parent { child }) => {
                 children.insert(child);
                 let busy = children.len();
-                println!("child {child} serves {peer} ({busy} of {max_procs} busy)");
+                println!(
+                    "child {child} serves {peer} ({busy} of {max_procs} busy)"
+                );
             }
             Err(errno) => eprintln!("could not fork for {peer}: {errno}"),
         }
@@ -188,9 +196,13 @@ fn reap_children(children: &mut HashSet<Pid>, max_procs: usize) {
         };
         let (child, how) = match status {
             WaitStatus::Exited(child, 0) => (child, "is done".to_string()),
-            WaitStatus::Exited(child, code) => (child, format!("failed with status {code}")),
+            WaitStatus::Exited(child, code) => {
+                (child, format!("failed with status {code}"))
+            }
             // A child that dies of a signal ended too, and frees its slot.
-            WaitStatus::Signaled(child, signal, _) => (child, format!("was killed by {signal}")),
+            WaitStatus::Signaled(child, signal, _) => {
+                (child, format!("was killed by {signal}"))
+            }
             // Stopped or continued: reported only with WUNTRACED or
             // WCONTINUED, which we do not ask for.
             _ => continue,

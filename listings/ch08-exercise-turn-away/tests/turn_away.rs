@@ -8,7 +8,11 @@ use testkit::{Client, Server, procfs};
 const SERVER: &str = env!("CARGO_BIN_EXE_ch08-exercise-turn-away");
 
 fn start(max_procs: &str) -> Server {
-    let mut server = Server::start_with(SERVER, ["127.0.0.1:0"], &[("MAX_PROCS", max_procs)]);
+    let mut server = Server::start_with(
+        SERVER,
+        ["127.0.0.1:0"],
+        &[("MAX_PROCS", max_procs)],
+    );
     assert_eq!(server.next_line(), format!("client slots: {max_procs}"));
     server
 }
@@ -58,6 +62,7 @@ fn a_freed_slot_serves_the_next_client() {
 fn the_parent_still_sleeps_while_every_slot_is_busy() {
     let mut server = start("1");
     let _busy = served(&mut server);
-    let used = procfs::cpu_used_during(server.pid(), Duration::from_millis(500));
+    let used =
+        procfs::cpu_used_during(server.pid(), Duration::from_millis(500));
     assert!(used < Duration::from_millis(50), "used {used:?} of CPU");
 }

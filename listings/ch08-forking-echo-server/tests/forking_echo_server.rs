@@ -8,7 +8,8 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::{
-    Client, Process, Server, Transcript, conventions, kernel, procfs, timeout, wait_until,
+    Client, Process, Server, Transcript, conventions, kernel, procfs, timeout,
+    wait_until,
 };
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch08-forking-echo-server");
@@ -16,7 +17,11 @@ const SERVER: &str = env!("CARGO_BIN_EXE_ch08-forking-echo-server");
 /// Starts the server with MAX_PROCS set and reads its first two lines.
 fn start(max_procs: usize) -> Server {
     let max_procs = max_procs.to_string();
-    let mut server = Server::start_with(SERVER, ["127.0.0.1:0"], &[("MAX_PROCS", &max_procs)]);
+    let mut server = Server::start_with(
+        SERVER,
+        ["127.0.0.1:0"],
+        &[("MAX_PROCS", &max_procs)],
+    );
     assert_eq!(server.next_line(), format!("client slots: {max_procs}"));
     server
 }
@@ -134,7 +139,8 @@ fn no_zombies_remain_after_clients_leave() {
     let mut half_closed = half_closed;
     half_closed.expect_closed();
 
-    let all_gone = wait_until(timeout(), || procfs::children(server.pid()).is_empty());
+    let all_gone =
+        wait_until(timeout(), || procfs::children(server.pid()).is_empty());
     assert!(
         all_gone,
         "children left: {:?}",
@@ -181,7 +187,8 @@ fn a_client_that_resets_does_not_disturb_the_others() {
     rude.reset();
     let ended = server.next_line();
     assert!(
-        ended.starts_with(&format!("child {rude_pid} ")) && ended.ends_with("(1 of 2 busy)"),
+        ended.starts_with(&format!("child {rude_pid} "))
+            && ended.ends_with("(1 of 2 busy)"),
         "{ended:?}"
     );
     calm.send_line("still fine");
@@ -239,11 +246,18 @@ fn the_parent_sleeps_while_every_slot_is_busy() {
 #[test]
 fn max_procs_must_be_a_whole_number_from_one_up() {
     for value in ["0", "-1", "two", ""] {
-        let run = Process::run_with_env(SERVER, ["127.0.0.1:0"], &[("MAX_PROCS", value)], b"");
+        let run = Process::run_with_env(
+            SERVER,
+            ["127.0.0.1:0"],
+            &[("MAX_PROCS", value)],
+            b"",
+        );
         assert_eq!(run.code(), 2, "MAX_PROCS={value:?}");
         assert_eq!(
             run.stderr,
-            format!("MAX_PROCS must be a whole number from 1 up, not {value:?}\n")
+            format!(
+                "MAX_PROCS must be a whole number from 1 up, not {value:?}\n"
+            )
         );
     }
 }
@@ -266,7 +280,8 @@ fn a_port_in_use_is_reported_in_one_line() {
 #[test]
 fn sessions_match_the_book() {
     let mut server = start(2);
-    let mut output = format!("listening on {}\nclient slots: 2\n", server.addr());
+    let mut output =
+        format!("listening on {}\nclient slots: 2\n", server.addr());
     let mut first = server.connect();
     let mut second = server.connect();
     let first_greeting = first.read_line();

@@ -14,7 +14,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::php::{Original, Php, php};
 use testkit::{
-    Client, Process, Server, Transcript, kernel, procfs, timeout, unused_port, wait_until,
+    Client, Process, Server, Transcript, kernel, procfs, timeout, unused_port,
+    wait_until,
 };
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch08-forking-echo-server");
@@ -62,7 +63,8 @@ impl Running {
     /// Waits until the latest status line says `count` children.
     fn wait_for_children(&self, count: usize) {
         let wanted = format!("\t{count} connected\r");
-        let shown = wait_until(timeout(), || self.process.stdout().ends_with(&wanted));
+        let shown =
+            wait_until(timeout(), || self.process.stdout().ends_with(&wanted));
         assert!(shown, "never printed {wanted:?}");
     }
 }
@@ -288,7 +290,8 @@ fn with_every_slot_taken_the_original_queues_33_clients_and_listing_8_1_129() {
     original.wait_for_children(2);
     assert_eq!(queued_clients(original.addr, 36).len(), 33);
 
-    let ours = Server::start_with(SERVER, ["127.0.0.1:0"], &[("MAX_PROCS", "2")]);
+    let ours =
+        Server::start_with(SERVER, ["127.0.0.1:0"], &[("MAX_PROCS", "2")]);
     let mut busy = vec![ours.connect(), ours.connect()];
     for client in &mut busy {
         client.read_greeting_pid();
@@ -368,7 +371,10 @@ fn session(mut client: Client) -> (u32, Vec<(&'static str, Option<String>)>) {
         let mut first_byte = [0u8; 1];
         let reply = match client.stream().peek(&mut first_byte) {
             Ok(0) => None,
-            Ok(_) => Some(String::from_utf8_lossy(&client.read_exact(sent.len())).into_owned()),
+            Ok(_) => Some(
+                String::from_utf8_lossy(&client.read_exact(sent.len()))
+                    .into_owned(),
+            ),
             Err(err) => panic!("no reply to {sent:?}: {err}"),
         };
         exchanges.push((sent, reply));
@@ -383,7 +389,8 @@ fn session(mut client: Client) -> (u32, Vec<(&'static str, Option<String>)>) {
 fn the_same_session_with_the_original_and_with_listing_8_1() {
     let Some(php) = php() else { return };
     let original = start(&php);
-    let ours = Server::start_with(SERVER, ["127.0.0.1:0"], &[("MAX_PROCS", "2")]);
+    let ours =
+        Server::start_with(SERVER, ["127.0.0.1:0"], &[("MAX_PROCS", "2")]);
 
     // A second client connects meanwhile. (The original's parent keeps a
     // copy of the latest connection it accepted, so the first client would
@@ -392,7 +399,8 @@ fn the_same_session_with_the_original_and_with_listing_8_1() {
         other.read_greeting_pid();
         session(client)
     };
-    let (original_child, with_original) = in_session(original.connect(), original.connect());
+    let (original_child, with_original) =
+        in_session(original.connect(), original.connect());
     let (our_child, with_ours) = in_session(ours.connect(), ours.connect());
     assert_ne!(original_child, original.pid());
     assert_ne!(our_child, ours.pid());

@@ -15,7 +15,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 
-/// The longest line echoed in one piece, as the original's `fgets($conn, 4096)`.
+/// The longest line echoed in one piece, as the original's `fgets($conn,
+/// 4096)`.
 const MAX_LINE: u64 = 4096;
 /// How long a child keeps reading after `quit`, for the client to close.
 const LINGER: Duration = Duration::from_secs(2);
@@ -99,7 +100,10 @@ pub fn main() -> ExitCode {
                     format!("done: {report}")
                 };
                 let busy = children.len();
-                println!("child {} {report} ({busy} of {max_procs} busy)", child.pid);
+                println!(
+                    "child {} {report} ({busy} of {max_procs} busy)",
+                    child.pid
+                );
             }
         }
 
@@ -114,11 +118,15 @@ pub fn main() -> ExitCode {
             if children.len() >= max_procs {
                 // A busy signal: better than a silent wait of unknown length.
                 // Our message is the whole conversation: write it and close.
-                let busy = format!("all {max_procs} slots are busy, try again later\n");
+                let busy = format!(
+                    "all {max_procs} slots are busy, try again later\n"
+                );
                 if let Err(err) = client.write_all(busy.as_bytes()) {
                     eprintln!("could not turn {peer} away: {err}");
                 }
-                println!("turned away {peer} ({max_procs} of {max_procs} busy)");
+                println!(
+                    "turned away {peer} ({max_procs} of {max_procs} busy)"
+                );
                 continue;
             }
             // A new pair for the new child only: its messages cannot mix
@@ -126,7 +134,9 @@ pub fn main() -> ExitCode {
             let (parent_end, child_end) = match UnixStream::pair() {
                 Ok(pair) => pair,
                 Err(err) => {
-                    eprintln!("could not create a socket pair for {peer}: {err}");
+                    eprintln!(
+                        "could not create a socket pair for {peer}: {err}"
+                    );
                     continue;
                 }
             };
@@ -156,9 +166,14 @@ pub fn main() -> ExitCode {
                         report: Vec::new(),
                     });
                     let busy = children.len();
-                    println!("child {child} serves {peer} ({busy} of {max_procs} busy)");
+                    println!(
+                        "child {child} serves {peer} ({busy} of {max_procs} \
+                         busy)"
+                    );
                 }
-                Err(err) => eprintln!("could not fork a child for {peer}: {err}"),
+                Err(err) => {
+                    eprintln!("could not fork a child for {peer}: {err}")
+                }
             }
         }
     } // ANCHOR_END: solution
@@ -185,8 +200,12 @@ fn hears_the_end(child: &mut Child) -> bool {
 fn ended(pid: Pid) -> String {
     loop {
         match waitpid(pid, None) {
-            Ok(WaitStatus::Exited(_, code)) => return format!("exit status {code}"),
-            Ok(WaitStatus::Signaled(_, signal, _)) => return format!("killed by {signal}"),
+            Ok(WaitStatus::Exited(_, code)) => {
+                return format!("exit status {code}");
+            }
+            Ok(WaitStatus::Signaled(_, signal, _)) => {
+                return format!("killed by {signal}");
+            }
             Ok(_) | Err(Errno::EINTR) => continue,
             Err(err) => return format!("could not reap it: {err}"),
         }
@@ -274,7 +293,9 @@ fn default_addr() -> String {
 /// chapter 8's server, or 2.
 fn max_procs() -> Result<usize, String> {
     let invalid = |value: &dyn std::fmt::Debug| {
-        format!("MAX_PROCS must be a number of processes, 1 or more, not {value:?}")
+        format!(
+            "MAX_PROCS must be a number of processes, 1 or more, not {value:?}"
+        )
     };
     match env::var("MAX_PROCS") {
         Err(VarError::NotPresent) => Ok(2),

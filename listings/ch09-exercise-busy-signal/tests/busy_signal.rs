@@ -68,7 +68,9 @@ fn once_a_slot_is_free_the_next_client_is_served() {
         .process()
         .wait_for_stdout("done: client quit after 0 lines (1 of 2 busy)");
     let mut fourth = server.connect();
-    assert!(line_soon(&mut fourth).starts_with("You are connected to process "));
+    assert!(
+        line_soon(&mut fourth).starts_with("You are connected to process ")
+    );
 }
 
 #[test]
@@ -78,7 +80,8 @@ fn a_full_server_still_sleeps_while_nobody_calls() {
     line_soon(&mut first);
     let mut second = server.connect();
     line_soon(&mut second);
-    let used = procfs::cpu_used_during(server.pid(), Duration::from_millis(500));
+    let used =
+        procfs::cpu_used_during(server.pid(), Duration::from_millis(500));
     assert!(
         used <= Duration::from_millis(10),
         "the parent used {used:?}"

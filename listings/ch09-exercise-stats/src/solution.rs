@@ -16,7 +16,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 
-/// The longest line echoed in one piece, as the original's `fgets($conn, 4096)`.
+/// The longest line echoed in one piece, as the original's `fgets($conn,
+/// 4096)`.
 const MAX_LINE: u64 = 4096;
 /// How long a child keeps reading after `quit`, for the client to close.
 const LINGER: Duration = Duration::from_secs(2);
@@ -94,7 +95,9 @@ pub fn main() -> ExitCode {
         // the ones still to look at.
         let busy = children.len();
         for index in (0..children.len()).rev() {
-            if ready[index] && hears_the_end(&mut children[index], busy, max_procs) {
+            if ready[index]
+                && hears_the_end(&mut children[index], busy, max_procs)
+            {
                 let child = children.remove(index);
                 let how = ended(child.pid);
                 let report = String::from_utf8_lossy(&child.report);
@@ -104,7 +107,10 @@ pub fn main() -> ExitCode {
                     format!("done: {report}")
                 };
                 let busy = children.len();
-                println!("child {} {report} ({busy} of {max_procs} busy)", child.pid);
+                println!(
+                    "child {} {report} ({busy} of {max_procs} busy)",
+                    child.pid
+                );
             }
         }
 
@@ -121,7 +127,9 @@ pub fn main() -> ExitCode {
             let (parent_end, child_end) = match UnixStream::pair() {
                 Ok(pair) => pair,
                 Err(err) => {
-                    eprintln!("could not create a socket pair for {peer}: {err}");
+                    eprintln!(
+                        "could not create a socket pair for {peer}: {err}"
+                    );
                     continue;
                 }
             };
@@ -151,9 +159,14 @@ pub fn main() -> ExitCode {
                         report: Vec::new(),
                     });
                     let busy = children.len();
-                    println!("child {child} serves {peer} ({busy} of {max_procs} busy)");
+                    println!(
+                        "child {child} serves {peer} ({busy} of {max_procs} \
+                         busy)"
+                    );
                 }
-                Err(err) => eprintln!("could not fork a child for {peer}: {err}"),
+                Err(err) => {
+                    eprintln!("could not fork a child for {peer}: {err}")
+                }
             }
         }
     }
@@ -173,7 +186,9 @@ fn hears_the_end(child: &mut Child, busy: usize, max_procs: usize) -> bool {
             if child.report.len() < 4096 {
                 child.report.extend_from_slice(&buffer[..received]);
             }
-            while let Some(end) = child.report.iter().position(|&byte| byte == b'\n') {
+            while let Some(end) =
+                child.report.iter().position(|&byte| byte == b'\n')
+            {
                 let question: Vec<u8> = child.report.drain(..=end).collect();
                 if question.trim_ascii() == b"stats" {
                     let answer = format!("{busy} of {max_procs} busy\n");
@@ -194,8 +209,12 @@ fn hears_the_end(child: &mut Child, busy: usize, max_procs: usize) -> bool {
 fn ended(pid: Pid) -> String {
     loop {
         match waitpid(pid, None) {
-            Ok(WaitStatus::Exited(_, code)) => return format!("exit status {code}"),
-            Ok(WaitStatus::Signaled(_, signal, _)) => return format!("killed by {signal}"),
+            Ok(WaitStatus::Exited(_, code)) => {
+                return format!("exit status {code}");
+            }
+            Ok(WaitStatus::Signaled(_, signal, _)) => {
+                return format!("killed by {signal}");
+            }
             Ok(_) | Err(Errno::EINTR) => continue,
             Err(err) => return format!("could not reap it: {err}"),
         }
@@ -294,7 +313,9 @@ fn default_addr() -> String {
 /// chapter 8's server, or 2.
 fn max_procs() -> Result<usize, String> {
     let invalid = |value: &dyn std::fmt::Debug| {
-        format!("MAX_PROCS must be a number of processes, 1 or more, not {value:?}")
+        format!(
+            "MAX_PROCS must be a number of processes, 1 or more, not {value:?}"
+        )
     };
     match env::var("MAX_PROCS") {
         Err(VarError::NotPresent) => Ok(2),

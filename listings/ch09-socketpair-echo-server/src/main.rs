@@ -22,7 +22,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 
-/// The longest line echoed in one piece, as the original's `fgets($conn, 4096)`.
+/// The longest line echoed in one piece, as the original's `fgets($conn,
+/// 4096)`.
 const MAX_LINE: u64 = 4096;
 /// How long a child keeps reading after `quit`, for the client to close.
 const LINGER: Duration = Duration::from_secs(2);
@@ -114,7 +115,10 @@ fn main() -> ExitCode {
                     format!("done: {report}")
                 };
                 let busy = children.len();
-                println!("child {} {report} ({busy} of {max_procs} busy)", child.pid);
+                println!(
+                    "child {} {report} ({busy} of {max_procs} busy)",
+                    child.pid
+                );
             }
         }
         // ANCHOR_END: children
@@ -133,7 +137,9 @@ fn main() -> ExitCode {
             let (parent_end, child_end) = match UnixStream::pair() {
                 Ok(pair) => pair,
                 Err(err) => {
-                    eprintln!("could not create a socket pair for {peer}: {err}");
+                    eprintln!(
+                        "could not create a socket pair for {peer}: {err}"
+                    );
                     continue;
                 }
             };
@@ -163,9 +169,14 @@ fn main() -> ExitCode {
                         report: Vec::new(),
                     });
                     let busy = children.len();
-                    println!("child {child} serves {peer} ({busy} of {max_procs} busy)");
+                    println!(
+                        "child {child} serves {peer} ({busy} of {max_procs} \
+                         busy)"
+                    );
                 }
-                Err(err) => eprintln!("could not fork a child for {peer}: {err}"),
+                Err(err) => {
+                    eprintln!("could not fork a child for {peer}: {err}")
+                }
             }
         }
         // ANCHOR_END: accept
@@ -194,8 +205,12 @@ fn hears_the_end(child: &mut Child) -> bool {
 fn ended(pid: Pid) -> String {
     loop {
         match waitpid(pid, None) {
-            Ok(WaitStatus::Exited(_, code)) => return format!("exit status {code}"),
-            Ok(WaitStatus::Signaled(_, signal, _)) => return format!("killed by {signal}"),
+            Ok(WaitStatus::Exited(_, code)) => {
+                return format!("exit status {code}");
+            }
+            Ok(WaitStatus::Signaled(_, signal, _)) => {
+                return format!("killed by {signal}");
+            }
             Ok(_) | Err(Errno::EINTR) => continue,
             Err(err) => return format!("could not reap it: {err}"),
         }
@@ -288,7 +303,9 @@ fn default_addr() -> String {
 /// chapter 8's server, or 2.
 fn max_procs() -> Result<usize, String> {
     let invalid = |value: &dyn std::fmt::Debug| {
-        format!("MAX_PROCS must be a number of processes, 1 or more, not {value:?}")
+        format!(
+            "MAX_PROCS must be a number of processes, 1 or more, not {value:?}"
+        )
     };
     match env::var("MAX_PROCS") {
         Err(VarError::NotPresent) => Ok(2),

@@ -13,7 +13,9 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::php::{Original, Php, php};
-use testkit::{Client, Process, Server, Transcript, kernel, procfs, timeout, wait_until};
+use testkit::{
+    Client, Process, Server, Transcript, kernel, procfs, timeout, wait_until,
+};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch09-socketpair-echo-server");
 
@@ -77,7 +79,8 @@ impl OriginalServer {
 /// Whether `pid` is a zombie child of `parent`: it has exited, and nobody
 /// has waited for it.
 fn is_zombie_child_of(pid: u32, parent: u32) -> bool {
-    procfs::stat(pid).is_some_and(|stat| stat.state == 'Z' && stat.ppid == parent)
+    procfs::stat(pid)
+        .is_some_and(|stat| stat.state == 'Z' && stat.ppid == parent)
 }
 
 /// Backs ch09-talking-to-children-over-a-socket-pair.md#wrong-never-reaped:
@@ -119,7 +122,8 @@ fn the_original_never_reaps_a_child() {
 /// newline, never `'0'`; PHP 8 finds it equal to the pid all the same; and
 /// `unset($chilren[$i])`, the misspelt name, only warns and removes nothing.
 #[test]
-fn the_pipe_gives_the_pid_with_its_newline_and_the_misspelt_unset_does_nothing() {
+fn the_pipe_gives_the_pid_with_its_newline_and_the_misspelt_unset_does_nothing()
+{
     let Some(php) = php() else { return };
     let run = php.eval(
         r#"
@@ -195,7 +199,8 @@ fn children_killed_before_they_report_keep_their_slots_for_good() {
     let mut server = OriginalServer::start(&php, &[]);
     for connected in 1..=2 {
         let (_client, pid) = server.serve(connected);
-        kill(Pid::from_raw(pid as i32), Signal::SIGKILL).expect("kill -9 the child");
+        kill(Pid::from_raw(pid as i32), Signal::SIGKILL)
+            .expect("kill -9 the child");
         assert!(wait_until(timeout(), || is_zombie_child_of(
             pid,
             server.pid()
@@ -205,7 +210,8 @@ fn children_killed_before_they_report_keep_their_slots_for_good() {
     // The parent goes round its loop a thousand times (it prints a line each
     // time), and never accepts the third client.
     let before = server.printed("2 connected");
-    assert!(wait_until(timeout(), || server.printed("2 connected") >= before + 1000));
+    assert!(wait_until(timeout(), || server.printed("2 connected")
+        >= before + 1000));
     assert!(third.is_silent_for(Duration::from_millis(10)));
     assert_eq!(
         server

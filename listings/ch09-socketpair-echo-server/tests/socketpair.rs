@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use testkit::{Client, Process, Server, Transcript, conventions, kernel, procfs};
+use testkit::{
+    Client, Process, Server, Transcript, conventions, kernel, procfs,
+};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch09-socketpair-echo-server");
 
@@ -162,7 +164,9 @@ fn a_slot_is_freed_as_soon_as_a_child_ends_and_the_parent_never_spins() {
     assert_ne!(second_pid, first_pid);
     assert_eq!(
         server.next_line(),
-        format!("child {first_pid} done: client quit after 0 lines (0 of 1 busy)")
+        format!(
+            "child {first_pid} done: client quit after 0 lines (0 of 1 busy)"
+        )
     );
 }
 
@@ -170,7 +174,8 @@ fn a_slot_is_freed_as_soon_as_a_child_ends_and_the_parent_never_spins() {
 fn children_that_end_together_are_all_accounted_for() {
     let mut server = start(6);
     let mut clients: Vec<Client> = (0..6).map(|_| server.connect()).collect();
-    let pids: BTreeSet<u32> = clients.iter_mut().map(Client::read_greeting_pid).collect();
+    let pids: BTreeSet<u32> =
+        clients.iter_mut().map(Client::read_greeting_pid).collect();
     for _ in 0..6 {
         server.next_line();
     }
@@ -182,7 +187,8 @@ fn children_that_end_together_are_all_accounted_for() {
     drop(clients);
 
     let done: Vec<String> = (0..6).map(|_| server.next_line()).collect();
-    let reported: BTreeSet<u32> = done.iter().map(|line| child_of(line)).collect();
+    let reported: BTreeSet<u32> =
+        done.iter().map(|line| child_of(line)).collect();
     assert_eq!(reported, pids, "{done:#?}");
     for line in &done {
         assert!(line.contains(" done: client quit after 0 lines "), "{line}");
@@ -205,10 +211,13 @@ fn a_child_killed_before_it_reports_still_frees_its_slot() {
     let mut first = server.connect();
     let pid = first.read_greeting_pid();
     server.next_line();
-    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).expect("kill -9 the child");
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL)
+        .expect("kill -9 the child");
     assert_eq!(
         server.next_line(),
-        format!("child {pid} ended without a report (killed by SIGKILL) (0 of 1 busy)")
+        format!(
+            "child {pid} ended without a report (killed by SIGKILL) (0 of 1 busy)"
+        )
     );
     let mut second = server.connect();
     second.read_greeting_pid();
@@ -230,11 +239,14 @@ fn sockets(pid: u32) -> BTreeSet<String> {
 fn each_child_holds_only_its_client_and_its_end_of_its_pair() {
     let server = start(3);
     let mut clients: Vec<Client> = (0..3).map(|_| server.connect()).collect();
-    let pids: Vec<u32> = clients.iter_mut().map(Client::read_greeting_pid).collect();
+    let pids: Vec<u32> =
+        clients.iter_mut().map(Client::read_greeting_pid).collect();
     // The parent: the listener and its end of each child's pair. A child can
     // greet its client before the parent, back from fork(), has closed its
     // copies of that client and of the child's end: wait for that.
-    let settled = testkit::wait_until(testkit::timeout(), || sockets(server.pid()).len() == 1 + 3);
+    let settled = testkit::wait_until(testkit::timeout(), || {
+        sockets(server.pid()).len() == 1 + 3
+    });
     let parents = sockets(server.pid());
     assert!(settled, "the parent holds {parents:?}");
     // A child: its client and its own end of its own pair. Not the listener,
@@ -305,11 +317,18 @@ fn session_matches_the_book() {
 #[test]
 fn a_bad_max_procs_is_refused() {
     for value in ["0", "two"] {
-        let finished = Process::run_with_env(SERVER, ["127.0.0.1:0"], &[("MAX_PROCS", value)], b"");
+        let finished = Process::run_with_env(
+            SERVER,
+            ["127.0.0.1:0"],
+            &[("MAX_PROCS", value)],
+            b"",
+        );
         assert_eq!(finished.code(), 2);
         assert_eq!(
             finished.stderr,
-            format!("MAX_PROCS must be a number of processes, 1 or more, not {value:?}\n")
+            format!(
+                "MAX_PROCS must be a number of processes, 1 or more, not {value:?}\n"
+            )
         );
     }
 }

@@ -34,7 +34,8 @@ fn max_procs() -> Result<usize, String> {
         Ok(value) => match value.parse() {
             Ok(count) if count >= 1 => Ok(count),
             _ => Err(format!(
-                "MAX_PROCS must be a number of processes, 1 or more, not {value:?}"
+                "MAX_PROCS must be a number of processes, 1 or more, not \
+                 {value:?}"
             )),
         },
         Err(VarError::NotUnicode(value)) => Err(format!(
@@ -72,7 +73,8 @@ fn work(listener: &TcpListener) -> ! {
                 process::exit(1);
             }
         }
-        let is_ready = |fd: &PollFd| fd.revents().is_some_and(|events| !events.is_empty());
+        let is_ready =
+            |fd: &PollFd| fd.revents().is_some_and(|events| !events.is_empty());
         if is_ready(&watched[1]) {
             // Told to leave, and not serving anyone: leave.
             process::exit(0);
@@ -90,7 +92,9 @@ fn work(listener: &TcpListener) -> ! {
                 }
             }
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-            Err(err) => eprintln!("worker {}: could not accept: {err}", process::id()),
+            Err(err) => {
+                eprintln!("worker {}: could not accept: {err}", process::id())
+            }
         }
     }
 }
@@ -158,7 +162,10 @@ fn spawn_worker(work: impl FnOnce()) -> nix::Result<Pid> {
 
 /// Starts `count` workers and watches them: a worker that dies is replaced;
 /// SIGHUP replaces them all, gracefully; SIGTERM or SIGINT stops them all.
-fn supervise(count: usize, mut start: impl FnMut(usize) -> nix::Result<Pid>) -> ExitCode {
+fn supervise(
+    count: usize,
+    mut start: impl FnMut(usize) -> nix::Result<Pid>,
+) -> ExitCode {
     let signals = supervisor_signals();
     let mut blocked = signals;
     blocked.add(Signal::SIGQUIT);

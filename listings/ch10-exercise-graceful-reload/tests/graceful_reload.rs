@@ -27,7 +27,10 @@ fn workers(server: &Server) -> BTreeSet<u32> {
 }
 
 /// Waits until the server's live children satisfy `condition`, and returns them.
-fn wait_for_workers(server: &Server, condition: impl Fn(&BTreeSet<u32>) -> bool) -> BTreeSet<u32> {
+fn wait_for_workers(
+    server: &Server,
+    condition: impl Fn(&BTreeSet<u32>) -> bool,
+) -> BTreeSet<u32> {
     let mut now = BTreeSet::new();
     let found = wait_until(timeout(), || {
         now = workers(server);
@@ -53,7 +56,9 @@ fn sighup_replaces_every_idle_worker() {
     server
         .process()
         .wait_for_stdout("SIGHUP: replacing 2 workers\n");
-    let new = wait_for_workers(&server, |now| now.len() == 2 && now.is_disjoint(&old));
+    let new = wait_for_workers(&server, |now| {
+        now.len() == 2 && now.is_disjoint(&old)
+    });
     for pid in &old {
         server
             .process()
@@ -98,9 +103,12 @@ fn a_worker_that_dies_is_still_replaced() {
     let mut server = start(2);
     let before = wait_for_workers(&server, |now| now.len() == 2);
     server.process().signal(Signal::SIGHUP);
-    let new = wait_for_workers(&server, |now| now.len() == 2 && now.is_disjoint(&before));
+    let new = wait_for_workers(&server, |now| {
+        now.len() == 2 && now.is_disjoint(&before)
+    });
     let victim = *new.first().expect("two workers");
-    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).expect("kill -9 a worker");
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL)
+        .expect("kill -9 a worker");
     server
         .process()
         .wait_for_stdout(&format!("worker {victim} was killed by SIGKILL\n"));
@@ -113,7 +121,8 @@ fn sigterm_after_a_reload_stops_old_and_new_workers() {
     wait_for_workers(&server, |now| now.len() == 2);
     let (_client, busy) = greeted(&server);
     server.process().signal(Signal::SIGHUP);
-    let all = wait_for_workers(&server, |now| now.len() == 3 && now.contains(&busy));
+    let all =
+        wait_for_workers(&server, |now| now.len() == 3 && now.contains(&busy));
 
     server.process().signal(Signal::SIGTERM);
     let finished = server.into_process().finish();
@@ -129,7 +138,8 @@ fn the_supervisor_sleeps_after_a_reload() {
     let old = wait_for_workers(&server, |now| now.len() == 2);
     server.process().signal(Signal::SIGHUP);
     wait_for_workers(&server, |now| now.len() == 2 && now.is_disjoint(&old));
-    let used = procfs::cpu_used_during(server.pid(), Duration::from_millis(500));
+    let used =
+        procfs::cpu_used_during(server.pid(), Duration::from_millis(500));
     assert!(
         used <= Duration::from_millis(10),
         "the supervisor used {used:?}"

@@ -4,21 +4,26 @@
 use std::net::TcpListener;
 use std::process::ExitCode;
 
-use ch10_worker_pool::{default_addr, max_procs, spawn_worker, supervise, work};
+use ch10_worker_pool::{
+    default_addr, max_procs, spawn_worker, supervise, work,
+};
 
 const USAGE: &str = "usage: ch10-exercise-workers-flag [--workers N] [ADDR]";
 
 // ANCHOR: solution
 /// The command line: `[--workers N] [ADDR]`, in either order. `None` means
 /// the usage line is due.
-fn parse_args(args: impl Iterator<Item = String>) -> Option<(Option<usize>, String)> {
+fn parse_args(
+    args: impl Iterator<Item = String>,
+) -> Option<(Option<usize>, String)> {
     let mut workers = None;
     let mut addr = None;
     let mut args = args;
     while let Some(arg) = args.next() {
         if arg == "--workers" && workers.is_none() {
             // A flag given, but no number, or zero: a mistake, not a default.
-            workers = Some(args.next()?.parse().ok().filter(|&n: &usize| n >= 1)?);
+            workers =
+                Some(args.next()?.parse().ok().filter(|&n: &usize| n >= 1)?);
         } else if !arg.starts_with('-') && addr.is_none() {
             addr = Some(arg);
         } else {

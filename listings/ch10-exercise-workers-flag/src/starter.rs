@@ -5,7 +5,9 @@
 use std::net::TcpListener;
 use std::process::ExitCode;
 
-use ch10_worker_pool::{default_addr, max_procs, spawn_worker, supervise, work};
+use ch10_worker_pool::{
+    default_addr, max_procs, spawn_worker, supervise, work,
+};
 
 // TODO: show `[--workers N]` in the usage line too.
 const USAGE: &str = "usage: ch10-exercise-workers-flag [ADDR]";

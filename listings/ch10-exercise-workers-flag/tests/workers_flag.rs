@@ -8,13 +8,15 @@ const USAGE: &str = "usage: ch10-exercise-workers-flag [--workers N] [ADDR]\n";
 
 #[test]
 fn workers_sets_the_number_of_workers() {
-    let server = Server::start_with(SERVER, ["--workers", "3", "127.0.0.1:0"], &[]);
+    let server =
+        Server::start_with(SERVER, ["--workers", "3", "127.0.0.1:0"], &[]);
     kernel::children_asleep_in_accept(server.pid(), 3);
 }
 
 #[test]
 fn the_flag_may_come_after_the_address() {
-    let server = Server::start_with(SERVER, ["127.0.0.1:0", "--workers", "1"], &[]);
+    let server =
+        Server::start_with(SERVER, ["127.0.0.1:0", "--workers", "1"], &[]);
     kernel::children_asleep_in_accept(server.pid(), 1);
 }
 
@@ -30,7 +32,8 @@ fn the_flag_wins_over_max_procs() {
 
 #[test]
 fn without_the_flag_max_procs_still_counts() {
-    let server = Server::start_with(SERVER, ["127.0.0.1:0"], &[("MAX_PROCS", "3")]);
+    let server =
+        Server::start_with(SERVER, ["127.0.0.1:0"], &[("MAX_PROCS", "3")]);
     kernel::children_asleep_in_accept(server.pid(), 3);
 }
 

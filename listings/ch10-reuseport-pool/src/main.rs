@@ -11,7 +11,9 @@ use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::process::ExitCode;
 
-use ch10_worker_pool::{default_addr, max_procs, spawn_worker, supervise, work};
+use ch10_worker_pool::{
+    default_addr, max_procs, spawn_worker, supervise, work,
+};
 use socket2::{Domain, Socket, Type};
 
 fn main() -> ExitCode {
@@ -85,7 +87,7 @@ fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
 
 /// The first address `addr` names (`127.0.0.1:8080`, `localhost:8080`).
 fn resolve(addr: &str) -> io::Result<SocketAddr> {
-    addr.to_socket_addrs()?
-        .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the name has no address"))
+    addr.to_socket_addrs()?.next().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "the name has no address")
+    })
 }

@@ -64,7 +64,8 @@ fn a_client_can_wait_behind_a_busy_worker_while_another_is_idle() {
         }
         assert_eq!(client.read_greeting_pid(), idle_worker);
     }
-    let mut stuck = stuck.expect("no client hashed to the busy worker's socket in 40 tries");
+    let mut stuck = stuck
+        .expect("no client hashed to the busy worker's socket in 40 tries");
     // It is served as soon as the busy worker is free, by that worker.
     drop(busy);
     assert_eq!(stuck.read_greeting_pid(), busy_worker);
@@ -79,7 +80,8 @@ fn clients_queued_on_a_dead_workers_socket_go_to_its_replacement() {
     served.read_greeting_pid();
     let mut queued = server.connect();
 
-    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).expect("kill -9 the worker");
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL)
+        .expect("kill -9 the worker");
     server
         .process()
         .wait_for_stdout(&format!("worker {victim} was killed by SIGKILL"));
@@ -113,7 +115,9 @@ fn a_port_held_without_reuseport_is_reported_in_one_line() {
     assert_eq!(run.code(), 1);
     assert_eq!(
         run.stderr,
-        format!("could not bind {addr}: Address already in use (os error 98)\n")
+        format!(
+            "could not bind {addr}: Address already in use (os error 98)\n"
+        )
     );
 }
 

@@ -20,11 +20,18 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-const USAGE: &str = "usage: ch10-server-benchmark [--seconds S] [--clients N,N,...] [--max-procs N] [SERVER=PROTOCOL ...]
-  SERVER    a listing's package name (built with cargo) or a path to a server binary
-  PROTOCOL  line: send a line, read the reply until the server closes (ch03-tcp-server-loop)
-            greet-echo: read the greeting line, send a line, read it back, close (ch08, ch10)
-  Without servers: ch03-tcp-server-loop=line ch08-forking-echo-server=greet-echo ch10-worker-pool=greet-echo";
+const USAGE: &str = "\
+usage: ch10-server-benchmark [--seconds S] [--clients N,N,...] [--max-procs N]
+                             [SERVER=PROTOCOL ...]
+  SERVER    a listing's package name (built with cargo), or a path to a
+            server binary
+  PROTOCOL  line: send a line, read the reply until the server closes
+              (ch03-tcp-server-loop)
+            greet-echo: read the greeting line, send a line, read it back,
+              close (ch08, ch10)
+  Without servers: ch03-tcp-server-loop=line
+                   ch08-forking-echo-server=greet-echo
+                   ch10-worker-pool=greet-echo";
 
 /// The servers compared when none are named.
 const DEFAULT_SERVERS: [&str; 3] = [
@@ -80,14 +87,21 @@ fn session(addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
 fn expect(condition: bool, what: &str) -> io::Result<()> {
     match condition {
         true => Ok(()),
-        false => Err(io::Error::new(io::ErrorKind::InvalidData, what.to_string())),
+        false => {
+            Err(io::Error::new(io::ErrorKind::InvalidData, what.to_string()))
+        }
     }
 }
 
 // ANCHOR: measure
 /// Runs sessions from `clients` threads at once for `span`, and returns the
 /// sessions completed per second and the number that failed.
-fn measure(addr: SocketAddr, protocol: Protocol, clients: usize, span: Duration) -> (f64, u64) {
+fn measure(
+    addr: SocketAddr,
+    protocol: Protocol,
+    clients: usize,
+    span: Duration,
+) -> (f64, u64) {
     let completed = AtomicU64::new(0);
     let failed = AtomicU64::new(0);
     let start = Instant::now();
@@ -163,8 +177,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     if settings.servers.is_empty() {
-        let defaults: Vec<String> = DEFAULT_SERVERS.iter().map(|s| s.to_string()).collect();
-        settings.servers = parse_args(&defaults).map(|d| d.servers).unwrap_or_default();
+        let defaults: Vec<String> =
+            DEFAULT_SERVERS.iter().map(|s| s.to_string()).collect();
+        settings.servers =
+            parse_args(&defaults).map(|d| d.servers).unwrap_or_default();
     }
 
     println!("{}", machine());
@@ -189,7 +205,8 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let mut server = match RunningServer::start(&binary, settings.max_procs) {
+        let mut server = match RunningServer::start(&binary, settings.max_procs)
+        {
             Ok(server) => server,
             Err(err) => {
                 eprintln!("could not start {}: {err}", binary.display());
@@ -198,7 +215,8 @@ fn main() -> ExitCode {
         };
         let mut cells = Vec::new();
         for &clients in &settings.clients {
-            let (rate, failed) = measure(server.addr, *protocol, clients, settings.span);
+            let (rate, failed) =
+                measure(server.addr, *protocol, clients, settings.span);
             cells.push(match failed {
                 0 => format!("{rate:.0}"),
                 _ => format!("{rate:.0} ({failed} failed)"),
@@ -288,7 +306,8 @@ fn locate(server: &str) -> Result<PathBuf, String> {
     if server.contains('/') {
         return Ok(PathBuf::from(server));
     }
-    let exe = std::env::current_exe().map_err(|err| format!("where am I? {err}"))?;
+    let exe =
+        std::env::current_exe().map_err(|err| format!("where am I? {err}"))?;
     // <target>/<profile>/ch10-server-benchmark
     let profile_dir = exe.parent().ok_or("the benchmark has no folder")?;
     let target_dir = profile_dir
@@ -311,8 +330,12 @@ fn locate(server: &str) -> Result<PathBuf, String> {
     }
     match build.status() {
         Ok(status) if status.success() => Ok(profile_dir.join(server)),
-        Ok(status) => Err(format!("could not build {server}: cargo build {status}")),
-        Err(err) => Err(format!("could not run cargo to build {server}: {err}")),
+        Ok(status) => {
+            Err(format!("could not build {server}: cargo build {status}"))
+        }
+        Err(err) => {
+            Err(format!("could not run cargo to build {server}: {err}"))
+        }
     }
 }
 
@@ -326,6 +349,7 @@ fn machine() -> String {
             model.trim().to_string()
         });
     let cpus = thread::available_parallelism().map_or(0, |n| n.get());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default();
     format!("machine: {model}, {cpus} CPUs, Linux {}", kernel.trim())
 }

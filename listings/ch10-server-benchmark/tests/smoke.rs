@@ -36,9 +36,9 @@ fn measures_a_server_given_by_path() {
         "{run:?}"
     );
     for cell in row(&run.stdout, "ch10-worker-pool") {
-        let rate: f64 = cell
-            .parse()
-            .unwrap_or_else(|_| panic!("sessions failed or no number: {cell:?}"));
+        let rate: f64 = cell.parse().unwrap_or_else(|_| {
+            panic!("sessions failed or no number: {cell:?}")
+        });
         assert!(rate > 0.0, "{run:?}");
     }
 }

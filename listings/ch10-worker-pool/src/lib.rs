@@ -37,7 +37,8 @@ pub fn max_procs() -> Result<usize, String> {
         Ok(value) => match value.parse() {
             Ok(count) if count >= 1 => Ok(count),
             _ => Err(format!(
-                "MAX_PROCS must be a number of processes, 1 or more, not {value:?}"
+                "MAX_PROCS must be a number of processes, 1 or more, not \
+                 {value:?}"
             )),
         },
         Err(VarError::NotUnicode(value)) => Err(format!(
@@ -60,7 +61,9 @@ pub fn work(listener: &TcpListener) -> ! {
                 // `client` is dropped here, which closes the connection.
             }
             // A client that gave up before we picked up, for example.
-            Err(err) => eprintln!("worker {}: could not accept: {err}", process::id()),
+            Err(err) => {
+                eprintln!("worker {}: could not accept: {err}", process::id())
+            }
         }
     }
 }
@@ -125,7 +128,10 @@ pub fn spawn_worker(work: impl FnOnce()) -> nix::Result<Pid> {
 /// Starts `count` workers with `start(slot)`, one per slot, and watches them:
 /// a worker that dies is replaced in its slot; SIGTERM or SIGINT stops them
 /// all, and then the supervisor returns.
-pub fn supervise(count: usize, mut start: impl FnMut(usize) -> nix::Result<Pid>) -> ExitCode {
+pub fn supervise(
+    count: usize,
+    mut start: impl FnMut(usize) -> nix::Result<Pid>,
+) -> ExitCode {
     // Block the signals before the first fork: a worker that died at once
     // would otherwise send its SIGCHLD before we wait, and it would be lost.
     let signals = supervisor_signals();

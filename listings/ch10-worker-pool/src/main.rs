@@ -10,7 +10,9 @@
 use std::net::TcpListener;
 use std::process::ExitCode;
 
-use ch10_worker_pool::{default_addr, max_procs, spawn_worker, supervise, work};
+use ch10_worker_pool::{
+    default_addr, max_procs, spawn_worker, supervise, work,
+};
 
 fn main() -> ExitCode {
     // The address to listen on: the only argument, or loopback and the port

@@ -13,7 +13,9 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::php::{Original, Php, php};
-use testkit::{Client, Process, Server, Transcript, conventions, kernel, measured, procfs};
+use testkit::{
+    Client, Process, Server, Transcript, conventions, kernel, measured, procfs,
+};
 use testkit::{timeout, wait_until};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch10-worker-pool");
@@ -27,12 +29,21 @@ struct OriginalPool {
 
 impl OriginalPool {
     fn program() -> Original {
-        Original::of(&["22-worker-pool"]).edit("tcp://0.0.0.0:", "tcp://127.0.0.1:", 1)
+        Original::of(&["22-worker-pool"]).edit(
+            "tcp://0.0.0.0:",
+            "tcp://127.0.0.1:",
+            1,
+        )
     }
 
     /// Starts `program` and waits for its `workers` workers: one line
     /// `Creating worker process` each, and that many live children.
-    fn start(php: &Php, program: &Original, env: &[(&str, &str)], workers: usize) -> OriginalPool {
+    fn start(
+        php: &Php,
+        program: &Original,
+        env: &[(&str, &str)],
+        workers: usize,
+    ) -> OriginalPool {
         let port = testkit::unused_port();
         let port_text = port.to_string();
         let mut env = env.to_vec();
@@ -88,7 +99,8 @@ fn live_children(parent: u32) -> BTreeSet<u32> {
 }
 
 fn switches(pid: u32) -> u64 {
-    kernel::voluntary_switches(pid).unwrap_or_else(|| panic!("process {pid} is gone"))
+    kernel::voluntary_switches(pid)
+        .unwrap_or_else(|| panic!("process {pid} is gone"))
 }
 
 fn kill_9(pid: u32) {
@@ -101,7 +113,12 @@ fn kill_9(pid: u32) {
 #[test]
 fn the_originals_workers_are_processes_not_threads() {
     let Some(php) = php() else { return };
-    let pool = OriginalPool::start(&php, &OriginalPool::program(), &[("MAX_PROCS", "3")], 3);
+    let pool = OriginalPool::start(
+        &php,
+        &OriginalPool::program(),
+        &[("MAX_PROCS", "3")],
+        3,
+    );
     let workers = pool.workers(3);
     assert!(!workers.contains(&pool.pid()));
     assert_eq!(kernel::threads(pool.pid()), 1);
@@ -110,7 +127,8 @@ fn the_originals_workers_are_processes_not_threads() {
     }
     // Three clients at once are greeted by the three processes.
     let mut clients: Vec<Client> = (0..3).map(|_| pool.connect()).collect();
-    let greeted: BTreeSet<u32> = clients.iter_mut().map(Client::read_greeting_pid).collect();
+    let greeted: BTreeSet<u32> =
+        clients.iter_mut().map(Client::read_greeting_pid).collect();
     assert_eq!(greeted, workers);
 }
 
@@ -183,7 +201,8 @@ fn a_failed_fork_is_kept_as_a_worker_and_the_pool_runs_one_short() {
         kill_9(live);
         let died = pool.process.next_line();
         assert!(
-            died == format!("Worker {live} has died :(") || died == "Worker -1 has died :(",
+            died == format!("Worker {live} has died :(")
+                || died == "Worker -1 has died :(",
             "{died:?}"
         );
         assert_eq!(pool.process.next_line(), "Creating worker process");
@@ -224,7 +243,8 @@ fn the_originals_workers_outlive_their_parent_and_keep_the_port() {
 
     // Both workers are alive, adopted by another process.
     for &pid in &workers {
-        let stat = procfs::stat(pid).unwrap_or_else(|| panic!("worker {pid} is gone"));
+        let stat =
+            procfs::stat(pid).unwrap_or_else(|| panic!("worker {pid} is gone"));
         assert_ne!(stat.state, 'Z', "worker {pid}");
         assert_ne!(stat.ppid, parent, "worker {pid}");
     }
@@ -291,7 +311,10 @@ fn the_same_session_gets_the_same_replies_from_the_original_and_listing_10_1() {
     let pool = OriginalPool::start(&php, &OriginalPool::program(), &[], 2);
     let ours = Server::start(SERVER);
     let from_original = session(pool.connect());
-    assert!(from_original.starts_with(b"You are connected to process <pid>\nhello\nquit\n"));
+    assert!(
+        from_original
+            .starts_with(b"You are connected to process <pid>\nhello\nquit\n")
+    );
     assert_eq!(from_original.len(), 35 + 6 + 5 + 10_000);
     assert_eq!(session(ours.connect()), from_original);
 }
@@ -304,9 +327,16 @@ fn the_same_session_gets_the_same_replies_from_the_original_and_listing_10_1() {
 #[test]
 fn one_connection_wakes_every_waiting_worker_of_the_original() {
     let Some(php) = php() else { return };
-    let pool = OriginalPool::start(&php, &OriginalPool::program(), &[("MAX_PROCS", "4")], 4);
+    let pool = OriginalPool::start(
+        &php,
+        &OriginalPool::program(),
+        &[("MAX_PROCS", "4")],
+        4,
+    );
     let workers = pool.workers(4);
-    let in_poll = |pid: u32| kernel::wchan(pid).is_some_and(|wchan| wchan.contains("poll"));
+    let in_poll = |pid: u32| {
+        kernel::wchan(pid).is_some_and(|wchan| wchan.contains("poll"))
+    };
     assert!(
         wait_until(timeout(), || workers.iter().all(|&pid| in_poll(pid))),
         "{:?}",

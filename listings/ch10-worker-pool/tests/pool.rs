@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use testkit::{Process, Server, Transcript, conventions, kernel, procfs, timeout, wait_until};
+use testkit::{
+    Process, Server, Transcript, conventions, kernel, procfs, timeout,
+    wait_until,
+};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch10-worker-pool");
 
@@ -43,7 +46,9 @@ fn every_worker_is_a_child_of_the_server_asleep_in_accept() {
             line.strip_prefix("worker ")
                 .and_then(|rest| rest.strip_suffix(" started"))
                 .and_then(|pid| pid.parse().ok())
-                .unwrap_or_else(|| panic!("expected `worker <pid> started`, got {line:?}"))
+                .unwrap_or_else(|| {
+                    panic!("expected `worker <pid> started`, got {line:?}")
+                })
         })
         .collect();
     assert_eq!(logged, workers);
@@ -82,7 +87,8 @@ fn two_clients_at_once_are_served_by_two_different_workers() {
     let workers = idle_workers(&server, 2);
     let mut first = server.connect();
     let mut second = server.connect();
-    let served_by: BTreeSet<u32> = [first.read_greeting_pid(), second.read_greeting_pid()].into();
+    let served_by: BTreeSet<u32> =
+        [first.read_greeting_pid(), second.read_greeting_pid()].into();
     assert_eq!(served_by, workers);
 }
 
@@ -121,7 +127,9 @@ fn a_connection_wakes_only_the_worker_that_serves_it() {
     let woken: Vec<u32> = workers
         .iter()
         .zip(before)
-        .filter(|&(&pid, before)| kernel::voluntary_switches(pid).unwrap_or(0) != before)
+        .filter(|&(&pid, before)| {
+            kernel::voluntary_switches(pid).unwrap_or(0) != before
+        })
         .map(|(&pid, _)| pid)
         .collect();
     assert_eq!(woken, [served_by]);
@@ -134,7 +142,8 @@ fn a_killed_worker_is_replaced_and_clients_are_still_served() {
     server.next_line();
     server.next_line();
     let victim = *workers.first().expect("two workers");
-    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).expect("kill -9 a worker");
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL)
+        .expect("kill -9 a worker");
 
     assert_eq!(
         server.next_line(),
@@ -145,7 +154,9 @@ fn a_killed_worker_is_replaced_and_clients_are_still_served() {
         .strip_prefix("worker ")
         .and_then(|rest| rest.strip_suffix(" started"))
         .and_then(|pid| pid.parse().ok())
-        .unwrap_or_else(|| panic!("expected `worker <pid> started`, got {started:?}"));
+        .unwrap_or_else(|| {
+            panic!("expected `worker <pid> started`, got {started:?}")
+        });
     let now = idle_workers(&server, 2);
     assert!(now.contains(&replacement) && !now.contains(&victim));
     // Reaped, not left a zombie.
@@ -153,7 +164,8 @@ fn a_killed_worker_is_replaced_and_clients_are_still_served() {
 
     let mut first = server.connect();
     let mut second = server.connect();
-    let served_by: BTreeSet<u32> = [first.read_greeting_pid(), second.read_greeting_pid()].into();
+    let served_by: BTreeSet<u32> =
+        [first.read_greeting_pid(), second.read_greeting_pid()].into();
     assert_eq!(served_by, now);
 }
 
@@ -230,12 +242,17 @@ fn session_matches_the_book() {
     // As the book runs it: no address, so loopback and the port in PORT
     // (here a free one, shown as the default 8080), and two workers.
     let port = testkit::unused_port().to_string();
-    let mut server = Server::start_with(SERVER, std::iter::empty::<&str>(), &[("PORT", &port)]);
+    let mut server = Server::start_with(
+        SERVER,
+        std::iter::empty::<&str>(),
+        &[("PORT", &port)],
+    );
     let workers = idle_workers(&server, 2);
     server.next_line();
     server.next_line();
     let victim = *workers.first().expect("two workers");
-    kill(Pid::from_raw(victim as i32), Signal::SIGKILL).expect("kill -9 a worker");
+    kill(Pid::from_raw(victim as i32), Signal::SIGKILL)
+        .expect("kill -9 a worker");
     server.next_line();
     server.next_line();
     idle_workers(&server, 2);
@@ -253,11 +270,18 @@ fn session_matches_the_book() {
 #[test]
 fn a_bad_max_procs_is_refused() {
     for value in ["0", "two", "-1"] {
-        let finished = Process::run_with_env(SERVER, ["127.0.0.1:0"], &[("MAX_PROCS", value)], b"");
+        let finished = Process::run_with_env(
+            SERVER,
+            ["127.0.0.1:0"],
+            &[("MAX_PROCS", value)],
+            b"",
+        );
         assert_eq!(finished.code(), 2);
         assert_eq!(
             finished.stderr,
-            format!("MAX_PROCS must be a number of processes, 1 or more, not {value:?}\n")
+            format!(
+                "MAX_PROCS must be a number of processes, 1 or more, not {value:?}\n"
+            )
         );
     }
 }

@@ -62,11 +62,15 @@ pub fn bin(package: &str) -> PathBuf {
 /// The folder of the workspace's Cargo.toml: the nearest ancestor of the
 /// running listing's folder that has `listings/`.
 pub(crate) fn workspace_root() -> PathBuf {
-    let manifest_dir =
-        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run the tests with cargo"));
+    let manifest_dir = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR")
+            .expect("run the tests with cargo"),
+    );
     manifest_dir
         .ancestors()
-        .find(|dir| dir.join("listings").is_dir() && dir.join("Cargo.toml").is_file())
+        .find(|dir| {
+            dir.join("listings").is_dir() && dir.join("Cargo.toml").is_file()
+        })
         .expect("the workspace root holds listings/")
         .to_path_buf()
 }

@@ -21,7 +21,9 @@ pub fn assert_address_in_use_is_reported(
     assert_eq!(run.stdout, "", "nothing but the error is printed");
     assert_eq!(
         run.stderr,
-        format!("could not bind {addr}: Address already in use (os error 98)\n")
+        format!(
+            "could not bind {addr}: Address already in use (os error 98)\n"
+        )
     );
     run
 }

@@ -43,7 +43,8 @@ impl DaemonDir {
     pub fn new() -> DaemonDir {
         static SUBREAPER: Once = Once::new();
         SUBREAPER.call_once(|| {
-            nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
+            nix::sys::prctl::set_child_subreaper(true)
+                .expect("PR_SET_CHILD_SUBREAPER");
         });
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let path = std::env::temp_dir().join(format!(
@@ -110,7 +111,8 @@ impl DaemonDir {
         // folder's name must end there or at a `/`: `...-1` is not `...-12`.
         let folder = self.path.to_string_lossy().into_owned();
         let names_folder = |cmdline: &str| {
-            cmdline.contains(&format!("{folder}/")) || cmdline.contains(&format!("{folder}\0"))
+            cmdline.contains(&format!("{folder}/"))
+                || cmdline.contains(&format!("{folder}\0"))
         };
         let me = std::process::id();
         let found: Vec<u32> = fs::read_dir("/proc")
@@ -120,8 +122,9 @@ impl DaemonDir {
             .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
             .filter(|&pid| pid != me)
             .filter(|&pid| {
-                fs::read(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|cmdline| names_folder(&String::from_utf8_lossy(&cmdline)))
+                fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                    names_folder(&String::from_utf8_lossy(&cmdline))
+                })
             })
             .collect();
         self.remember(found.iter().copied());
@@ -167,7 +170,8 @@ impl Drop for DaemonDir {
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
         for pid in seen {
             let adopted = procfs::stat(pid).is_some_and(|process| {
-                process.ppid == std::process::id() && Some(process.session) != my_session
+                process.ppid == std::process::id()
+                    && Some(process.session) != my_session
             });
             if adopted {
                 let _ = reap(pid, timeout());

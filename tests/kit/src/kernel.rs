@@ -83,9 +83,11 @@ pub fn voluntary_switches(pid: u32) -> Option<u64> {
 /// once (it may have been just going back to sleep). A server that polls, even
 /// with a nap in its loop, wakes up every time round.
 pub fn assert_asleep_during(pid: u32, span: Duration) {
-    let before = voluntary_switches(pid).unwrap_or_else(|| panic!("process {pid} is gone"));
+    let before = voluntary_switches(pid)
+        .unwrap_or_else(|| panic!("process {pid} is gone"));
     let used = procfs::cpu_used_during(pid, span);
-    let after = voluntary_switches(pid).unwrap_or_else(|| panic!("process {pid} is gone"));
+    let after = voluntary_switches(pid)
+        .unwrap_or_else(|| panic!("process {pid} is gone"));
     let wakeups = after - before;
     assert!(
         used < Duration::from_millis(50),
@@ -117,7 +119,9 @@ pub fn listening_sockets(port: u16) -> usize {
                 .filter(|line| {
                     // sl local_address rem_address st ...: local is HEXIP:HEXPORT.
                     let fields: Vec<&str> = line.split_whitespace().collect();
-                    fields.len() > 3 && fields[1].ends_with(&wanted) && fields[3] == "0A"
+                    fields.len() > 3
+                        && fields[1].ends_with(&wanted)
+                        && fields[3] == "0A"
                 })
                 .count()
         })

@@ -59,7 +59,10 @@ pub fn timeout() -> Duration {
 /// Waits until `condition` holds, checking every few milliseconds, for at most
 /// `limit`. Returns whether it held. Use it for facts only `/proc` can tell
 /// (a process has exited, a child was reaped), never to "give a server time".
-pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+pub fn wait_until(
+    limit: Duration,
+    mut condition: impl FnMut() -> bool,
+) -> bool {
     let deadline = Instant::now() + limit;
     loop {
         if condition() {

@@ -17,7 +17,8 @@ pub fn limit_descriptors(command: &mut Command, limit: u64) {
     unsafe {
         command.pre_exec(move || {
             let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
-            setrlimit(Resource::RLIMIT_NOFILE, limit.min(hard), hard).map_err(std::io::Error::from)
+            setrlimit(Resource::RLIMIT_NOFILE, limit.min(hard), hard)
+                .map_err(std::io::Error::from)
         });
     }
 }
@@ -34,7 +35,9 @@ fn set_in_child(command: &mut Command, resource: Resource, limit: u64) {
     // SAFETY: the closure runs in the forked child before exec and only calls
     // setrlimit(2), which is async-signal-safe.
     unsafe {
-        command.pre_exec(move || setrlimit(resource, limit, limit).map_err(std::io::Error::from));
+        command.pre_exec(move || {
+            setrlimit(resource, limit, limit).map_err(std::io::Error::from)
+        });
     }
 }
 

@@ -22,16 +22,19 @@ pub fn as_shown(transcript: &str, output: &str, measurement: &str) -> String {
     let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") else {
         return output.to_string();
     };
-    let Ok(shown) = fs::read_to_string(PathBuf::from(dir).join(transcript)) else {
+    let Ok(shown) = fs::read_to_string(PathBuf::from(dir).join(transcript))
+    else {
         return output.to_string();
     };
     let pattern = Regex::new(measurement).expect("a valid measurement pattern");
-    let masked = |line: &str| pattern.replace_all(line, "<measured>").into_owned();
+    let masked =
+        |line: &str| pattern.replace_all(line, "<measured>").into_owned();
     let shown: Vec<&str> = shown.lines().collect();
     let mut next = 0;
     let mut result = String::new();
     for line in output.lines() {
-        let found = (next..shown.len()).find(|&at| masked(shown[at]) == masked(line));
+        let found =
+            (next..shown.len()).find(|&at| masked(shown[at]) == masked(line));
         match found {
             Some(at) => {
                 result.push_str(shown[at]);

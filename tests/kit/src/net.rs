@@ -88,7 +88,9 @@ impl Client {
                 "{} closed the connection instead of sending a line",
                 self.addr
             ),
-            Err(err) => panic!("no line from {} within the timeout: {err}", self.addr),
+            Err(err) => {
+                panic!("no line from {} within the timeout: {err}", self.addr)
+            }
         }
     }
 
@@ -151,7 +153,10 @@ impl Client {
         self.set_read_timeout(limit);
         let mut byte = [0u8; 1];
         let silent = match self.reader.get_mut().peek(&mut byte) {
-            Err(err) => matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+            Err(err) => matches!(
+                err.kind(),
+                ErrorKind::WouldBlock | ErrorKind::TimedOut
+            ),
             Ok(_) => false,
         };
         self.set_read_timeout(timeout());

@@ -54,7 +54,9 @@ pub fn php() -> Option<Php> {
             panic!("TESTKIT_REQUIRE_PHP is set, but {why}")
         }
         Err(why) => {
-            eprintln!("skipped: this test runs the original PHP program, but {why}");
+            eprintln!(
+                "skipped: this test runs the original PHP program, but {why}"
+            );
             None
         }
     }
@@ -67,15 +69,19 @@ fn find() -> Result<Php, String> {
         EXTENSIONS
     )
     .replace('"', "'");
-    let output = Command::new("php")
-        .args(["-r", &check])
-        .output()
-        .map_err(|_| "php is not installed (apt-get install php-cli)".to_string())?;
+    let output =
+        Command::new("php")
+            .args(["-r", &check])
+            .output()
+            .map_err(|_| {
+                "php is not installed (apt-get install php-cli)".to_string()
+            })?;
     let printed = String::from_utf8_lossy(&output.stdout).into_owned();
     let mut words = printed.split_whitespace();
     let major = words.next().unwrap_or("");
     let version = words.next().unwrap_or("").to_string();
-    let missing: Vec<&str> = words.filter_map(|w| w.strip_prefix("missing:")).collect();
+    let missing: Vec<&str> =
+        words.filter_map(|w| w.strip_prefix("missing:")).collect();
     if major.parse::<u32>().map_or(true, |major| major < 8) {
         return Err(format!("php is not PHP 8 or later ({printed:?})"));
     }

@@ -39,7 +39,8 @@ impl Pipe {
             let mut chunk = [0u8; 8192];
             loop {
                 let n = source.read(&mut chunk).unwrap_or(0);
-                let mut state = filler.state.lock().unwrap_or_else(|e| e.into_inner());
+                let mut state =
+                    filler.state.lock().unwrap_or_else(|e| e.into_inner());
                 if n == 0 {
                     state.closed = true;
                 } else {
@@ -86,7 +87,11 @@ impl Pipe {
 }
 
 /// `program args`, with `env` added to the environment.
-fn command<I, S>(program: impl AsRef<OsStr>, args: I, env: &[(&str, &str)]) -> Command
+fn command<I, S>(
+    program: impl AsRef<OsStr>,
+    args: I,
+    env: &[(&str, &str)],
+) -> Command
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
@@ -177,7 +182,8 @@ impl Process {
         // Drop (for example when the test binary itself is killed).
         unsafe {
             command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+                    .map_err(std::io::Error::from)
             });
         }
         let mut child = match command.spawn() {
@@ -188,7 +194,8 @@ impl Process {
             Some(pipe) if collect_stdout => Pipe::collect(pipe),
             _ => Arc::new(Pipe::default()),
         };
-        let stderr = Pipe::collect(child.stderr.take().expect("stderr is piped"));
+        let stderr =
+            Pipe::collect(child.stderr.take().expect("stderr is piped"));
         let stdin = child.stdin.take();
         Process {
             name,
@@ -209,7 +216,11 @@ impl Process {
 
     /// Runs `program` with `args` and `stdin` to completion (bounded by
     /// [`timeout()`]) and returns how it ended.
-    pub fn run<I, S>(program: impl AsRef<OsStr>, args: I, stdin: &[u8]) -> Finished
+    pub fn run<I, S>(
+        program: impl AsRef<OsStr>,
+        args: I,
+        stdin: &[u8],
+    ) -> Finished
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -410,7 +421,11 @@ impl Server {
 
     /// Starts `program` with `args` and extra environment variables, and reads
     /// its `listening on <addr>` line.
-    pub fn start_with<I, S>(program: impl AsRef<OsStr>, args: I, env: &[(&str, &str)]) -> Server
+    pub fn start_with<I, S>(
+        program: impl AsRef<OsStr>,
+        args: I,
+        env: &[(&str, &str)],
+    ) -> Server
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -431,7 +446,11 @@ impl Server {
         let addr = first
             .strip_prefix("listening on ")
             .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("first line should be `listening on <addr>`, got {first:?}"));
+            .unwrap_or_else(|| {
+                panic!(
+                    "first line should be `listening on <addr>`, got {first:?}"
+                )
+            });
         Server { process, addr }
     }
 

@@ -60,7 +60,9 @@ fn all() -> Vec<Stat> {
         return Vec::new();
     };
     entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|entry| {
+            entry.ok()?.file_name().to_str()?.parse::<u32>().ok()
+        })
         .filter_map(stat)
         .collect()
 }

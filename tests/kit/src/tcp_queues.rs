@@ -30,7 +30,9 @@ pub fn queues(local: SocketAddr, remote: SocketAddr) -> Option<Queues> {
     let text = fs::read_to_string(table).ok()?;
     text.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        if parse_addr(fields.get(1)?)? != local || parse_addr(fields.get(2)?)? != remote {
+        if parse_addr(fields.get(1)?)? != local
+            || parse_addr(fields.get(2)?)? != remote
+        {
             return None;
         }
         let (send, receive) = fields.get(4)?.split_once(':')?;
@@ -48,7 +50,10 @@ fn parse_addr(text: &str) -> Option<SocketAddr> {
     let (addr, port) = text.split_once(':')?;
     let port = u16::from_str_radix(port, 16).ok()?;
     let words: Vec<[u8; 4]> = (0..addr.len() / 8)
-        .map(|i| u32::from_str_radix(&addr[i * 8..i * 8 + 8], 16).map(u32::to_ne_bytes))
+        .map(|i| {
+            u32::from_str_radix(&addr[i * 8..i * 8 + 8], 16)
+                .map(u32::to_ne_bytes)
+        })
         .collect::<Result<_, _>>()
         .ok()?;
     let ip = match words.as_slice() {
@@ -84,7 +89,9 @@ mod tests {
     #[test]
     fn unread_bytes_show_in_the_receive_queue() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let mut client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let mut client =
+            TcpStream::connect(listener.local_addr().expect("addr"))
+                .expect("connect");
         let (server, _) = listener.accept().expect("accept");
         client.write_all(b"12345").expect("write");
         let (server_end, client_end) = (

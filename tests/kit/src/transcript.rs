@@ -79,7 +79,8 @@ impl Transcript {
                 path.display()
             ),
         };
-        let (expected_lines, actual_lines) = (normalise(&expected), normalise(&actual));
+        let (expected_lines, actual_lines) =
+            (normalise(&expected), normalise(&actual));
         let count = expected_lines.len().max(actual_lines.len());
         for index in 0..count {
             let want = expected_lines
@@ -105,7 +106,8 @@ impl Transcript {
     fn shown_text(&self) -> String {
         let mut text = self.text.clone();
         for (actual, shown) in &self.shown_ports {
-            let pattern = Regex::new(&format!(r"(\d|\]):{actual}\b")).expect("port pattern");
+            let pattern = Regex::new(&format!(r"(\d|\]):{actual}\b"))
+                .expect("port pattern");
             text = pattern
                 .replace_all(&text, format!("${{1}}:{shown}"))
                 .into_owned();
@@ -118,7 +120,9 @@ impl Transcript {
 fn listing_dir() -> PathBuf {
     match std::env::var_os("CARGO_MANIFEST_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => panic!("CARGO_MANIFEST_DIR is not set: run the tests with cargo"),
+        None => {
+            panic!("CARGO_MANIFEST_DIR is not set: run the tests with cargo")
+        }
     }
 }
 
@@ -147,16 +151,19 @@ fn normalise(text: &str) -> Vec<String> {
             (r"\b\d+(\.\d+)? ?(ns|µs|us|ms|s)\b", "<time>"),
         ]
         .into_iter()
-        .map(|(pattern, replacement)| (Regex::new(pattern).expect("rule"), replacement))
+        .map(|(pattern, replacement)| {
+            (Regex::new(pattern).expect("rule"), replacement)
+        })
         .collect()
     });
     text.lines()
         .map(|line| {
-            rules
-                .iter()
-                .fold(line.to_string(), |line, (pattern, replacement)| {
+            rules.iter().fold(
+                line.to_string(),
+                |line, (pattern, replacement)| {
                     pattern.replace_all(&line, *replacement).into_owned()
-                })
+                },
+            )
         })
         .collect()
 }
