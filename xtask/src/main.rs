@@ -6,6 +6,8 @@
 //!   cargo xtask check     every check CI runs (what `.ci/run` runs)
 //!   cargo xtask build     render the book into target/book, links checked
 //!   cargo xtask bless     rewrite the console transcripts from real runs
+//!   cargo xtask browser-check
+//!                         load every page of the built book in Chromium
 //!   cargo xtask tools     install the pinned tools only
 
 use std::env;
@@ -37,8 +39,8 @@ struct Tool {
     binary: &'static str,
 }
 
-const USAGE: &str =
-    "usage: cargo xtask <serve [--open] | check | build | bless | tools>";
+const USAGE: &str = "usage: cargo xtask \
+    <serve [--open] | check | build | bless | browser-check | tools>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -49,6 +51,9 @@ fn main() -> ExitCode {
         ["check"] => check(),
         ["build"] => install_tools(&TOOLS).and_then(|()| build_book()),
         ["bless"] => bless(),
+        ["browser-check"] => {
+            install_tools(&TOOLS).and_then(|()| browser_check())
+        }
         ["tools"] => install_tools(&TOOLS),
         _ => {
             eprintln!("{USAGE}");
@@ -244,6 +249,7 @@ fn check() -> Result {
 
     starters_fail_their_tests()?;
     build_book()?;
+    browser_check()?;
     lint_workflows()?;
 
     println!(
@@ -264,20 +270,7 @@ fn ensure_php() -> Result {
         println!("==> php with sockets, pcntl and posix is installed");
         return Ok(());
     }
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
-    let has_apt = Command::new("apt-get").arg("--version").output().is_ok();
-    if is_root && has_apt {
-        let mut update = Command::new("apt-get");
-        update.args(["update", "-q"]);
-        step("apt-get update", update)?;
-        let mut install = Command::new("apt-get");
-        install
-            .args(["install", "-y", "-q", "--no-install-recommends", "php-cli"])
-            .env("DEBIAN_FRONTEND", "noninteractive");
-        step("apt-get install php-cli", install)?;
+    if apt_install(&["php-cli"])? {
         if php_is_usable() {
             return Ok(());
         }
@@ -296,6 +289,113 @@ fn ensure_php() -> Result {
          skipped (install php-cli, or run the check as root with apt-get)"
     );
     Ok(())
+}
+
+/// Installs Debian packages when we are root and have apt-get (as on a
+/// fresh CI machine). Returns false, having done nothing, otherwise.
+fn apt_install(packages: &[&str]) -> Result<bool> {
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
+    let has_apt = Command::new("apt-get").arg("--version").output().is_ok();
+    if !(is_root && has_apt) {
+        return Ok(false);
+    }
+    let mut update = Command::new("apt-get");
+    update.args(["update", "-q"]);
+    step("apt-get update", update)?;
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    step(&format!("apt-get install {}", packages.join(" ")), install)?;
+    Ok(true)
+}
+
+/// Where GitHub Pages serves a project's book: under the repository's name.
+/// The browser check serves the book the same way, to catch what works at
+/// the top of a site but breaks below it (the 404 page's styles).
+const PUBLISHED_UNDER: &str = "/socket-book/";
+
+/// Loads every page of the book in headless Chromium (see
+/// xtask/browser-check/check.mjs): console errors, failed requests, images,
+/// sideways scrolling on a phone, accessibility, and the 404 page under a
+/// sub-path. Runs where Chromium and Node.js are installed (installing them
+/// as root with apt-get); elsewhere it says so and passes, unless
+/// `BOOK_REQUIRE_BROWSER` is set (as `.ci/run` does).
+fn browser_check() -> Result {
+    let required = env::var_os("BOOK_REQUIRE_BROWSER").is_some();
+    let mut browser = find_browser();
+    let mut node = has_program("node") && has_program("npm");
+    if (browser.is_none() || !node)
+        && apt_install(&["chromium", "nodejs", "npm"])?
+    {
+        browser = find_browser();
+        node = has_program("node") && has_program("npm");
+    }
+    let (Some(browser), true) = (browser, node) else {
+        let missing = "Chromium and Node.js (with npm) are needed";
+        if required {
+            return Err(format!(
+                "BOOK_REQUIRE_BROWSER is set, but {missing} for the browser check"
+            ));
+        }
+        println!(
+            "==> browser check skipped: {missing} (apt-get install chromium nodejs npm)"
+        );
+        return Ok(());
+    };
+    let tool = root().join("xtask/browser-check");
+    if !tool.join("node_modules").is_dir() {
+        let mut npm = Command::new("npm");
+        npm.args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&tool);
+        step("npm ci (playwright-core, axe-core)", npm)?;
+    }
+    let published = root().join("target/book-published");
+    let _ = std::fs::remove_dir_all(&published);
+    let mut build = mdbook(&["build", "--dest-dir"]);
+    build
+        .arg(&published)
+        .env("MDBOOK_OUTPUT__HTML__SITE_URL", PUBLISHED_UNDER);
+    step(&format!("mdbook build for {PUBLISHED_UNDER}"), build)?;
+    let mut check = Command::new("node");
+    check
+        .arg(tool.join("check.mjs"))
+        .arg("--book")
+        .arg(published.join("html"))
+        .args(["--base", PUBLISHED_UNDER, "--chromium"])
+        .arg(&browser)
+        .current_dir(&tool);
+    step("browser check (every page in headless Chromium)", check)
+}
+
+/// Chromium or Chrome: $CHROMIUM, or the first of the usual names on PATH.
+fn find_browser() -> Option<PathBuf> {
+    if let Some(path) = env::var_os("CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]
+    .iter()
+    .find_map(|name| which(name))
+}
+
+fn has_program(name: &str) -> bool {
+    which(name).is_some()
+}
+
+/// The path of `name` on PATH, if it is there and a file.
+fn which(name: &str) -> Option<PathBuf> {
+    env::split_paths(&env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
 }
 
 fn php_is_usable() -> bool {
