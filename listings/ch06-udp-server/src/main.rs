@@ -124,10 +124,7 @@ fn not_to_answer(
 /// operator's terminal nor forge a line of the log; without its line
 /// ending, if it has one; and cut if it is long.
 fn shown(message: &[u8]) -> String {
-    let mut message = message;
-    while let [rest @ .., b'\r' | b'\n'] = message {
-        message = rest;
-    }
+    let message = without_line_ending(message);
     if message.len() <= LOGGED_BYTES {
         message.escape_ascii().to_string()
     } else {
@@ -136,6 +133,15 @@ fn shown(message: &[u8]) -> String {
     }
 }
 // ANCHOR_END: shown
+
+/// `message` without the line ending it may have: `\n`, as `nc -u` sends a
+/// line, or `\r\n`, as `nc -u -C` does.
+fn without_line_ending(mut message: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\r' | b'\n'] = message {
+        message = rest;
+    }
+    message
+}
 
 // ANCHOR: log
 /// Writes one line of the log to `out` if it can be written now, and
