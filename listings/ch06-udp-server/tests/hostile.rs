@@ -13,7 +13,7 @@ use std::net::UdpSocket;
 use std::process::Stdio;
 
 use common::{LoggedServer, assert_quiet, socket_of, start_with_stdout};
-use testkit::{Server, skip, timeout};
+use testkit::{Server, Transcript, skip, timeout};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch06-udp-server");
 
@@ -49,8 +49,9 @@ fn a_datagram_forged_with_the_servers_own_address_is_not_answered() {
     own.send_to(b"hello", server.addr()).expect("send_to");
     server.wait_for_lines(2);
     assert_quiet(&[&server]);
+    let log = server.lines();
     assert_eq!(
-        server.lines(),
+        log,
         [
             format!("listening on {}", server.addr()),
             format!(
@@ -60,6 +61,11 @@ fn a_datagram_forged_with_the_servers_own_address_is_not_answered() {
             ),
         ]
     );
+    Transcript::new("transcripts/own-address.console")
+        .command("cargo run -p ch06-udp-server")
+        .output(&log.join("\n"))
+        .show_port(server.addr().port(), 9999)
+        .check();
 }
 
 /// Backs ch06-udp.md#who-a-udp-server-answers: one datagram forged with
@@ -79,14 +85,36 @@ fn two_servers_pointed_at_each_other_answer_at_most_once() {
     second.wait_for_lines(2);
     assert_quiet(&[&first, &second]);
     // The first answers the request; the second does not answer the reply.
-    assert_eq!(first.lines()[1..], [format!("{} -- hello", second.addr())]);
+    let (first_log, second_log) = (first.lines(), second.lines());
+    assert_eq!(first_log[1..], [format!("{} -- hello", second.addr())]);
     assert_eq!(
-        second.lines()[1..],
+        second_log[1..],
         [format!(
             "{} -- OK hello (not answered: it is a reply)",
             first.addr()
         )]
     );
+    // The book runs the first on port 9999, and the second on 9998.
+    let (first_port, second_port) = (first.addr().port(), second.addr().port());
+    for (file, command, log) in [
+        (
+            "transcripts/two-servers-first.console",
+            "cargo run -p ch06-udp-server",
+            first_log,
+        ),
+        (
+            "transcripts/two-servers-second.console",
+            "cargo run -p ch06-udp-server 127.0.0.1:9998",
+            second_log,
+        ),
+    ] {
+        Transcript::new(file)
+            .command(command)
+            .output(&log.join("\n"))
+            .show_port(first_port, 9999)
+            .show_port(second_port, 9998)
+            .check();
+    }
 }
 
 #[test]

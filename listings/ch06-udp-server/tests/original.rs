@@ -204,10 +204,10 @@ fn without_error_reporting_the_cuts_and_the_end_of_input_raise_no_warning() {
     assert_eq!(server.stderr(), "");
 }
 
-/// Backs ch06-udp.md#who-a-udp-server-answers: a datagram forged with the
-/// original server's address makes Listing 6-1 answer it, the original
-/// answers the answer (it answers everything), and Listing 6-1 does not
-/// answer that: the exchange stops after one round.
+/// Backs ch06-udp.md#wrong-udp-answers-everything: a datagram forged with
+/// the original server's address makes Listing 6-1 answer it, the original
+/// answers the answer (it answers everything, replies included), and
+/// Listing 6-1 does not answer that: the exchange stops after one round.
 #[test]
 fn the_books_server_ends_an_exchange_the_original_server_would_keep_up() {
     let Some(php) = php() else { return };
