@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
 /// The server cuts its replies to what fits in one IPv4 datagram.
 const MAX_DATAGRAM: usize = 65_507;
+/// Every reply begins with these three bytes, and no message may: the
+/// server does not answer a datagram that looks like a reply.
+const REPLY: &[u8] = b"OK ";
 
 pub fn main() -> ExitCode {
     // The server's address: the only argument, or loopback port 9999.
@@ -59,25 +62,38 @@ pub fn main() -> ExitCode {
     // they would run into the replies.
     let input = io::stdin();
     let interactive = input.is_terminal();
-    let prompt = || {
-        if interactive {
-            print!("Enter a message to send : ");
-            // A line without a newline stays in stdout's buffer until flushed.
-            let _ = io::stdout().flush();
-        }
-    };
+    let mut lines = input.lock().split(b'\n');
     let mut unanswered = 0;
-    prompt();
-    for line in input.lock().split(b'\n') {
-        let line = match line {
-            Ok(line) => line,
-            Err(err) => {
+    loop {
+        if interactive {
+            // A line without a newline stays in stdout's buffer until
+            // flushed.
+            let mut out = io::stdout();
+            let asked = write!(out, "Enter a message to send : ")
+                .and_then(|()| out.flush());
+            if let Err(err) = asked {
+                eprintln!("could not write to stdout: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+        let line = match lines.next() {
+            None => break,
+            Some(Ok(line)) => line,
+            Some(Err(err)) => {
                 eprintln!("could not read stdin: {err}");
                 return ExitCode::FAILURE;
             }
         };
         // The datagram is the message: it needs no newline to end it.
         let message = line.strip_suffix(b"\r").unwrap_or(&line);
+        if message.starts_with(REPLY) {
+            eprintln!(
+                "not sent: a message must not begin with \"OK \", \
+                 as a reply does"
+            );
+            unanswered += 1;
+            continue;
+        }
         // TODO: when no reply comes, send the message again and wait twice
         // as long, up to four tries; then report `no reply from <ADDR> after
         // 4 tries` and go on with the next line.
@@ -87,7 +103,11 @@ pub fn main() -> ExitCode {
         }
         match wait_for_reply(&socket, message) {
             Ok(Some(reply)) => {
-                println!("Reply : {}", String::from_utf8_lossy(&reply));
+                let shown = String::from_utf8_lossy(&reply);
+                if let Err(err) = writeln!(io::stdout(), "Reply : {shown}") {
+                    eprintln!("could not write to stdout: {err}");
+                    return ExitCode::FAILURE;
+                }
             }
             Ok(None) => {
                 eprintln!(
@@ -101,7 +121,6 @@ pub fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-        prompt();
     }
     if unanswered > 0 {
         ExitCode::FAILURE
@@ -117,7 +136,7 @@ fn wait_for_reply(
     socket: &UdpSocket,
     message: &[u8],
 ) -> io::Result<Option<Vec<u8>>> {
-    let mut expected = b"OK ".to_vec();
+    let mut expected = REPLY.to_vec();
     expected.extend_from_slice(message);
     expected.truncate(MAX_DATAGRAM);
 
@@ -134,15 +153,19 @@ fn wait_for_reply(
             Err(err) => match err.kind() {
                 // The time is up: on Linux a read timeout is WouldBlock.
                 ErrorKind::WouldBlock | ErrorKind::TimedOut => return Ok(None),
+                // Stopped and continued (Ctrl-Z, then fg): wait on, for the
+                // time that is left.
+                ErrorKind::Interrupted => continue,
                 _ => return Err(err),
             },
         };
         if buffer[..received] == expected[..] {
             return Ok(Some(expected));
         }
+        // Escaped: whoever sent it chose its bytes, not us.
         eprintln!(
             "skipping a late reply: {}",
-            String::from_utf8_lossy(&buffer[..received])
+            buffer[..received].escape_ascii()
         );
     }
 }

@@ -101,3 +101,39 @@ fn a_member_that_leaves_hears_nothing_more_and_its_leave_is_not_passed_on() {
     ada.say("still there?");
     assert!(ken.hears_nothing());
 }
+
+#[test]
+fn leave_is_understood_with_the_line_ending_nc_sends() {
+    // `nc -u` sends a line with its `\n`; `nc -u -C` with `\r\n`.
+    for leave in ["/leave\n", "/leave\r\n"] {
+        let server = Server::start(SERVER);
+        let ada = Member::new(server.addr());
+        let ken = Member::new(server.addr());
+        ada.say("hi");
+        ken.say("hi");
+        assert_eq!(ada.receive(), format!("{}: hi", ken.name));
+
+        ken.say(leave);
+        ada.say("still there?");
+        assert!(ken.hears_nothing(), "{leave:?} was not understood");
+    }
+}
+
+#[test]
+fn what_a_room_sends_its_members_is_neither_answered_nor_passed_on() {
+    let server = Server::start(SERVER);
+    let ada = Member::new(server.addr());
+    let ken = Member::new(server.addr());
+    ada.say("hi");
+    ken.say("hi");
+    assert_eq!(ada.receive(), format!("{}: hi", ken.name));
+
+    // What another room would pass on to its members, and a reply. Had
+    // either been answered or passed on, it would arrive before what
+    // answers the last message.
+    for datagram in ["127.0.0.1:5000: hello from another room", "OK hi"] {
+        ken.socket.send(datagram.as_bytes()).expect("send");
+    }
+    ken.say("last");
+    assert_eq!(ada.receive(), format!("{}: last", ken.name));
+}

@@ -8,13 +8,14 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 use nix::fcntl::OFlag;
 use nix::pty::{PtyMaster, grantpt, posix_openpt, ptsname_r, unlockpt};
-use testkit::{Process, Server, Transcript, timeout, wait_until};
+use nix::sys::signal::Signal;
+use testkit::{Process, Server, Transcript, procfs, timeout, wait_until};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch06-udp-client");
 
@@ -335,4 +336,96 @@ fn bad_arguments_print_usage() {
         assert_eq!(run.code(), 2, "{args:?}");
         assert_eq!(run.stderr, "usage: ch06-udp-client [ADDR]\n");
     }
+}
+
+/// Waits until process `pid` is in state `state` (`S` asleep, `T` stopped).
+fn wait_for_state(pid: u32, state: char) {
+    let reached = wait_until(timeout(), || {
+        procfs::stat(pid).is_some_and(|stat| stat.state == state)
+    });
+    assert!(reached, "process {pid} never reached state {state}");
+}
+
+/// Backs ch06-udp.md#stopped-and-continued: Ctrl-Z and `fg` while the
+/// client waits for a reply make recv() fail with EINTR, which is no
+/// reason to stop.
+#[test]
+fn a_client_stopped_and_continued_while_it_waits_goes_on_waiting() {
+    let (addr, server) = stand_in(|socket| {
+        let (message, client) = receive(&socket);
+        (socket, message, client)
+    });
+    let mut command = Command::new(CLIENT);
+    command.arg(addr.to_string());
+    let mut client = Process::spawn(command);
+    client.write_stdin(b"hello\n");
+    client.close_stdin();
+    let (socket, message, sender) = server.join().expect("the stand-in");
+    assert_eq!(message, b"hello");
+    // The message has arrived: the client sleeps in recv() (state S) for
+    // the reply. Stop it and let it go on, as Ctrl-Z and `fg` do.
+    wait_for_state(client.pid(), 'S');
+    client.signal(Signal::SIGSTOP);
+    wait_for_state(client.pid(), 'T');
+    client.signal(Signal::SIGCONT);
+    // Only now does the reply come.
+    socket.send_to(b"OK hello", sender).expect("send_to");
+    let run = client.finish();
+    assert_eq!(run.stderr, "");
+    assert_eq!(run.stdout, "Reply : OK hello\n");
+    assert_eq!(run.code(), 0);
+}
+
+/// Backs ch06-udp.md#who-a-udp-server-answers.
+#[test]
+fn a_message_that_begins_like_a_reply_is_not_sent() {
+    let server = Server::start(testkit::bin("ch06-udp-server"));
+    let run = Process::run(
+        CLIENT,
+        [server.addr().to_string()],
+        b"OK computer\nhello\n",
+    );
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(run.stdout, "Reply : OK hello\n");
+    assert_eq!(
+        run.stderr,
+        "not sent: a message must not begin with \"OK \", as a reply does\n"
+    );
+}
+
+#[test]
+fn a_stray_datagram_is_shown_escaped() {
+    let (addr, server) = stand_in(|socket| {
+        let (_, client) = receive(&socket);
+        socket
+            .send_to(b"OK \x1b[31mred\nforged", client)
+            .expect("send_to");
+        socket.send_to(b"OK hello", client).expect("send_to");
+    });
+    let run = Process::run(CLIENT, [addr.to_string()], b"hello\n");
+    server.join().expect("the stand-in server");
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.stdout, "Reply : OK hello\n");
+    assert_eq!(
+        run.stderr,
+        "skipping a late reply: OK \\x1b[31mred\\nforged\n"
+    );
+}
+
+#[test]
+fn a_closed_stdout_stops_the_client_with_one_line_and_status_1() {
+    let server = Server::start(testkit::bin("ch06-udp-server"));
+    let (reader, writer) = nix::unistd::pipe().expect("pipe");
+    drop(reader);
+    let mut command = Command::new(CLIENT);
+    command.arg(server.addr().to_string());
+    let mut client = Process::spawn_with_stdout(command, Stdio::from(writer));
+    client.write_stdin(b"hello\nhow are you?\n");
+    client.close_stdin();
+    let run = client.finish();
+    assert_eq!(
+        run.stderr,
+        "could not write to stdout: Broken pipe (os error 32)\n"
+    );
+    assert_eq!(run.code(), 1);
 }

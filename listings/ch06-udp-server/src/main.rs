@@ -1,11 +1,18 @@
 //! Listing 6-1: a UDP server. One socket, no listen() and no accept(): it
 //! receives datagrams from anyone, prints who sent what, and answers every
-//! datagram with `OK ` and the message, to whoever sent it.
+//! request with `OK ` and the message, to whoever sent it. It never answers
+//! a reply, nor a datagram from its own address: two servers must not keep
+//! each other busy for ever.
 //!
 //! Run it with `cargo run -p ch06-udp-server [ADDR]` (default 127.0.0.1:9999).
 
-use std::net::UdpSocket;
+use std::fmt;
+use std::io::{self, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsFd;
 use std::process::ExitCode;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 // ANCHOR: limits
 /// No datagram is larger: UDP's length field has 16 bits.
@@ -14,6 +21,17 @@ const MAX_UDP_PAYLOAD: usize = 65_536;
 /// bytes, less 20 of IP header and 8 of UDP header.
 const MAX_DATAGRAM: usize = 65_507;
 // ANCHOR_END: limits
+
+/// How much of a message the log shows. Enough to see what it was, and a
+/// line of the log stays short: a write to a pipe blocks when the line is
+/// longer than the room left in it, even after poll() said "writable".
+const LOGGED_BYTES: usize = 512;
+
+// ANCHOR: reply
+/// Every reply begins with these three bytes, and the server answers no
+/// datagram that begins with them: they mark a datagram as a reply.
+const REPLY: &[u8] = b"OK ";
+// ANCHOR_END: reply
 
 fn main() -> ExitCode {
     // The address to listen on: the only argument, or loopback port 9999.
@@ -34,13 +52,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match socket.local_addr() {
-        Ok(local) => println!("listening on {local}"),
+    let local = match socket.local_addr() {
+        Ok(local) => local,
         Err(err) => {
             eprintln!("could not read the address of {addr}: {err}");
             return ExitCode::FAILURE;
         }
-    }
+    };
+    log(format_args!("listening on {local}"));
     // ANCHOR_END: bind
 
     // ANCHOR: serve
@@ -52,22 +71,100 @@ fn main() -> ExitCode {
         let (received, peer) = match socket.recv_from(&mut buffer) {
             Ok(datagram) => datagram,
             Err(err) => {
-                eprintln!("could not receive: {err}");
+                warn(format_args!("could not receive: {err}"));
                 continue;
             }
         };
         let message = &buffer[..received];
-        let shown = String::from_utf8_lossy(message);
-        println!("{peer} -- {}", shown.trim_end_matches(['\r', '\n']));
+        let shown = shown(message);
+        if let Some(reason) = not_to_answer(message, peer, local) {
+            log(format_args!("{peer} -- {shown} (not answered: {reason})"));
+            continue;
+        }
+        log(format_args!("{peer} -- {shown}"));
 
         // The whole message comes back, unless `OK ` makes it too large for
         // one datagram: then only as much as fits.
-        let mut reply = b"OK ".to_vec();
+        let mut reply = REPLY.to_vec();
         reply.extend_from_slice(message);
         reply.truncate(MAX_DATAGRAM);
         if let Err(err) = socket.send_to(&reply, peer) {
-            eprintln!("could not send to {peer}: {err}");
+            warn(format_args!("could not send to {peer}: {err}"));
         }
     }
     // ANCHOR_END: serve
 }
+
+// ANCHOR: who
+/// Why the datagram `message`, which came from `peer`, must not be answered,
+/// if it must not: answering it could start an exchange that never ends.
+fn not_to_answer(
+    message: &[u8],
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> Option<&'static str> {
+    // Our own port, at our own address (or at any address, when we listen
+    // on all of them): the reply would come back to us.
+    if peer.port() == local.port()
+        && (peer.ip() == local.ip() || local.ip().is_unspecified())
+    {
+        return Some("it comes from this server's own address");
+    }
+    // A reply, from a server like this one: if we answered it, it would
+    // answer our answer, and so on.
+    if message.starts_with(REPLY) {
+        return Some("it is a reply");
+    }
+    None
+}
+// ANCHOR_END: who
+
+// ANCHOR: shown
+/// The message as the log shows it: escaped, so that it cannot write on the
+/// operator's terminal nor forge a line of the log; without its line
+/// ending, if it has one; and cut if it is long.
+fn shown(message: &[u8]) -> String {
+    let message = without_line_ending(message);
+    if message.len() <= LOGGED_BYTES {
+        message.escape_ascii().to_string()
+    } else {
+        let start = message[..LOGGED_BYTES].escape_ascii();
+        format!("{start}... ({} bytes)", message.len())
+    }
+}
+// ANCHOR_END: shown
+
+/// `message` without the line ending it may have: `\n`, as `nc -u` sends a
+/// line, or `\r\n`, as `nc -u -C` does.
+fn without_line_ending(mut message: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\r' | b'\n'] = message {
+        message = rest;
+    }
+    message
+}
+
+// ANCHOR: log
+/// Writes one line of the log to `out` if it can be written now, and
+/// drops it otherwise: a server must not stop because its output is a
+/// pipe nobody reads (a write would block), nor die because it is a
+/// closed pipe (the write fails with EPIPE, and println! would panic).
+fn log_to(mut out: impl Write + AsFd, line: fmt::Arguments) {
+    let writable = {
+        let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLOUT)];
+        poll(&mut fds, PollTimeout::ZERO) == Ok(1)
+    };
+    if writable {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// The server's log: one line on stdout.
+fn log(line: fmt::Arguments) {
+    log_to(io::stdout(), line)
+}
+
+/// The server's errors: one line on stderr.
+fn warn(line: fmt::Arguments) {
+    log_to(io::stderr(), line)
+}
+// ANCHOR_END: log

@@ -1,15 +1,19 @@
 //! The original's UDP server doing what chapter 6 says it does, and the
 //! original's client talking to Listing 6-1.
 //!
-//! The original's server answers every datagram, so no test ever points
-//! another server at it, or sends it a datagram from its own address: two
-//! servers that answer each other never stop. Every process is killed when
-//! its test ends.
+//! The original's server answers every datagram, so no test sends it a
+//! datagram from its own address, and only one points another server at it:
+//! Listing 6-1, which does not answer a reply, and so ends the exchange.
+//! Every process is killed when its test ends.
+
+mod common;
 
 use std::net::UdpSocket;
+use std::time::Duration;
 
+use common::{LoggedServer, assert_quiet, socket_of};
 use testkit::php::{Original, php};
-use testkit::{Server, Transcript, timeout, wait_until};
+use testkit::{Server, Transcript, procfs, skip, timeout, wait_until};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch06-udp-server");
 
@@ -198,4 +202,38 @@ fn without_error_reporting_the_cuts_and_the_end_of_input_raise_no_warning() {
     });
     assert!(logged, "{:?}", server.stdout());
     assert_eq!(server.stderr(), "");
+}
+
+/// Backs ch06-udp.md#wrong-udp-answers-everything: a datagram forged with
+/// the original server's address makes Listing 6-1 answer it, the original
+/// answers the answer (it answers everything, replies included), and
+/// Listing 6-1 does not answer that: the exchange stops after one round.
+#[test]
+fn the_books_server_ends_an_exchange_the_original_server_would_keep_up() {
+    let Some(php) = php() else { return };
+    let port = unused_udp_port();
+    let original = php.spawn(&original_server(port), &[]);
+    original.wait_for_stdout("Waiting for data ...");
+    let mut ours = LoggedServer::start(SERVER);
+    let forger = match socket_of(original.pid()) {
+        Ok(socket) => socket,
+        Err(why) => return skip(&why),
+    };
+    forger.send_to(b"hello", ours.addr()).expect("send_to");
+    let from = format!("127.0.0.1:{port}");
+    ours.wait_for_lines(3);
+    assert_quiet(&[&ours]);
+    let used = procfs::cpu_used_during(original.pid(), Duration::from_secs(1));
+    assert!(
+        used < Duration::from_millis(100),
+        "the original used {used:?}"
+    );
+    assert_eq!(
+        ours.lines()[1..],
+        [
+            format!("{from} -- hello"),
+            format!("{from} -- OK OK hello (not answered: it is a reply)"),
+        ]
+    );
+    assert_eq!(original.stdout().matches(" -- OK hello").count(), 1);
 }
