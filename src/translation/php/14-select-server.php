@@ -48,7 +48,7 @@ while (true) {
     $read = array();
 
     //first socket is the master socket
-    $read[0] = $sock; // add the master socket to watch on every pass
+    $read[0] = $sock; // on every pass, the master socket to watch must be added
 
     //now add the existing client sockets
     // on every pass of the loop, the client sockets to watch must be added

@@ -44,7 +44,7 @@ function run_server () {
         // first child process
 
         // the usual steps of a daemon: fork()->setsid()->fork()
-        posix_setsid(); // make this child thread the leader of a session
+        posix_setsid(); // make this child thread the session leader
 
         // create a child process again; this child is the daemon
         if (($pid2 = pcntl_fork()) == 0) {

@@ -11,7 +11,7 @@ $pipe = stream_socket_pair(STREAM_PF_UNIX, STREAM_SOCK_STREAM, STREAM_IPPROTO_IP
 for (; ;) {
     // check for signals, and run the signal handlers
     //pcntl_signal_dispatch();
-    $read = [$server, $pipe[0]]; // is there data on the server or pipe socket?
+    $read = [$server, $pipe[0]]; // watch the server and pipe sockets for data
     $write = null;
     $except = null;
     // blocks
