@@ -34,7 +34,9 @@ pub mod tcp_queues;
 mod transcript;
 
 pub use bin::bin;
-pub use net::{Client, accept, connect_when_listening, unused_port};
+pub use net::{
+    Client, accept, connect_when_listening, data_segments_received, unused_port,
+};
 pub use process::{Finished, Process, Server};
 pub use transcript::Transcript;
 

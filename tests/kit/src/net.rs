@@ -223,6 +223,35 @@ fn set_timeouts(stream: &TcpStream) {
         .expect("set_write_timeout");
 }
 
+/// How many segments carrying data this end of a TCP connection has received
+/// (`tcpi_data_segs_in` of `TCP_INFO`, see tcp(7); Linux 4.6 and later): to
+/// show that a server sends a message in one write, which leaves as one
+/// segment, rather than a line in several. (A server's write calls cannot be
+/// counted from `/proc/<pid>/io`: std's `TcpStream` writes with send(2),
+/// which it does not count.)
+pub fn data_segments_received(stream: &TcpStream) -> u32 {
+    use nix::libc;
+    use std::os::fd::AsRawFd;
+    // SAFETY: all zeros is a valid tcp_info: it holds only integers.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `info` and sets
+    // `len` to how many it wrote.
+    let result = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    if result != 0 {
+        panic!("TCP_INFO: {}", io::Error::last_os_error());
+    }
+    info.tcpi_data_segs_in
+}
+
 /// Connects to `addr` as soon as something listens there, trying again while
 /// the connection is refused; fails the test after [`timeout()`]. For servers
 /// whose `listening on` line the test cannot read (its stdout is a closed
@@ -248,4 +277,32 @@ pub fn connect_when_listening(addr: SocketAddr) -> Client {
 pub fn unused_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local_addr").port()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn one_write_arrives_as_one_segment_and_three_as_three() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let mut sender =
+            TcpStream::connect(listener.local_addr().expect("addr"))
+                .expect("connect");
+        sender.set_nodelay(true).expect("TCP_NODELAY");
+        let (mut receiver, _) = listener.accept().expect("accept");
+        receiver.set_read_timeout(Some(timeout())).expect("timeout");
+        let mut buffer = [0u8; 64];
+        sender.write_all(b"one line\n").expect("write");
+        receiver.read_exact(&mut buffer[..9]).expect("read");
+        assert_eq!(data_segments_received(&receiver), 1);
+        // With Nagle's algorithm off, each write leaves at once: three
+        // segments, whatever arrives by the time we read.
+        for piece in [&b"a"[..], b"b", b"c"] {
+            sender.write_all(piece).expect("write");
+            receiver.read_exact(&mut buffer[..1]).expect("read");
+        }
+        assert_eq!(data_segments_received(&receiver), 4);
+    }
 }

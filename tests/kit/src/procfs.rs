@@ -136,43 +136,10 @@ pub fn cpu_time(pid: u32) -> Duration {
     Duration::from_micros(ticks * 1_000_000 / ticks_per_second)
 }
 
-/// How many write-like system calls (`write`, `send`, `sendto`, `writev`...)
-/// `pid` has made so far (`syscw` in `/proc/<pid>/io`): to show that a server
-/// sends one message with one call, not a line in several segments. `None`
-/// if the process is gone or its io file cannot be read.
-pub fn write_calls(pid: u32) -> Option<u64> {
-    let io = fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
-    io.lines()
-        .find_map(|line| line.strip_prefix("syscw:"))?
-        .trim()
-        .parse()
-        .ok()
-}
-
 /// How much CPU time `pid` uses while `span` passes: to show that a server
 /// waiting for clients is asleep in the kernel, not spinning.
 pub fn cpu_used_during(pid: u32, span: Duration) -> Duration {
     let before = cpu_time(pid);
     std::thread::sleep(span);
     cpu_time(pid).saturating_sub(before)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-
-    #[test]
-    fn each_write_call_is_counted() {
-        let me = std::process::id();
-        // This thread's calls count for the whole process, and other tests
-        // run beside it: so check only that ours are among them.
-        let before = write_calls(me).expect("/proc/self/io is readable");
-        let mut sink = std::fs::File::create("/dev/null").expect("/dev/null");
-        for _ in 0..5 {
-            sink.write_all(b"x").expect("write to /dev/null");
-        }
-        let after = write_calls(me).expect("/proc/self/io is readable");
-        assert!(after >= before + 5, "{before} -> {after}");
-    }
 }
