@@ -65,3 +65,8 @@ fn a_bad_max_procs_is_refused_before_anything_is_printed() {
         );
     }
 }
+
+#[test]
+fn client_bytes_never_reach_the_log() {
+    support::client_bytes_never_reach_the_log(SERVER);
+}

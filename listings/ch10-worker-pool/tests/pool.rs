@@ -394,3 +394,8 @@ fn spawn_worker_refuses_to_fork_a_process_that_runs_other_threads() {
         }
     }
 }
+
+#[test]
+fn client_bytes_never_reach_the_log() {
+    support::client_bytes_never_reach_the_log(SERVER);
+}

@@ -455,6 +455,28 @@ pub fn each_reply_is_one_write(program: &str) {
     }
 }
 
+/// What a client sends never reaches the log raw: an escape sequence could
+/// drive the operator's terminal, a newline could forge a log line. (The
+/// pools log no client bytes at all; this keeps it so.)
+pub fn client_bytes_never_reach_the_log(program: &str) {
+    let mut server = start(program, 1);
+    workers(server.pid(), 1);
+    let mut client = server.connect();
+    client.read_greeting_pid();
+    let hostile = "\x1b[31mred\nforged line";
+    client.send_line(hostile);
+    assert_eq!(client.read_line(), "\x1b[31mred\n");
+    assert_eq!(client.read_line(), "forged line\n");
+    // And a client that leaves rudely, which the worker logs as an error.
+    client.send(hostile.as_bytes());
+    client.reset();
+    server.process().signal(Signal::SIGTERM);
+    let finished = server.into_process().finish();
+    for log in [&finished.stdout, &finished.stderr] {
+        assert!(!log.contains('\x1b') && !log.contains("forged"), "{log:?}");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Standard output (issue 10, item 9).
 
