@@ -293,7 +293,7 @@ fn supervise(
     for slot in 0..count {
         if let Err(err) = pool.start_in(slot, &mut start) {
             warn(format_args!("could not start a worker: {err}"));
-            pool.stop();
+            stop(pool.workers);
             return ExitCode::FAILURE;
         }
     }
@@ -305,7 +305,7 @@ fn supervise(
             Err(err) => {
                 warn(format_args!("could not wait for signals: {err}"));
                 pool.workers.append(&mut retiring);
-                pool.stop();
+                stop(pool.workers);
                 return ExitCode::FAILURE;
             }
         };
@@ -341,7 +341,7 @@ fn supervise(
                     "{signal}: stopping {} workers",
                     pool.workers.len()
                 ));
-                pool.stop();
+                stop(pool.workers);
                 return ExitCode::SUCCESS;
             }
         }
@@ -412,46 +412,46 @@ impl Pool {
         self.backoff.reset();
         self.retry_at = None;
     }
+}
 
-    /// Stops every worker, within a bounded time whatever state each is in,
-    /// and reaps them all, so that none is left running and none is left a
-    /// zombie. SIGTERM asks a worker to stop; SIGCONT lets it act on that if
-    /// it was stopped (Ctrl-Z, SIGSTOP, a debugger), since a stopped process
-    /// keeps its signals pending; and a worker still there after a grace
-    /// period gets SIGKILL, which nothing can block, catch or hold up.
-    fn stop(mut self) {
-        for &pid in self.workers.keys() {
-            let _ = kill(pid, Signal::SIGTERM);
-            let _ = kill(pid, Signal::SIGCONT);
-        }
-        let deadline = Instant::now() + STOP_GRACE;
-        let mut child_ended = SigSet::empty();
-        child_ended.add(Signal::SIGCHLD);
-        loop {
-            for (pid, _) in reap() {
-                self.workers.remove(&pid);
-            }
-            if self.workers.is_empty() {
-                break;
-            }
-            // Until a child ends, or the grace period does.
-            match wait_for_signal(&child_ended, Some(deadline)) {
-                Ok(Some(_)) => continue,
-                Ok(None) if Instant::now() < deadline => continue,
-                Ok(None) | Err(_) => break,
-            }
-        }
-        for &pid in self.workers.keys() {
-            warn(format_args!(
-                "worker {pid} did not stop within {STOP_GRACE:?}: killing it"
-            ));
-            let _ = kill(pid, Signal::SIGKILL);
-        }
-        for &pid in self.workers.keys() {
-            while let Err(Errno::EINTR) = waitpid(pid, None) {}
-        }
-        log(format_args!("all workers stopped"));
+/// Stops every worker, within a bounded time whatever state each is in,
+/// and reaps them all, so that none is left running and none is left a
+/// zombie. SIGTERM asks a worker to stop; SIGCONT lets it act on that if
+/// it was stopped (Ctrl-Z, SIGSTOP, a debugger), since a stopped process
+/// keeps its signals pending; and a worker still there after a grace
+/// period gets SIGKILL, which nothing can block, catch or hold up.
+fn stop(mut workers: BTreeMap<Pid, usize>) {
+    for &pid in workers.keys() {
+        let _ = kill(pid, Signal::SIGTERM);
+        let _ = kill(pid, Signal::SIGCONT);
     }
+    let deadline = Instant::now() + STOP_GRACE;
+    let mut child_ended = SigSet::empty();
+    child_ended.add(Signal::SIGCHLD);
+    loop {
+        for (pid, _) in reap() {
+            workers.remove(&pid);
+        }
+        if workers.is_empty() {
+            break;
+        }
+        // Until a child ends, or the grace period does.
+        match wait_for_signal(&child_ended, Some(deadline)) {
+            Ok(Some(_)) => continue,
+            Ok(None) if Instant::now() < deadline => continue,
+            Ok(None) | Err(_) => break,
+        }
+    }
+    for &pid in workers.keys() {
+        warn(format_args!(
+            "worker {pid} did not stop within {STOP_GRACE:?}: killing it"
+        ));
+        let _ = kill(pid, Signal::SIGKILL);
+    }
+    for &pid in workers.keys() {
+        while let Err(Errno::EINTR) = waitpid(pid, None) {}
+    }
+    log(format_args!("all workers stopped"));
 }
 
 /// How long `stop` lets the workers end by themselves before it kills them.
