@@ -322,6 +322,22 @@ fn a_bad_max_procs_is_refused() {
 }
 
 #[test]
+fn a_max_procs_that_is_not_text_is_refused_too() {
+    use std::os::unix::ffi::OsStrExt;
+    let mut command = std::process::Command::new(SERVER);
+    command
+        .arg("127.0.0.1:0")
+        .env("MAX_PROCS", std::ffi::OsStr::from_bytes(b"tw\xFFo"));
+    let finished = Process::run_command(command);
+    assert_eq!(finished.code(), 2);
+    assert_eq!(finished.stdout, "");
+    assert_eq!(
+        finished.stderr,
+        "MAX_PROCS must be a number of processes, 1 or more, not \"tw\\xFFo\"\n"
+    );
+}
+
+#[test]
 fn a_port_in_use_is_reported_in_one_line() {
     let server = start(1);
     conventions::assert_address_in_use_is_reported(SERVER, server.addr());
