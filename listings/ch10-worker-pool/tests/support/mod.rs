@@ -279,8 +279,9 @@ pub fn failed_forks_are_retried_until_every_slot_is_refilled(program: &str) {
         return;
     };
     // Start under a low limit: what the user runs now, the supervisor and its
-    // two workers, and a little room for other processes of that user.
-    let limit = tasks_of(uid) + 3 + 8;
+    // two workers, and some room for other processes of that user (other
+    // tests, when it is the test's own user).
+    let limit = tasks_of(uid) + 3 + 64;
     limits::limit_processes(&mut command, limit);
     command.arg("127.0.0.1:0").env("MAX_PROCS", "2");
     let mut server = Server::from_process(Process::spawn(command));
