@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 
 use ch10_worker_pool::{
-    default_addr, max_procs, spawn_worker, supervise, work,
+    default_addr, log, max_procs, spawn_worker, supervise, warn, work,
 };
 
 const USAGE: &str = "usage: ch10-exercise-workers-flag [--workers N] [ADDR]";
@@ -35,14 +35,14 @@ fn parse_args(
 
 pub fn main() -> ExitCode {
     let Some((flag, addr)) = parse_args(std::env::args().skip(1)) else {
-        eprintln!("{USAGE}");
+        warn(format_args!("{USAGE}"));
         return ExitCode::from(2);
     };
     // The command line wins over the environment, which wins over the default.
     let workers = match flag.map_or_else(max_procs, Ok) {
         Ok(workers) => workers,
         Err(message) => {
-            eprintln!("{message}");
+            warn(format_args!("{message}"));
             return ExitCode::from(2);
         }
     };
@@ -51,17 +51,17 @@ pub fn main() -> ExitCode {
     let listener = match TcpListener::bind(&addr) {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("could not bind {addr}: {err}");
+            warn(format_args!("could not bind {addr}: {err}"));
             return ExitCode::FAILURE;
         }
     };
     let local = match listener.local_addr() {
         Ok(local) => local,
         Err(err) => {
-            eprintln!("could not read the address of {addr}: {err}");
+            warn(format_args!("could not read the address of {addr}: {err}"));
             return ExitCode::FAILURE;
         }
     };
-    println!("listening on {local}");
+    log(format_args!("listening on {local}"));
     supervise(workers, |_slot| spawn_worker(|| work(&listener)))
 }

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 
 use ch10_worker_pool::{
-    default_addr, max_procs, spawn_worker, supervise, work,
+    default_addr, log, max_procs, spawn_worker, supervise, warn, work,
 };
 
 // TODO: show `[--workers N]` in the usage line too.
@@ -19,13 +19,13 @@ pub fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(default_addr);
     if addr.starts_with('-') || args.next().is_some() {
-        eprintln!("{USAGE}");
+        warn(format_args!("{USAGE}"));
         return ExitCode::from(2);
     }
     let workers = match max_procs() {
         Ok(workers) => workers,
         Err(message) => {
-            eprintln!("{message}");
+            warn(format_args!("{message}"));
             return ExitCode::from(2);
         }
     };
@@ -34,17 +34,17 @@ pub fn main() -> ExitCode {
     let listener = match TcpListener::bind(&addr) {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("could not bind {addr}: {err}");
+            warn(format_args!("could not bind {addr}: {err}"));
             return ExitCode::FAILURE;
         }
     };
     let local = match listener.local_addr() {
         Ok(local) => local,
         Err(err) => {
-            eprintln!("could not read the address of {addr}: {err}");
+            warn(format_args!("could not read the address of {addr}: {err}"));
             return ExitCode::FAILURE;
         }
     };
-    println!("listening on {local}");
+    log(format_args!("listening on {local}"));
     supervise(workers, |_slot| spawn_worker(|| work(&listener)))
 }

@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::process::ExitCode;
 
 use ch10_worker_pool::{
-    default_addr, max_procs, spawn_worker, supervise, work,
+    default_addr, log, max_procs, spawn_worker, supervise, warn, work,
 };
 use socket2::{Domain, Socket, Type};
 
@@ -22,13 +22,13 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(default_addr);
     if addr.starts_with('-') || args.next().is_some() {
-        eprintln!("usage: ch10-reuseport-pool [ADDR]");
+        warn(format_args!("usage: ch10-reuseport-pool [ADDR]"));
         return ExitCode::from(2);
     }
     let workers = match max_procs() {
         Ok(workers) => workers,
         Err(message) => {
-            eprintln!("{message}");
+            warn(format_args!("{message}"));
             return ExitCode::from(2);
         }
     };
@@ -39,14 +39,14 @@ fn main() -> ExitCode {
     let first = match resolve(&addr).and_then(reuseport_listener) {
         Ok(first) => first,
         Err(err) => {
-            eprintln!("could not bind {addr}: {err}");
+            warn(format_args!("could not bind {addr}: {err}"));
             return ExitCode::FAILURE;
         }
     };
     let local = match first.local_addr() {
         Ok(local) => local,
         Err(err) => {
-            eprintln!("could not read the address of {addr}: {err}");
+            warn(format_args!("could not read the address of {addr}: {err}"));
             return ExitCode::FAILURE;
         }
     };
@@ -55,13 +55,15 @@ fn main() -> ExitCode {
         match reuseport_listener(local) {
             Ok(listener) => listeners.push(listener),
             Err(err) => {
-                eprintln!("could not bind another socket to {local}: {err}");
+                warn(format_args!(
+                    "could not bind another socket to {local}: {err}"
+                ));
                 return ExitCode::FAILURE;
             }
         }
     }
     // Every socket listens before we say so: no client is refused.
-    println!("listening on {local}");
+    log(format_args!("listening on {local}"));
 
     // The worker in slot N accepts on socket N only. The parent keeps every
     // socket open, so the connections waiting on a dead worker's socket wait

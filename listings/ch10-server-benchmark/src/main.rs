@@ -173,7 +173,7 @@ fn parse_args(args: &[String]) -> Option<Settings> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(mut settings) = parse_args(&args) else {
-        eprintln!("{USAGE}");
+        complain(format_args!("{USAGE}"));
         return ExitCode::from(2);
     };
     if settings.servers.is_empty() {
@@ -182,37 +182,38 @@ fn main() -> ExitCode {
         settings.servers =
             parse_args(&defaults).map(|d| d.servers).unwrap_or_default();
     }
+    match run(&settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            complain(format_args!("{message}"));
+            ExitCode::FAILURE
+        }
+    }
+}
 
-    println!("{}", machine());
-    println!(
+/// Measures every server and prints the table; the error says what went
+/// wrong, in one line.
+fn run(settings: &Settings) -> Result<(), String> {
+    say(format_args!("{}", machine()))?;
+    say(format_args!(
         "MAX_PROCS={}, {} s per measurement, a new connection per session\n",
         settings.max_procs,
         settings.span.as_secs_f64()
-    );
+    ))?;
     let header: Vec<String> = settings
         .clients
         .iter()
         .map(|n| format!("{n} client{}", if *n == 1 { "" } else { "s" }))
         .collect();
-    println!("| server | {} |", header.join(" | "));
-    println!("|:--|{}", "--:|".repeat(header.len()));
+    say(format_args!("| server | {} |", header.join(" | ")))?;
+    say(format_args!("|:--|{}", "--:|".repeat(header.len())))?;
 
     for (name, protocol) in &settings.servers {
-        let binary = match locate(name) {
-            Ok(binary) => binary,
-            Err(message) => {
-                eprintln!("{message}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let mut server = match RunningServer::start(&binary, settings.max_procs)
-        {
-            Ok(server) => server,
-            Err(err) => {
-                eprintln!("could not start {}: {err}", binary.display());
-                return ExitCode::FAILURE;
-            }
-        };
+        let binary = locate(name)?;
+        let mut server = RunningServer::start(&binary, settings.max_procs)
+            .map_err(|err| {
+                format!("could not start {}: {err}", binary.display())
+            })?;
         let mut cells = Vec::new();
         for &clients in &settings.clients {
             let (rate, failed) =
@@ -226,9 +227,22 @@ fn main() -> ExitCode {
         let shown = Path::new(name)
             .file_name()
             .map_or(name.clone(), |file| file.to_string_lossy().into_owned());
-        println!("| {shown} | {} |", cells.join(" | "));
+        say(format_args!("| {shown} | {} |", cells.join(" | ")))?;
     }
-    ExitCode::SUCCESS
+    Ok(())
+}
+
+/// Prints one line of the results. If it cannot (stdout is a closed pipe,
+/// say: `| head -1`), there is no point in measuring on: the error ends the
+/// run, where `println!` would panic.
+fn say(line: std::fmt::Arguments) -> Result<(), String> {
+    writeln!(io::stdout(), "{line}")
+        .map_err(|err| format!("could not write the results: {err}"))
+}
+
+/// Says what went wrong on stderr, if anyone can read it.
+fn complain(line: std::fmt::Arguments) {
+    let _ = writeln!(io::stderr(), "{line}");
 }
 
 /// A server under test, in a process group of its own so that stopping it

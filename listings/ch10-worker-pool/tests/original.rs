@@ -152,7 +152,13 @@ fn the_originals_parent_wakes_thousands_of_times_a_second_for_nothing() {
     );
 
     let ours = Server::start(SERVER);
-    kernel::children_asleep_in_accept(ours.pid(), 2);
+    // Its two workers started (and, where the machine shows it, sleep in
+    // accept()): the supervisor has nothing left to do.
+    if kernel::wchan_is_readable() {
+        kernel::children_asleep_in_accept(ours.pid(), 2);
+    } else {
+        assert!(wait_until(timeout(), || live_children(ours.pid()).len() == 2));
+    }
     kernel::assert_asleep_during(ours.pid(), Duration::from_millis(500));
 }
 
@@ -326,6 +332,10 @@ fn the_same_session_gets_the_same_replies_from_the_original_and_listing_10_1() {
 /// workers wait in accept(), and only one wakes (see `pool.rs`).
 #[test]
 fn one_connection_wakes_every_waiting_worker_of_the_original() {
+    if !kernel::wchan_is_readable() {
+        testkit::skip("/proc/<pid>/wchan is not readable on this machine");
+        return;
+    }
     let Some(php) = php() else { return };
     let pool = OriginalPool::start(
         &php,
