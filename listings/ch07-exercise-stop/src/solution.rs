@@ -42,7 +42,11 @@ pub fn main() -> ExitCode {
         eprintln!("could not read {}: {err}", pid_file.display());
         return ExitCode::FAILURE;
     }
-    let Ok(pid) = text.trim().parse::<i32>() else {
+    // A process id is a number from 1 up. kill() gives the others meanings
+    // of their own: 0 signals our own process group, -1 every process we
+    // may signal, -n every process in group n. None of them is a daemon.
+    let Some(pid) = text.trim().parse::<i32>().ok().filter(|&pid| pid > 0)
+    else {
         eprintln!("{} holds no pid: {text:?}", pid_file.display());
         return ExitCode::FAILURE;
     };
