@@ -12,9 +12,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -791,40 +791,6 @@ fn out_of_descriptors_it_neither_spins_nor_floods_its_log() {
 // Standard output and error: a launcher's messages and a foreground
 // server's log never stop it, whatever is at the other end.
 
-/// A pipe: (read end, write end), closed on exec in the test's own
-/// children.
-fn pipe() -> (OwnedFd, OwnedFd) {
-    nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe2")
-}
-
-/// A pipe that nobody reads, already full: a program that writes to it
-/// blocks. Returns both ends; keep the read end open.
-fn full_pipe() -> (OwnedFd, OwnedFd) {
-    let (read, write) = pipe();
-    let flags = fcntl(&write, FcntlArg::F_GETFL).expect("F_GETFL");
-    let blocking = OFlag::from_bits_truncate(flags);
-    fcntl(&write, FcntlArg::F_SETFL(blocking | OFlag::O_NONBLOCK))
-        .expect("F_SETFL");
-    let mut file = File::from(write);
-    while file.write(&[b'x'; 4096]).is_ok() {}
-    // Blocking again: that is how a program's stdout usually is.
-    fcntl(&file, FcntlArg::F_SETFL(blocking)).expect("F_SETFL");
-    (read, OwnedFd::from(file))
-}
-
-/// Makes `command`'s stderr `stderr` instead of the pipe `Process` reads.
-/// (The closure runs after `Process` has set up its pipes.)
-fn set_stderr(command: &mut Command, stderr: OwnedFd) {
-    // SAFETY: runs in the child before exec; dup2 is one system call,
-    // async-signal-safe.
-    unsafe {
-        command.pre_exec(move || {
-            nix::unistd::dup2_stderr(&stderr)?;
-            Ok(())
-        });
-    }
-}
-
 /// The daemon's options for this test's folder, on `port`.
 fn args_on(dir: &DaemonDir, port: u16) -> Vec<String> {
     let mut args = args(dir);
@@ -837,7 +803,7 @@ fn a_launcher_whose_stdout_is_closed_still_starts_the_daemon() {
     // As in `cargo run -p ch07-daemon | head -0`: writes fail with EPIPE.
     let dir = common::daemon_dir();
     let port = unused_port();
-    let (read, write) = pipe();
+    let (read, write) = common::pipe();
     drop(read);
     let mut command = Command::new(DAEMON);
     command.args(args_on(&dir, port));
@@ -852,7 +818,7 @@ fn a_launcher_whose_stdout_is_closed_still_starts_the_daemon() {
 fn a_launcher_whose_stdout_nobody_reads_does_not_block() {
     let dir = common::daemon_dir();
     let port = unused_port();
-    let (_unread, write) = full_pipe();
+    let (_unread, write) = common::full_pipe();
     let mut command = Command::new(DAEMON);
     command.args(args_on(&dir, port));
     let mut launcher = Process::spawn_with_stdout(command, Stdio::from(write));
@@ -866,7 +832,7 @@ fn a_launcher_whose_stdout_nobody_reads_does_not_block() {
 fn in_the_foreground_a_closed_stdout_stops_nothing() {
     let dir = common::daemon_dir();
     let port = unused_port();
-    let (read, write) = pipe();
+    let (read, write) = common::pipe();
     drop(read);
     let mut command = Command::new(DAEMON);
     command.arg("--foreground").args(args_on(&dir, port));
@@ -883,10 +849,10 @@ fn in_the_foreground_a_log_nobody_reads_stops_nothing() {
     // every line the server logs finds no room.
     let dir = common::daemon_dir();
     let port = unused_port();
-    let (_unread, write) = full_pipe();
+    let (_unread, write) = common::full_pipe();
     let mut command = Command::new(DAEMON);
     command.arg("--foreground").args(args_on(&dir, port));
-    set_stderr(&mut command, write);
+    common::set_stderr(&mut command, write);
     let mut server = Process::spawn(command);
     let addr = ([127, 0, 0, 1], port).into();
     assert_eq!(connect_when_listening(addr).read_to_end(), WELCOME);
@@ -903,11 +869,11 @@ fn errors_are_reported_by_status_even_when_stderr_is_closed() {
     let port = taken.local_addr().expect("local_addr").port();
     for (args, status) in [(args_on(&dir, port), 1), (vec!["--help".into()], 2)]
     {
-        let (read, write) = pipe();
+        let (read, write) = common::pipe();
         drop(read);
         let mut command = Command::new(DAEMON);
         command.args(&args);
-        set_stderr(&mut command, write);
+        common::set_stderr(&mut command, write);
         let run = Process::run_command(command);
         assert_eq!(run.status.code(), Some(status), "{args:?}: {run:?}");
     }

@@ -1,6 +1,10 @@
 //! The checks for exercise 7-2. They run the real daemon of Listing 7-1 and
 //! fail until the tool stops it, and only it.
 
+// Kills the daemons a test starts even if the test binary is killed.
+#[path = "../../ch07-daemon/tests/common/mod.rs"]
+mod common;
+
 use std::fs::{self, File};
 use std::process::Command;
 
@@ -37,7 +41,7 @@ fn stop(dir: &DaemonDir) -> testkit::Finished {
 
 #[test]
 fn stops_a_running_daemon_and_returns_once_it_has_exited() {
-    let dir = DaemonDir::new();
+    let dir = common::daemon_dir();
     let pid = start_daemon(&dir);
     let run = stop(&dir);
     assert_eq!(run.code(), 0, "{run:?}");
@@ -54,7 +58,7 @@ fn stops_a_running_daemon_and_returns_once_it_has_exited() {
 
 #[test]
 fn a_stale_pid_file_never_gets_anyone_killed() {
-    let dir = DaemonDir::new();
+    let dir = common::daemon_dir();
     // Some innocent process, whose pid a dead daemon's pid file names.
     let mut innocent = Process::spawn(Command::new("cat"));
     fs::write(dir.pid_file(), format!("{}\n", innocent.pid())).expect("write");
@@ -178,7 +182,7 @@ fn pid_namespaces_work() -> Result<(), String> {
 fn a_pid_of_0_signals_nobody() {
     // kill(0, sig) signals every process in the caller's process group:
     // here the shell that started the tool and an innocent `sleep`.
-    let dir = DaemonDir::new();
+    let dir = common::daemon_dir();
     let _held = lock_pid_file(&dir, "0\n");
     let (shell, innocent, status) = run_in_a_group(&[], &dir);
     assert_eq!(
@@ -195,7 +199,7 @@ fn a_pid_of_0_signals_nobody() {
 #[test]
 fn a_negative_pid_signals_no_process_group() {
     // kill(-n, sig) signals every process in process group n.
-    let dir = DaemonDir::new();
+    let dir = common::daemon_dir();
     let mut innocent = Process::spawn(Command::new("cat"));
     let text = format!("-{}\n", innocent.pid());
     let _held = lock_pid_file(&dir, &text);
@@ -216,7 +220,7 @@ fn a_pid_of_minus_1_signals_nobody() {
         testkit::skip(&format!("cannot make a PID namespace here: {why}"));
         return;
     }
-    let dir = DaemonDir::new();
+    let dir = common::daemon_dir();
     let _held = lock_pid_file(&dir, "-1\n");
     let (shell, _, status) = run_in_a_group(&IN_A_PID_NAMESPACE, &dir);
     assert_eq!(
@@ -243,7 +247,7 @@ fn a_pid_of_minus_1_signals_nobody() {
 
 #[test]
 fn a_missing_pid_file_is_reported_in_one_line() {
-    let dir = DaemonDir::new();
+    let dir = common::daemon_dir();
     let run = stop(&dir);
     assert_eq!(run.code(), 1);
     assert_eq!(

@@ -13,14 +13,19 @@
 //! reaches end of file.
 //!
 //! Shared by the chapter's test files, the exercises' included
-//! (`#[path = "../../ch07-daemon/tests/common/mod.rs"] mod common;`).
+//! (`#[path = "../../ch07-daemon/tests/common/mod.rs"] mod common;`), with
+//! the pipes that show that a daemon's output never stops it. Not every
+//! file uses everything.
+#![allow(dead_code)]
 
+use std::fs::File;
+use std::io::Write;
 use std::ops::Deref;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
-use nix::fcntl::OFlag;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use testkit::daemon::DaemonDir;
 use testkit::{timeout, wait_until};
 
@@ -102,5 +107,42 @@ impl Drop for WatchedDir {
                 let _ = watchdog.wait();
             }
         }
+    }
+}
+
+// Pipes for a program's stdout and stderr that nobody reads, or that are
+// closed.
+
+/// A pipe: (read end, write end), closed on exec in the test's own
+/// children.
+pub fn pipe() -> (OwnedFd, OwnedFd) {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe2")
+}
+
+/// A pipe that nobody reads, already full: a program that writes to it
+/// blocks. Returns both ends; keep the read end open.
+pub fn full_pipe() -> (OwnedFd, OwnedFd) {
+    let (read, write) = pipe();
+    let flags = fcntl(&write, FcntlArg::F_GETFL).expect("F_GETFL");
+    let blocking = OFlag::from_bits_truncate(flags);
+    fcntl(&write, FcntlArg::F_SETFL(blocking | OFlag::O_NONBLOCK))
+        .expect("F_SETFL");
+    let mut file = File::from(write);
+    while file.write(&[b'x'; 4096]).is_ok() {}
+    // Blocking again: that is how a program's stdout usually is.
+    fcntl(&file, FcntlArg::F_SETFL(blocking)).expect("F_SETFL");
+    (read, OwnedFd::from(file))
+}
+
+/// Makes `command`'s stderr `stderr` instead of the pipe `Process` reads.
+/// (The closure runs after `Process` has set up its pipes.)
+pub fn set_stderr(command: &mut Command, stderr: OwnedFd) {
+    // SAFETY: runs in the child before exec; dup2 is one system call,
+    // async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            nix::unistd::dup2_stderr(&stderr)?;
+            Ok(())
+        });
     }
 }
