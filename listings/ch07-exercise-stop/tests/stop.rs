@@ -78,6 +78,46 @@ fn a_stale_pid_file_never_gets_anyone_killed() {
     assert!(!innocent.has_exited());
 }
 
+#[test]
+fn a_pid_file_locked_by_another_process_gets_nobody_killed() {
+    // The lock is held, but not by the process the file names: someone
+    // else holds it (here the test), and the pid is an innocent's.
+    let dir = common::daemon_dir();
+    let mut innocent = Process::spawn(Command::new("cat"));
+    let _held = lock_pid_file(&dir, &format!("{}\n", innocent.pid()));
+
+    let run = stop(&dir);
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "could not stop pid {}: it does not have {} open, as the daemon \
+             would\n",
+            innocent.pid(),
+            dir.pid_file().display()
+        )
+    );
+    assert_untouched(innocent.pid());
+    assert!(!innocent.has_exited());
+}
+
+#[test]
+fn by_default_it_reads_the_daemons_default_pid_file() {
+    // Listing 7-1's default: ch07-daemon.pid in the user's runtime folder.
+    let dir = common::daemon_dir();
+    let mut command = Command::new(STOP);
+    command.env("XDG_RUNTIME_DIR", dir.path());
+    let run = Process::run_command(command);
+    assert_eq!(run.code(), 1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "could not open {}: No such file or directory (os error 2)\n",
+            dir.path().join("ch07-daemon.pid").display()
+        )
+    );
+}
+
 /// Fails the test unless `pid` is alive and no signal has reached it: it
 /// is neither stopped nor a zombie, and no signal waits to be delivered to
 /// it (a signal that kills it shows as pending until it is dead).
