@@ -3,28 +3,33 @@
 //! comments mark the spots.
 
 use std::ffi::c_int;
-use std::fs::{self, File, OpenOptions};
+use std::fmt;
+use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{
+    DirBuilderExt, FileExt, FileTypeExt, MetadataExt, OpenOptionsExt,
+};
 use std::path::{Path, PathBuf};
 use std::process::{self, ExitCode};
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
 
 use nix::dir::Dir;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg, OFlag};
-use nix::poll::{PollFd, PollFlags, ppoll};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll, ppoll};
 use nix::sys::signal::{
     SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction,
     sigprocmask,
 };
 use nix::sys::stat::{Mode, umask};
+use nix::sys::time::TimeSpec;
 use nix::sys::wait::waitpid;
 use nix::unistd::{
-    ForkResult, Pid, chdir, dup2_stderr, dup2_stdin, dup2_stdout, fork, pipe,
-    setsid,
+    ForkResult, Pid, chdir, dup2_stderr, dup2_stdin, dup2_stdout, fork,
+    geteuid, pipe, setsid,
 };
 
 const USAGE: &str = "usage: ch07-exercise-reopen-log \
@@ -36,13 +41,14 @@ const WELCOME: &[u8] = b"Welcome to My First Server...\n";
 struct Options {
     foreground: bool,
     addr: String,
-    pid_file: PathBuf,
-    log_file: PathBuf,
+    /// `None`: in the default folder.
+    pid_file: Option<PathBuf>,
+    log_file: Option<PathBuf>,
 }
 
 pub fn main() -> ExitCode {
     let Some(options) = parse_args(std::env::args().skip(1)) else {
-        eprintln!("{USAGE}");
+        warn(format_args!("{USAGE}"));
         return ExitCode::from(2);
     };
 
@@ -51,59 +57,72 @@ pub fn main() -> ExitCode {
     let listener = match TcpListener::bind(&options.addr) {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("could not bind {}: {err}", options.addr);
+            warn(format_args!("could not bind {}: {err}", options.addr));
             return ExitCode::FAILURE;
         }
     };
     let local = match listener.local_addr() {
         Ok(local) => local,
         Err(err) => {
-            eprintln!("could not read the address of {}: {err}", options.addr);
+            let addr = &options.addr;
+            warn(format_args!("could not read the address of {addr}: {err}"));
             return ExitCode::FAILURE;
         }
     };
     // Non-blocking, so that accept() can never sleep while the stop signals
     // are blocked (see `serve`).
     if let Err(err) = listener.set_nonblocking(true) {
-        eprintln!("could not make {local} non-blocking: {err}");
+        warn(format_args!("could not make {local} non-blocking: {err}"));
         return ExitCode::FAILURE;
     }
-    let log_file = match OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&options.log_file)
-    {
+    let (pid_path, log_path) =
+        match file_paths(options.pid_file, options.log_file) {
+            Ok(paths) => paths,
+            Err(err) => {
+                warn(format_args!("{err}"));
+                return ExitCode::FAILURE;
+            }
+        };
+    let log_file = match open_log(&log_path) {
         Ok(file) => file,
         Err(err) => {
-            eprintln!("could not open {}: {err}", options.log_file.display());
+            let path = log_path.display();
+            warn(format_args!("could not open {path}: {err}"));
             return ExitCode::FAILURE;
         }
     };
-    let mut pid_file = match lock_pid_file(&options.pid_file) {
+    let mut pid_file = match lock_pid_file(&pid_path) {
         Ok(locked) => locked,
         Err(err) => {
-            eprintln!("could not lock {}: {err}", options.pid_file.display());
+            let path = pid_path.display();
+            warn(format_args!("could not lock {path}: {err}"));
             return ExitCode::FAILURE;
         }
     };
-    println!("listening on {local}");
+    say(format_args!("listening on {local}"));
 
-    let (mut log, ready): (Box<dyn Write>, Option<File>) = if options.foreground
-    {
+    let (log, ready) = if options.foreground {
         // For debugging, or for a service manager that wants to keep its
-        // services in the foreground: no detaching, the log on stderr.
-        (Box::new(io::stderr()), None)
+        // services in the foreground: no detaching, the log on stderr (on
+        // a copy of descriptor 2, so that the log is a `File` either way).
+        match io::stderr().as_fd().try_clone_to_owned() {
+            Ok(stderr) => (File::from(stderr), None),
+            Err(err) => {
+                warn(format_args!("could not log to stderr: {err}"));
+                return ExitCode::FAILURE;
+            }
+        }
     } else {
-        println!("logging to {}", options.log_file.display());
+        say(format_args!("logging to {}", log_path.display()));
         let keep = [
             listener.as_raw_fd(),
             pid_file.as_raw_fd(),
             log_file.as_raw_fd(),
         ];
         match detach(&keep) {
-            Ok(to_launcher) => (Box::new(log_file), Some(to_launcher)),
+            Ok(to_launcher) => (log_file, Some(to_launcher)),
             Err(err) => {
-                eprintln!("could not become a daemon: {err}");
+                warn(format_args!("could not become a daemon: {err}"));
                 return ExitCode::FAILURE;
             }
         }
@@ -116,30 +135,30 @@ pub fn main() -> ExitCode {
     let wait_mask = match started {
         Ok(wait_mask) => wait_mask,
         Err(err) => {
-            log_line(&mut log, &format!("could not start: {err}"));
+            log_to(&log, format_args!("could not start: {err}"));
             return ExitCode::FAILURE;
         }
     };
-    log_line(&mut log, &format!("started as pid {pid} on {local}"));
+    log_to(&log, format_args!("started as pid {pid} on {local}"));
     // Tell the launcher that we are ready, and close the pipe: it exits.
     if let Some(mut to_launcher) = ready {
         let _ = to_launcher.write_all(format!("{pid}\n").as_bytes());
     }
 
-    let outcome = serve(&listener, wait_mask, &mut log);
+    let outcome = serve(&listener, wait_mask, &log);
     // Remove the pid file while we still hold its lock (`pid_file` is
     // dropped, and the lock released, when main returns).
-    if let Err(err) = fs::remove_file(&options.pid_file) {
-        let file = options.pid_file.display();
-        log_line(&mut log, &format!("could not remove {file}: {err}"));
+    if let Err(err) = fs::remove_file(&pid_path) {
+        let file = pid_path.display();
+        log_to(&log, format_args!("could not remove {file}: {err}"));
     }
     match outcome {
         Ok(signal) => {
-            log_line(&mut log, &format!("stopped by {signal}"));
+            log_to(&log, format_args!("stopped by {signal}"));
             ExitCode::SUCCESS
         }
         Err(err) => {
-            log_line(&mut log, &format!("could not wait for callers: {err}"));
+            log_to(&log, format_args!("could not wait for callers: {err}"));
             ExitCode::FAILURE
         }
     }
@@ -150,15 +169,18 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Option<Options> {
     let mut options = Options {
         foreground: false,
         addr: "127.0.0.1:8080".to_string(),
-        pid_file: PathBuf::from("/tmp/ch07-daemon.pid"),
-        log_file: PathBuf::from("/tmp/ch07-daemon.log"),
+        pid_file: None,
+        log_file: None,
     };
     let mut addr = None;
+    // The daemon moves to `/`, where a relative path would mean something
+    // else: resolve both paths now, against the folder we were started in.
+    let path = |arg: Option<String>| std::path::absolute(arg?).ok();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--foreground" => options.foreground = true,
-            "--pid-file" => options.pid_file = PathBuf::from(args.next()?),
-            "--log-file" => options.log_file = PathBuf::from(args.next()?),
+            "--pid-file" => options.pid_file = Some(path(args.next())?),
+            "--log-file" => options.log_file = Some(path(args.next())?),
             _ if arg.starts_with('-') || addr.is_some() => return None,
             _ => addr = Some(arg),
         }
@@ -166,11 +188,127 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Option<Options> {
     if let Some(addr) = addr {
         options.addr = addr;
     }
-    // The daemon moves to `/`, where a relative path would mean something
-    // else: resolve both paths now, against the folder we were started in.
-    options.pid_file = std::path::absolute(&options.pid_file).ok()?;
-    options.log_file = std::path::absolute(&options.log_file).ok()?;
     Some(options)
+}
+
+/// The pid file's path and the log's: the ones given, or the defaults,
+/// `ch07-daemon.pid` and `ch07-daemon.log` in the default folder. That is
+/// the user's runtime folder, which the login manager made for this user
+/// alone (`$XDG_RUNTIME_DIR`, such as /run/user/1000), or else a folder of
+/// the daemon's own in the temporary folder: /tmp/ch07-daemon-<uid>.
+fn file_paths(
+    pid_file: Option<PathBuf>,
+    log_file: Option<PathBuf>,
+) -> Result<(PathBuf, PathBuf), String> {
+    let folder = match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(runtime) if runtime.is_absolute() => runtime,
+        _ => std::env::temp_dir().join(format!("ch07-daemon-{}", geteuid())),
+    };
+    if pid_file.is_none() || log_file.is_none() {
+        private_folder(&folder).map_err(|err| {
+            format!("could not use {}: {err}", folder.display())
+        })?;
+    }
+    Ok((
+        pid_file.unwrap_or_else(|| folder.join("ch07-daemon.pid")),
+        log_file.unwrap_or_else(|| folder.join("ch07-daemon.log")),
+    ))
+}
+
+/// Makes `folder`, for its owner alone, or checks that the one already
+/// there is such a folder: a real one, not a symbolic link, that belongs
+/// to us and that no other user may write in. Whoever may write in a
+/// folder may remove our files from it and put theirs in their place.
+fn private_folder(folder: &Path) -> io::Result<()> {
+    match fs::DirBuilder::new().mode(0o700).create(folder) {
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+        made => return made,
+    }
+    let found = fs::symlink_metadata(folder)?;
+    let mode = found.mode() & 0o777;
+    if found.is_symlink() {
+        Err(not_followed())
+    } else if !found.is_dir() {
+        Err(io::Error::other("it is not a folder"))
+    } else if mode & 0o022 != 0 {
+        let reason = format!("other users may write in it (mode {mode:o})");
+        Err(io::Error::other(reason))
+    } else {
+        belongs_to_us(&found)
+    }
+}
+
+/// Opens the log for appending. A new one is readable and writable by the
+/// daemon's user, and readable by its group: the log says who called.
+fn open_log(path: &Path) -> io::Result<File> {
+    open_own_file(path, OpenOptions::new().append(true), 0o640)
+}
+
+/// Opens the daemon's file at `path`, creating it with `mode` if need be,
+/// and makes sure that it is the daemon's own: reached without a symbolic
+/// link, a regular file, owned by the user the daemon runs as, and with no
+/// other name. Anything else, someone may have put there to make us write
+/// into another file, or to make us believe their pid file.
+fn open_own_file(
+    path: &Path,
+    options: &mut OpenOptions,
+    mode: u32,
+) -> io::Result<File> {
+    let file = options
+        .create(true)
+        .mode(mode)
+        // O_NOFOLLOW: if the path ends in a symbolic link, fail (ELOOP)
+        // rather than open what it points to. O_NONBLOCK: opening a FIFO
+        // would otherwise wait for a reader, for ever.
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+        .open(path)
+        // Say what is there, rather than what open() makes of it.
+        .map_err(|err| match fs::symlink_metadata(path) {
+            Ok(found) if found.is_symlink() => not_followed(),
+            Ok(found) if is_special(&found) => not_regular(),
+            _ => err,
+        })?;
+    let found = file.metadata()?;
+    if !found.is_file() {
+        return Err(not_regular());
+    }
+    belongs_to_us(&found)?;
+    if found.nlink() != 1 {
+        return Err(io::Error::other(format!(
+            "it has {} names (hard links), where the daemon's own file has one",
+            found.nlink()
+        )));
+    }
+    Ok(file)
+}
+
+/// Checks that a file or folder belongs to the user we run as.
+fn belongs_to_us(found: &Metadata) -> io::Result<()> {
+    let me = geteuid();
+    if found.uid() == me.as_raw() {
+        return Ok(());
+    }
+    let owner = found.uid();
+    let reason =
+        format!("it belongs to user {owner}, and the daemon runs as user {me}");
+    Err(io::Error::other(reason))
+}
+
+/// Whether a file is a FIFO, a socket or a device.
+fn is_special(found: &Metadata) -> bool {
+    let kind = found.file_type();
+    kind.is_fifo()
+        || kind.is_socket()
+        || kind.is_block_device()
+        || kind.is_char_device()
+}
+
+fn not_followed() -> io::Error {
+    io::Error::other("it is a symbolic link, which the daemon does not follow")
+}
+
+fn not_regular() -> io::Error {
+    io::Error::other("it is not a regular file")
 }
 
 /// Opens the pid file and takes an exclusive lock on it. The lock, not the
@@ -178,14 +316,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Option<Options> {
 /// even by SIGKILL, so a pid file left behind by a crash stops nobody.
 fn lock_pid_file(path: &Path) -> io::Result<Flock<File>> {
     loop {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            // Not yet: if another daemon holds the lock, its pid must stay.
-            .truncate(false)
-            .mode(0o644)
-            .open(path)?;
+        // Readable by everyone, writable by the daemon's user only. Not
+        // truncated yet: if another daemon holds the lock, its pid stays.
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).truncate(false);
+        let file = open_own_file(path, &mut options, 0o644)?;
         let locked = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(locked) => locked,
             Err((file, Errno::EWOULDBLOCK)) => {
@@ -197,7 +332,7 @@ fn lock_pid_file(path: &Path) -> io::Result<Flock<File>> {
         // open and our lock. Then we hold the lock of a file nobody can find:
         // start over with a new one.
         let ours = locked.metadata()?;
-        match fs::metadata(path) {
+        match fs::symlink_metadata(path) {
             Ok(now) if now.dev() == ours.dev() && now.ino() == ours.ino() => {
                 locked.set_len(0)?;
                 return Ok(locked);
@@ -209,17 +344,39 @@ fn lock_pid_file(path: &Path) -> io::Result<Flock<File>> {
     }
 }
 
-/// The error for a pid file that another process holds locked.
+/// The error for a pid file that another process holds locked. The lock
+/// says that someone holds it, not who: it is a daemon only if the pid
+/// in the file is a process that has the file open.
 fn already_running(mut file: File) -> io::Error {
     let mut text = String::new();
     let _ = file.read_to_string(&mut text);
-    match text.trim().parse::<u32>() {
-        Ok(pid) => io::Error::other(format!(
-            "ch07-daemon is already running as pid {pid}"
-        )),
-        // It has the lock but has not written its pid yet.
-        Err(_) => io::Error::other("another ch07-daemon holds the lock"),
-    }
+    let reason = match text.trim().parse::<u32>() {
+        Ok(pid) if has_open(pid, &file) => {
+            format!("ch07-daemon is already running as pid {pid}")
+        }
+        Ok(pid) => format!(
+            "it is locked, but pid {pid}, which it names, does not have it open"
+        ),
+        // A daemon that has locked it but not written its pid yet, perhaps.
+        Err(_) => "it is locked, and holds no pid yet".to_string(),
+    };
+    io::Error::other(reason)
+}
+
+/// Whether process `pid`, not this one, has `file` open. /proc/<pid>/fd
+/// holds a link for each of its descriptors, to what it is open on.
+fn has_open(pid: u32, file: &File) -> bool {
+    let (Ok(ours), Ok(descriptors)) =
+        (file.metadata(), fs::read_dir(format!("/proc/{pid}/fd")))
+    else {
+        return false;
+    };
+    pid != process::id()
+        && descriptors.flatten().any(|descriptor| {
+            fs::metadata(descriptor.path()).is_ok_and(|theirs| {
+                theirs.dev() == ours.dev() && theirs.ino() == ours.ino()
+            })
+        })
 }
 
 /// Replaces the pid file's contents with `pid`.
@@ -300,11 +457,13 @@ fn wait_for_daemon(mut from_daemon: File, first_child: Pid) -> i32 {
     let _ = waitpid(first_child, None);
     match report.trim().parse::<u32>() {
         Ok(pid) => {
-            println!("daemon started with pid {pid}");
+            say(format_args!("daemon started with pid {pid}"));
             0
         }
         Err(_) => {
-            eprintln!("the daemon did not start; its log may say why");
+            warn(format_args!(
+                "the daemon did not start; its log may say why"
+            ));
             1
         }
     }
@@ -380,15 +539,23 @@ fn catch_stop_signals() -> nix::Result<SigSet> {
 fn serve(
     listener: &TcpListener,
     wait_mask: SigSet,
-    log: &mut dyn Write,
+    log: &File,
 ) -> io::Result<Signal> {
+    // Set while accept() is out of descriptors: how long to wait before
+    // trying again.
+    let mut pause: Option<Duration> = None;
     loop {
         // Sleep until a caller arrives or a stop signal is delivered. ppoll
         // unblocks the signals only while it sleeps, in one step with going
         // to sleep: a signal sent while we greet a caller waits for ppoll,
-        // and cannot slip in just before it and be missed.
+        // and cannot slip in just before it and be missed. During a pause,
+        // ppoll watches no socket, only the clock (and the signals).
         let mut watched = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
-        match ppoll(&mut watched, None, Some(wait_mask)) {
+        let (watched, timeout) = match pause {
+            None => (&mut watched[..], None),
+            Some(pause) => (&mut watched[..0], Some(TimeSpec::from(pause))),
+        };
+        match ppoll(watched, timeout, Some(wait_mask)) {
             Ok(_) => {}
             // TODO: after SIGHUP, open the log file again (by its path: the
             // file we have open may have been renamed) and log to the new
@@ -403,23 +570,61 @@ fn serve(
         }
         match listener.accept() {
             Ok((mut stream, peer)) => {
-                log_line(log, &format!("connection from {peer}"));
+                pause = None;
+                log_to(log, format_args!("connection from {peer}"));
                 if let Err(err) = stream.write_all(WELCOME) {
-                    log_line(log, &format!("could not greet {peer}: {err}"));
+                    log_to(log, format_args!("could not greet {peer}: {err}"));
                 }
                 // Dropping `stream` hangs up, as the original does.
             }
-            // The caller hung up before we accepted it: nothing to do.
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            // Nobody is waiting: the caller hung up before we accepted it,
+            // or the pause is over and nobody came.
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => pause = None,
             Err(err) => {
-                log_line(log, &format!("could not accept a call: {err}"))
+                log_to(log, format_args!("could not accept a call: {err}"));
+                // Out of descriptors, the caller stays queued, and ppoll
+                // would wake us at once, again and again: pause, 10 ms at
+                // first, twice as long each time, at most a second.
+                if is_out_of_descriptors(&err) {
+                    pause =
+                        Some(pause.map_or(Duration::from_millis(10), |p| {
+                            (p * 2).min(Duration::from_secs(1))
+                        }));
+                }
             }
         }
     }
 }
+
+/// Whether accept() failed because this process (EMFILE) or the whole
+/// system (ENFILE) has no descriptor left.
+fn is_out_of_descriptors(err: &io::Error) -> bool {
+    let errno = err.raw_os_error();
+    errno == Some(Errno::EMFILE as i32) || errno == Some(Errno::ENFILE as i32)
+}
 // ANCHOR_END: serve
 
-/// Appends one line to the log, in a single write so that it stays whole.
-fn log_line(log: &mut dyn Write, line: &str) {
-    let _ = log.write_all(format!("{line}\n").as_bytes());
+/// Writes one line to `out`, in one write so that the line stays whole, if
+/// it can be written now, and drops it otherwise: the server must not stop
+/// because its output is a pipe nobody reads (the write would block), nor
+/// die because it is a closed pipe (see chapter 1). A file is always
+/// writable: only stdout and stderr may drop lines.
+fn log_to(mut out: impl Write + AsFd, line: fmt::Arguments) {
+    let writable = {
+        let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLOUT)];
+        poll(&mut fds, PollTimeout::ZERO) == Ok(1)
+    };
+    if writable {
+        let _ = out.write_all(format!("{line}\n").as_bytes());
+    }
+}
+
+/// The launcher's messages to the user, on stdout.
+fn say(line: fmt::Arguments) {
+    log_to(io::stdout(), line)
+}
+
+/// Its errors, on stderr.
+fn warn(line: fmt::Arguments) {
+    log_to(io::stderr(), line)
 }

@@ -1,6 +1,10 @@
 //! The checks for exercise 7-1. They fail on the unchanged starter (SIGHUP
 //! kills it) and pass once SIGHUP makes the daemon reopen its log.
 
+// Kills the daemons a test starts even if the test binary is killed.
+#[path = "../../ch07-daemon/tests/common/mod.rs"]
+mod common;
+
 use std::fs;
 use std::net::SocketAddr;
 
@@ -45,7 +49,7 @@ fn hang_up_and_wait_for(dir: &DaemonDir, pid: u32, line: &str) {
 
 #[test]
 fn after_sighup_the_log_goes_to_a_new_file_at_the_same_path() {
-    let dir = DaemonDir::new();
+    let dir = common::daemon_dir();
     let (addr, pid) = start_daemon(&dir);
     // What logrotate does: rename the log...
     let rotated = dir.path().join("daemon.log.1");
@@ -71,7 +75,7 @@ fn after_sighup_the_log_goes_to_a_new_file_at_the_same_path() {
 
 #[test]
 fn a_log_that_cannot_be_reopened_keeps_the_old_one() {
-    let dir = DaemonDir::new();
+    let dir = common::daemon_dir();
     let (addr, pid) = start_daemon(&dir);
     let rotated = dir.path().join("daemon.log.1");
     fs::rename(dir.log_file(), &rotated).expect("rename the log");
@@ -99,7 +103,7 @@ fn a_log_that_cannot_be_reopened_keeps_the_old_one() {
 
 #[test]
 fn sighup_twice_is_fine_and_sigterm_still_stops_it() {
-    let dir = DaemonDir::new();
+    let dir = common::daemon_dir();
     let (_, pid) = start_daemon(&dir);
     let reopened = format!("reopened {}\n", dir.log_file().display());
     hang_up_and_wait_for(&dir, pid, &reopened);
@@ -113,4 +117,41 @@ fn sighup_twice_is_fine_and_sigterm_still_stops_it() {
         nix::sys::wait::WaitStatus::Exited(Pid::from_raw(pid as i32), 0)
     );
     assert_eq!(dir.log(), format!("{reopened}stopped by SIGTERM\n"));
+}
+
+#[test]
+fn a_symbolic_link_at_the_logs_path_is_not_followed() {
+    // Whoever may write in the log's folder could put a link there, to
+    // make the daemon write into a file of their choice.
+    let dir = common::daemon_dir();
+    let (addr, pid) = start_daemon(&dir);
+    let rotated = dir.path().join("daemon.log.1");
+    fs::rename(dir.log_file(), &rotated).expect("rename the log");
+    let precious = dir.path().join("precious");
+    fs::write(&precious, "precious\n").expect("write");
+    std::os::unix::fs::symlink(&precious, dir.log_file()).expect("symlink");
+
+    kill(Pid::from_raw(pid as i32), Signal::SIGHUP).expect("kill");
+    let complaint = format!(
+        "could not reopen {}: it is a symbolic link, which the daemon does \
+         not follow\n",
+        dir.log_file().display()
+    );
+    let logged = wait_until(timeout(), || {
+        fs::read_to_string(&rotated).is_ok_and(|log| log.contains(&complaint))
+            || procfs::stat(pid).is_none_or(|daemon| daemon.state == 'Z')
+    });
+    assert!(logged, "{:?}", fs::read_to_string(&rotated));
+
+    // Still serving, still logging to the old file, and the file the link
+    // points to is untouched.
+    let mut client = Client::connect(addr);
+    client.read_to_end();
+    let caller = format!("connection from {}\n", client.local_addr());
+    let old = fs::read_to_string(&rotated).expect("the rotated log");
+    assert!(old.ends_with(&caller), "{old:?}");
+    assert_eq!(
+        fs::read_to_string(&precious).ok().as_deref(),
+        Some("precious\n")
+    );
 }

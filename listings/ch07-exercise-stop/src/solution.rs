@@ -2,8 +2,9 @@
 //! Listing 7-1, and signals nothing unless a daemon really holds the pid
 //! file's lock.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::unistd::{Pid, geteuid};
 
 /// How long the daemon may take to exit after SIGTERM.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -20,7 +21,7 @@ pub fn main() -> ExitCode {
     // The pid file: `--pid-file PATH`, or the daemon's default.
     let mut args = std::env::args().skip(1);
     let pid_file = match (args.next(), args.next(), args.next()) {
-        (None, _, _) => PathBuf::from("/tmp/ch07-daemon.pid"),
+        (None, _, _) => default_pid_file(),
         (Some(flag), Some(path), None) if flag == "--pid-file" => {
             PathBuf::from(path)
         }
@@ -42,7 +43,11 @@ pub fn main() -> ExitCode {
         eprintln!("could not read {}: {err}", pid_file.display());
         return ExitCode::FAILURE;
     }
-    let Ok(pid) = text.trim().parse::<i32>() else {
+    // A process id is a number from 1 up. kill() gives the others meanings
+    // of their own: 0 signals our own process group, -1 every process we
+    // may signal, -n every process in group n. None of them is a daemon.
+    let Some(pid) = text.trim().parse::<i32>().ok().filter(|&pid| pid > 0)
+    else {
         eprintln!("{} holds no pid: {text:?}", pid_file.display());
         return ExitCode::FAILURE;
     };
@@ -65,6 +70,16 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The lock says that someone holds the file, not who. The daemon that
+    // holds it has it open; a process that does not is someone else.
+    if !has_open(pid, &file) {
+        let pid_file = pid_file.display();
+        eprintln!(
+            "could not stop pid {pid}: it does not have {pid_file} open, \
+             as the daemon would"
+        );
+        return ExitCode::FAILURE;
+    }
 
     if let Err(errno) = kill(Pid::from_raw(pid), Signal::SIGTERM) {
         eprintln!("could not stop pid {pid}: {errno}");
@@ -98,5 +113,31 @@ pub fn main() -> ExitCode {
     }
     println!("stopped pid {pid}");
     ExitCode::SUCCESS
-    // ANCHOR_END: solution
+}
+
+/// Whether process `pid`, not this one, has `file` open. /proc/<pid>/fd
+/// holds a link for each of its descriptors, to what it is open on.
+fn has_open(pid: i32, file: &File) -> bool {
+    let (Ok(ours), Ok(descriptors)) =
+        (file.metadata(), fs::read_dir(format!("/proc/{pid}/fd")))
+    else {
+        return false;
+    };
+    pid as u32 != std::process::id()
+        && descriptors.flatten().any(|descriptor| {
+            fs::metadata(descriptor.path()).is_ok_and(|theirs| {
+                theirs.dev() == ours.dev() && theirs.ino() == ours.ino()
+            })
+        })
+}
+// ANCHOR_END: solution
+
+/// Where Listing 7-1 keeps its pid file when it is given no path: in the
+/// user's runtime folder, or else in a folder of its own in /tmp.
+fn default_pid_file() -> PathBuf {
+    let folder = match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(runtime) if runtime.is_absolute() => runtime,
+        _ => std::env::temp_dir().join(format!("ch07-daemon-{}", geteuid())),
+    };
+    folder.join("ch07-daemon.pid")
 }

@@ -7,11 +7,13 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use nix::unistd::geteuid;
+
 pub fn main() -> ExitCode {
     // The pid file: `--pid-file PATH`, or the daemon's default.
     let mut args = std::env::args().skip(1);
     let pid_file = match (args.next(), args.next(), args.next()) {
-        (None, _, _) => PathBuf::from("/tmp/ch07-daemon.pid"),
+        (None, _, _) => default_pid_file(),
         (Some(flag), Some(path), None) if flag == "--pid-file" => {
             PathBuf::from(path)
         }
@@ -34,7 +36,11 @@ pub fn main() -> ExitCode {
         eprintln!("could not read {}: {err}", pid_file.display());
         return ExitCode::FAILURE;
     }
-    let Ok(pid) = text.trim().parse::<i32>() else {
+    // A process id is a number from 1 up. kill() gives the others meanings
+    // of their own: 0 signals our own process group, -1 every process we
+    // may signal, -n every process in group n. None of them is a daemon.
+    let Some(pid) = text.trim().parse::<i32>().ok().filter(|&pid| pid > 0)
+    else {
         eprintln!("{} holds no pid: {text:?}", pid_file.display());
         return ExitCode::FAILURE;
     };
@@ -42,7 +48,12 @@ pub fn main() -> ExitCode {
     // TODO: make sure that a daemon holds the pid file's lock. If none
     // does, the pid is stale and may belong to any process by now: print
     //     could not stop pid <pid>: nothing holds <pid file> locked
-    // and exit with status 1, without sending a signal.
+    // and exit with status 1, without sending a signal. And make sure that
+    // the lock's holder is the process the file names: if that process
+    // does not have the file open, print
+    //     could not stop pid <pid>: it does not have <pid file> open, as
+    //     the daemon would
+    // (on one line) and exit with status 1, without sending a signal.
 
     // TODO: send SIGTERM to the daemon.
 
@@ -52,4 +63,14 @@ pub fn main() -> ExitCode {
     println!("the pid file names pid {pid}");
     ExitCode::SUCCESS
     // ANCHOR_END: task
+}
+
+/// Where Listing 7-1 keeps its pid file when it is given no path: in the
+/// user's runtime folder, or else in a folder of its own in /tmp.
+fn default_pid_file() -> PathBuf {
+    let folder = match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(runtime) if runtime.is_absolute() => runtime,
+        _ => std::env::temp_dir().join(format!("ch07-daemon-{}", geteuid())),
+    };
+    folder.join("ch07-daemon.pid")
 }
