@@ -1,5 +1,6 @@
 // "Filename: listings/.../main.rs" above a listing becomes a link to the
-// whole file in the book's repository, when the book knows its repository
+// whole file in the book's repository, and the Introduction's clone command
+// shows the repository's address, when the book knows its repository
 // (the publish workflow sets output.html.git-repository-url; mdBook then
 // shows a link to it at the top of every page, which this reads). A listing
 // shows only the lines the text discusses; the link leads to all of them.
@@ -9,6 +10,15 @@
         return;
     }
     var base = repository.getAttribute("href").replace(/\/+$/, "");
+    // The Introduction's `git clone <repository>` and `cd <folder>`.
+    var folder = base.split("/").pop();
+    document.querySelectorAll("code").forEach(function (code) {
+        if (code.textContent.indexOf("git clone <repository>") !== -1) {
+            code.textContent = code.textContent
+                .replace("<repository>", base)
+                .replace("<folder>", folder);
+        }
+    });
     document.querySelectorAll(".filename").forEach(function (label) {
         var match = /^Filename: (\S+)$/.exec(label.textContent.trim());
         if (!match) {

@@ -15,10 +15,14 @@
 // through `cargo xtask check` (or `cargo xtask browser-check`), which builds
 // the book for that sub-path first.
 //
-//   node check.mjs --book DIR --base /socket-book/ --chromium PATH
+// The build it checks names a repository (output.html.git-repository-url),
+// as the published book does: every "Filename:" above a listing must then
+// link to a file that exists in this repository (`--repo`).
+//
+//   node check.mjs --book DIR --base /socket-book/ --repo DIR --chromium PATH
 
 import { createServer } from "node:http";
-import { readFile, readdir } from "node:fs/promises";
+import { access, readFile, readdir } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
@@ -35,6 +39,7 @@ const args = Object.fromEntries(
 const bookDir = args.book;
 const base = args.base ?? "/";
 const browserPath = args.chromium ?? "/usr/bin/chromium";
+const repoDir = args.repo;
 if (!bookDir) {
   console.error("usage: node check.mjs --book DIR [--base /path/] [--chromium PATH]");
   process.exit(2);
@@ -179,6 +184,21 @@ async function checkPage(name) {
   {
     const { context, page, seen } = await visit(name, 1366, 900);
     for (const src of await brokenImages(page)) seen.push(`image does not load: ${src}`);
+    // Each listing's filename links to the whole file in the repository.
+    const files = await page.evaluate(() =>
+      [...document.querySelectorAll(".filename")].map((label) => ({
+        text: label.textContent,
+        href: label.querySelector("a")?.getAttribute("href") ?? null,
+      })),
+    );
+    for (const { text, href } of files) {
+      const path = href?.split("/blob/main/")[1];
+      if (!path) {
+        seen.push(`"${text}" does not link to the file`);
+      } else if (repoDir && !(await access(join(repoDir, path)).then(() => true, () => false))) {
+        seen.push(`"${text}" links to ${path}, which is not in the repository`);
+      }
+    }
     if (name !== "print.html") {
       for (const v of await axe(page, { resultTypes: ["violations"] })) {
         seen.push(`accessibility (${v.id}): ${v.help} at ${v.nodes.join(", ")}`);

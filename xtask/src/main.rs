@@ -359,14 +359,21 @@ fn browser_check() -> Result {
     let mut build = mdbook(&["build", "--dest-dir"]);
     build
         .arg(&published)
-        .env("MDBOOK_OUTPUT__HTML__SITE_URL", PUBLISHED_UNDER);
+        .env("MDBOOK_OUTPUT__HTML__SITE_URL", PUBLISHED_UNDER)
+        // The publish workflow names the real repository; any will do here.
+        .env(
+            "MDBOOK_OUTPUT__HTML__GIT_REPOSITORY_URL",
+            "https://github.com/socket-book/socket-book",
+        );
     step(&format!("mdbook build for {PUBLISHED_UNDER}"), build)?;
     let mut check = Command::new("node");
     check
         .arg(tool.join("check.mjs"))
         .arg("--book")
         .arg(published.join("html"))
-        .args(["--base", PUBLISHED_UNDER, "--chromium"])
+        .args(["--base", PUBLISHED_UNDER, "--repo"])
+        .arg(root())
+        .arg("--chromium")
         .arg(&browser)
         .current_dir(&tool);
     step("browser check (every page in headless Chromium)", check)
