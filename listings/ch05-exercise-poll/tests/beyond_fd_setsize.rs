@@ -17,11 +17,14 @@ const NEEDED: u64 = 4096;
 fn more_clients_than_fd_setsize_are_all_welcomed_and_served() {
     // The server inherits this raised limit; without it, accept() would run
     // out of descriptors at 1024 whatever the server waits with.
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
-    assert!(
-        hard >= NEEDED,
-        "this test needs a hard RLIMIT_NOFILE of at least {NEEDED}, not {hard}"
-    );
+    let hard = testkit::limits::hard_descriptor_limit();
+    if hard < NEEDED {
+        testkit::skip(&format!(
+            "this test needs a hard RLIMIT_NOFILE of {NEEDED}, not {hard}"
+        ));
+        return;
+    }
+    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
     if soft < NEEDED {
         setrlimit(Resource::RLIMIT_NOFILE, NEEDED, hard).expect("setrlimit");
     }
