@@ -8,7 +8,8 @@
 //!     cargo run --release -p ch05-select-server -- 127.0.0.1:5000 1000
 //!     cargo run --release -p ch05-select-load -- 127.0.0.1:5000 1000 100
 
-use std::io::{Read, Write};
+use std::fmt;
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsFd;
 use std::process::ExitCode;
@@ -16,6 +17,22 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
+
+/// Prints a line, as println! does, except that a closed stdout (`cargo run
+/// ... | head -1`) ends the program with one line on stderr and status 1,
+/// where println! would panic.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say(format_args!($($arg)*))
+    };
+}
+
+fn say(line: fmt::Arguments) {
+    if let Err(err) = writeln!(io::stdout(), "{line}") {
+        eprintln!("could not print: {err}");
+        std::process::exit(1);
+    }
+}
 
 /// How long we wait for any reply before we call the server stuck.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -73,7 +90,7 @@ fn load(addr: &str, clients: usize, lines: usize) -> Result<(), String> {
         all.push(connect(addr, number)?);
     }
     let connecting = started.elapsed();
-    println!(
+    say!(
         "{clients} clients connected in {:.2} s",
         connecting.as_secs_f64()
     );
@@ -249,13 +266,13 @@ fn report(reply_times: &[Duration], running: Duration) {
         let index = ((sorted.len() - 1) as f64 * fraction).round() as usize;
         sorted[index].as_secs_f64() * 1000.0
     };
-    println!(
+    say!(
         "{} replies in {:.2} s: {:.0} replies per second",
         sorted.len(),
         running.as_secs_f64(),
         sorted.len() as f64 / running.as_secs_f64()
     );
-    println!(
+    say!(
         "reply time: median {:.2} ms, 99th percentile {:.2} ms, slowest {:.2} \
          ms",
         at(0.5),

@@ -61,3 +61,19 @@ fn bad_arguments_print_usage() {
         );
     }
 }
+
+#[test]
+fn a_closed_stdout_is_reported_in_one_line() {
+    // `cargo run -p ch05-select-load | head -1`: once head has gone, every
+    // write to stdout fails with EPIPE, and println! would panic.
+    let server = select_server("3");
+    let (reader, writer) = nix::unistd::pipe().expect("a pipe");
+    drop(reader);
+    let mut command = std::process::Command::new(LOAD);
+    command.args([&server.addr().to_string(), "3", "2"]);
+    let mut load = Process::spawn_with_stdout(command, writer.into());
+    load.close_stdin();
+    let run = load.finish();
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(run.stderr, "could not print: Broken pipe (os error 32)\n");
+}
