@@ -9,7 +9,7 @@
 //!     cargo run --release -p ch05-select-load -- 127.0.0.1:5000 1000 100
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsFd;
 use std::process::ExitCode;
@@ -56,6 +56,10 @@ fn main() -> ExitCode {
     if addr.starts_with('-') || args.next().is_some() {
         return usage();
     }
+    // Every reply's time is kept: their number must be one we can count.
+    if clients.checked_mul(lines).is_none() {
+        return usage();
+    }
 
     match load(&addr, clients, lines) {
         Ok(()) => ExitCode::SUCCESS,
@@ -96,7 +100,7 @@ fn load(addr: &str, clients: usize, lines: usize) -> Result<(), String> {
     );
 
     let started = Instant::now();
-    let mut reply_times = Vec::with_capacity(clients * lines);
+    let mut reply_times = Vec::new();
     for client in &mut all {
         send_next(client, addr)?;
     }
@@ -170,10 +174,21 @@ fn connect(addr: &str, number: usize) -> Result<LoadClient, String> {
     // second newline takes nothing that belongs to a reply.
     let mut welcome = Vec::new();
     let mut chunk = [0u8; 256];
+    let deadline = Instant::now() + PATIENCE;
     while welcome.iter().filter(|&&byte| byte == b'\n').count() < 2 {
         match stream.read(&mut chunk) {
             Ok(0) => break,
             Ok(received) => welcome.extend_from_slice(&chunk[..received]),
+            // Stopped and continued (Ctrl-Z, fg): a read with a timeout
+            // fails with EINTR then, even with no signal handler. Read on,
+            // for the time that is left.
+            Err(err) if err.kind() == ErrorKind::Interrupted => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let left = left.max(Duration::from_millis(1));
+                stream.set_read_timeout(Some(left)).map_err(|err| {
+                    format!("could not set a read timeout: {err}")
+                })?;
+            }
             Err(err) => {
                 return Err(format!(
                     "client {number} got no welcome from {addr}: {err}"
@@ -221,6 +236,8 @@ fn receive(
 ) -> Result<(), String> {
     let mut chunk = [0u8; 4096];
     let received = match client.stream.read(&mut chunk) {
+        // A signal came first: poll() will say so again.
+        Err(err) if err.kind() == ErrorKind::Interrupted => return Ok(()),
         Ok(0) => {
             return Err(format!(
                 "{addr} closed the connection of client {}",
