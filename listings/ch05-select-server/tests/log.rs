@@ -55,3 +55,21 @@ fn a_stdout_nobody_reads_does_not_stop_the_server() {
     serve_many(addr, first, 100);
     assert!(!server.has_exited(), "stderr: {}", server.stderr());
 }
+
+#[test]
+fn what_clients_send_never_reaches_the_log() {
+    // An escape sequence would reach the operator's terminal, and a newline
+    // could forge a line of log. The server logs addresses and reasons, and
+    // no byte a client sent.
+    let mut server = testkit::Server::start(SERVER);
+    let mut client = server.connect();
+    client.read_line();
+    client.read_line();
+    client.send(b"\x1b[31mred\nforged line\n");
+    assert_eq!(client.read_line(), "OK ... \x1b[31mred\n");
+    assert_eq!(client.read_line(), "OK ... forged line\n");
+    drop(client);
+    server.process().wait_for_stdout(" disconnected\n");
+    let log = server.process().stdout();
+    assert!(!log.contains('\x1b') && !log.contains("forged"), "{log}");
+}
