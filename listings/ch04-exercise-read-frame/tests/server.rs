@@ -11,9 +11,7 @@ use std::time::Duration;
 use nix::fcntl::{FcntlArg, fcntl};
 use testkit::limits::set_descriptor_limit;
 use testkit::procfs::cpu_used_during;
-use testkit::{
-    Client, Process, Server, connect_when_listening, timeout, unused_port,
-};
+use testkit::{Client, Process, Server, connect_when_listening, unused_port};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch04-exercise-read-frame");
 
@@ -136,14 +134,15 @@ fn lowest_free_descriptor(pid: u32) -> u64 {
 fn out_of_descriptors_the_server_pauses_and_serves_again_later() {
     let mut server = Server::start(SERVER);
     let pid = server.pid();
-    // No descriptor to spare. The accept() the server is blocked in already
-    // holds the descriptor for the next client (the kernel takes it before
-    // it waits), so one more client gets in; the accept() after it fails
-    // with EMFILE at once, and would fail again at once.
+    // The lowest descriptor the server does not use, which the kernel would
+    // give the next client. A client is served meanwhile, so that the server
+    // is busy with it, not in accept(), when its limit becomes that number:
+    // once the client leaves, accept() fails with EMFILE at once, and the
+    // next connection stays in the queue.
     let lowest_free = lowest_free_descriptor(pid);
-    set_descriptor_limit(pid, lowest_free);
     let mut last_in = server.connect();
     round_trip(&mut last_in, b"the last one in");
+    set_descriptor_limit(pid, lowest_free);
     drop(last_in);
     let mut waiting = server.connect();
     server
@@ -168,6 +167,5 @@ fn out_of_descriptors_the_server_pauses_and_serves_again_later() {
 
     // Descriptors again: the waiting client is served within the timeout.
     set_descriptor_limit(pid, lowest_free + 16);
-    waiting.set_read_timeout(timeout());
     round_trip(&mut waiting, b"served at last");
 }

@@ -156,7 +156,7 @@ fn a_closed_stdout_is_reported_in_one_line() {
     let (reader, writer) = nix::unistd::pipe().expect("a pipe");
     drop(reader);
     let mut command = Command::new(CLIENT);
-    command.args([addr.to_string(), BYTES.to_string()]);
+    command.args([addr.to_string(), "1000".to_string()]);
     let mut client = Process::spawn_with_stdout(command, writer.into());
     client.close_stdin();
     let (_connection, _) = testkit::accept(&listener);
