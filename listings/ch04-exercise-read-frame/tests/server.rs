@@ -70,9 +70,11 @@ fn each_frame_goes_back_in_one_segment() {
     assert_eq!(after - before, 10, "segments for 10 frames");
 }
 
-/// A pipe: (the end to read, the end to write).
+/// A pipe: (the end to read, the end to write). Close-on-exec, so that no
+/// program another test starts meanwhile inherits it: a reading end kept
+/// open there would keep the pipe from being closed.
 fn pipe() -> (OwnedFd, OwnedFd) {
-    nix::unistd::pipe().expect("a pipe")
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe")
 }
 
 /// Starts the server on a port of our choosing, with `stdout` as its

@@ -153,7 +153,8 @@ fn a_closed_stdout_is_reported_in_one_line() {
     // would panic.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("local_addr");
-    let (reader, writer) = nix::unistd::pipe().expect("a pipe");
+    let (reader, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
     drop(reader);
     let mut command = Command::new(CLIENT);
     command.args([addr.to_string(), "1000".to_string()]);

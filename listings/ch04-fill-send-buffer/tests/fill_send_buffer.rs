@@ -80,7 +80,8 @@ fn the_kernel_takes_bytes_until_its_buffers_are_full_then_says_would_block() {
 fn a_closed_stdout_is_reported_in_one_line() {
     // `cargo run -p ch04-fill-send-buffer | head -1`: once head has gone, every
     // write to stdout fails with EPIPE, and println! would panic.
-    let (reader, writer) = nix::unistd::pipe().expect("a pipe");
+    let (reader, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
     drop(reader);
     let command = std::process::Command::new(PROGRAM);
     let mut process = Process::spawn_with_stdout(command, writer.into());

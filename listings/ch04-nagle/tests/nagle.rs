@@ -59,7 +59,8 @@ fn bad_arguments_print_usage() {
 
 #[test]
 fn a_closed_stdout_is_reported_in_one_line() {
-    let (reader, writer) = nix::unistd::pipe().expect("a pipe");
+    let (reader, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
     drop(reader);
     let mut command = std::process::Command::new(PROGRAM);
     command.arg("1");

@@ -54,7 +54,8 @@ fn connect_and_accept_report_every_step() {
 fn a_closed_stdout_is_reported_in_one_line() {
     // `cargo run -p ch04-nonblocking-connect | head -1`: once head has gone, every
     // write to stdout fails with EPIPE, and println! would panic.
-    let (reader, writer) = nix::unistd::pipe().expect("a pipe");
+    let (reader, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
     drop(reader);
     let command = std::process::Command::new(PROGRAM);
     let mut process = Process::spawn_with_stdout(command, writer.into());

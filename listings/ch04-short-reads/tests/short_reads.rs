@@ -89,7 +89,8 @@ fn parse_duration(text: &str) -> Duration {
 fn a_closed_stdout_is_reported_in_one_line() {
     // `cargo run -p ch04-short-reads | head -1`: once head has gone, every
     // write to stdout fails with EPIPE, and println! would panic.
-    let (reader, writer) = nix::unistd::pipe().expect("a pipe");
+    let (reader, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
     drop(reader);
     let command = std::process::Command::new(PROGRAM);
     let mut process = Process::spawn_with_stdout(command, writer.into());

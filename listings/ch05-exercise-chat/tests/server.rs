@@ -41,12 +41,17 @@ fn ten_silent_clients_make_room_for_an_eleventh_once_one_is_idle_too_long() {
     let server = Server::start_with(SERVER, ["127.0.0.1:0", "10", "1"], &[]);
     let mut clients: Vec<Client> = Vec::new();
     let mut welcomed_at = Vec::new();
+    let started = Instant::now();
     for _ in 0..10 {
         clients.push(welcomed(&server));
         welcomed_at.push(Instant::now());
     }
-    let mut early = server.connect();
-    assert_eq!(early.read_line(), FULL);
+    // Too soon: nobody has been idle for a second. (A machine so busy that
+    // it took half of it to get here skips this.)
+    if started.elapsed() < Duration::from_millis(500) {
+        let mut early = server.connect();
+        assert_eq!(early.read_line(), FULL);
+    }
     // The server counts idleness from before the welcome: a second after
     // it, the first client has been idle longer than that.
     let idle = welcomed_at[0] + Duration::from_secs(1);
@@ -156,14 +161,16 @@ fn serves_with_stdout(stdout: OwnedFd) {
 
 #[test]
 fn a_closed_stdout_does_not_kill_the_server() {
-    let (reader, writer) = nix::unistd::pipe().expect("a pipe");
+    let (reader, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
     drop(reader);
     serves_with_stdout(writer);
 }
 
 #[test]
 fn a_stdout_nobody_reads_does_not_stop_the_server() {
-    let (_unread, writer) = nix::unistd::pipe().expect("a pipe");
+    let (_unread, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
     // The smallest pipe the kernel allows, one page.
     fcntl(&writer, FcntlArg::F_SETPIPE_SZ(4096)).expect("F_SETPIPE_SZ");
     serves_with_stdout(writer);

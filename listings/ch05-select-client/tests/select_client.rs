@@ -192,7 +192,8 @@ fn a_closed_stdout_is_reported_in_one_line() {
     // `cargo run -p ch05-select-client | head -1`: once head has gone,
     // printing a reply fails with EPIPE; println! would have panicked.
     let server = Server::start(testkit::bin("ch05-select-server"));
-    let (reader, writer) = nix::unistd::pipe().expect("a pipe");
+    let (reader, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
     drop(reader);
     let mut command = Command::new(CLIENT);
     command.arg(server.addr().to_string());

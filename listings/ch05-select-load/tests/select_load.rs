@@ -81,7 +81,8 @@ fn a_closed_stdout_is_reported_in_one_line() {
     // `cargo run -p ch05-select-load | head -1`: once head has gone, every
     // write to stdout fails with EPIPE, and println! would panic.
     let server = select_server("3");
-    let (reader, writer) = nix::unistd::pipe().expect("a pipe");
+    let (reader, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
     drop(reader);
     let mut command = std::process::Command::new(LOAD);
     command.args([&server.addr().to_string(), "3", "2"]);

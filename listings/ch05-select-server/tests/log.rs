@@ -38,7 +38,8 @@ fn serve_many(addr: SocketAddr, first: Client, clients: usize) {
 
 #[test]
 fn a_closed_stdout_does_not_kill_the_server() {
-    let (reader, writer) = nix::unistd::pipe().expect("a pipe");
+    let (reader, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
     drop(reader);
     let (mut server, addr, first) = start_with_stdout(writer);
     serve_many(addr, first, 100);
@@ -47,7 +48,8 @@ fn a_closed_stdout_does_not_kill_the_server() {
 
 #[test]
 fn a_stdout_nobody_reads_does_not_stop_the_server() {
-    let (_unread, writer) = nix::unistd::pipe().expect("a pipe");
+    let (_unread, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
     // The smallest pipe the kernel allows, one page: 100 clients' log lines
     // are more than that.
     fcntl(&writer, FcntlArg::F_SETPIPE_SZ(4096)).expect("F_SETPIPE_SZ");

@@ -353,21 +353,22 @@ fn a_line_longer_than_the_limit_is_told_why_after_the_replies_it_was_owed() {
 }
 
 /// Starts the server with ten slots and `max_idle_secs`, and fills them
-/// with clients that say nothing. Returns the clients, and when the first
-/// of them was welcomed.
+/// with clients that say nothing. Returns the clients, when each was
+/// welcomed, and when the first began to connect.
 fn full_of_silent_clients(
     max_idle_secs: &str,
-) -> (Server, Vec<Client>, Vec<Instant>) {
+) -> (Server, Vec<Client>, Vec<Instant>, Instant) {
     let mut server =
         Server::start_with(SERVER, ["127.0.0.1:0", "10", max_idle_secs], &[]);
     let mut clients = Vec::new();
     let mut welcomed_at = Vec::new();
+    let started = Instant::now();
     for _ in 0..MAX_CLIENTS {
         clients.push(welcomed(&server));
         welcomed_at.push(Instant::now());
         server.next_line();
     }
-    (server, clients, welcomed_at)
+    (server, clients, welcomed_at, started)
 }
 
 /// Sleeps until `since + secs`: the server counts how long a client has
@@ -379,11 +380,15 @@ fn wait_until_idle(since: Instant, secs: u64) {
 
 #[test]
 fn ten_silent_clients_make_room_for_an_eleventh_once_one_is_idle_too_long() {
-    let (mut server, mut clients, welcomed_at) = full_of_silent_clients("1");
+    let (mut server, mut clients, welcomed_at, started) =
+        full_of_silent_clients("1");
     // Too soon: the server is full, and nobody has been idle for a second.
-    let mut early = server.connect();
-    assert_eq!(early.read_line(), FULL);
-    server.next_line();
+    // (A machine so busy that it took half of it to get here skips this.)
+    if started.elapsed() < Duration::from_millis(500) {
+        let mut early = server.connect();
+        assert_eq!(early.read_line(), FULL);
+        server.next_line();
+    }
 
     wait_until_idle(welcomed_at[0], 1);
     let mut eleventh = server.connect();
@@ -411,7 +416,7 @@ fn ten_silent_clients_make_room_for_an_eleventh_once_one_is_idle_too_long() {
 
 #[test]
 fn the_client_idle_the_longest_is_the_one_let_go() {
-    let (mut server, mut clients, welcomed_at) = full_of_silent_clients("1");
+    let (mut server, mut clients, welcomed_at, _) = full_of_silent_clients("1");
     wait_until_idle(welcomed_at[1], 1);
     // The first client speaks: now the second has been idle the longest.
     round_trip(&mut clients[0], "I am here");
