@@ -136,9 +136,13 @@ fn round_trips(
 // ANCHOR_END: send
 
 /// The echo server: reads frames and sends each back in one write, until the
-/// client hangs up; then serves the next client.
+/// client hangs up; then serves the next client. If accept() fails, the
+/// thread ends, and the client's connection fails with it.
 fn echo_every_connection(listener: TcpListener) {
-    for mut connection in listener.incoming().flatten() {
+    for connection in listener.incoming() {
+        let Ok(mut connection) = connection else {
+            return;
+        };
         let mut frame = [0u8; 4 + PAYLOAD.len()];
         while connection.read_exact(&mut frame).is_ok() {
             if connection.write_all(&frame).is_err() {
