@@ -6,6 +6,7 @@
 //!
 //! Run it with `cargo run -p ch04-eintr`.
 
+use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -23,6 +24,22 @@ use nix::sys::socket::{MsgFlags, recv};
 use nix::sys::time::TimeSpec;
 use nix::sys::timer::{Expiration, Timer, TimerSetTimeFlags};
 use nix::time::ClockId;
+
+/// Prints a line, as println! does, except that a closed stdout (`cargo run
+/// ... | head -1`) ends the program with one line on stderr and status 1,
+/// where println! would panic.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say(format_args!($($arg)*))
+    };
+}
+
+fn say(line: fmt::Arguments) {
+    if let Err(err) = writeln!(io::stdout(), "{line}") {
+        eprintln!("could not print: {err}");
+        std::process::exit(1);
+    }
+}
 
 fn main() -> ExitCode {
     match run() {
@@ -77,7 +94,7 @@ fn run() -> io::Result<()> {
     install_handler(false)?;
     let every = TimeSpec::from_duration(Duration::from_millis(50));
     timer.set(Expiration::Interval(every), TimerSetTimeFlags::empty())?;
-    println!("a timer sends SIGALRM every 50 ms; the handler only counts them");
+    say!("a timer sends SIGALRM every 50 ms; the handler only counts them");
     // ANCHOR_END: timer
 
     interrupted_read()?;
@@ -105,7 +122,7 @@ fn interrupted_read() -> io::Result<()> {
     let mut buffer = [0u8; 64];
     match reader.read(&mut buffer) {
         Err(err) if err.kind() == ErrorKind::Interrupted => {
-            println!("read(), nothing to read: {err}");
+            say!("read(), nothing to read: {err}");
             Ok(())
         }
         other => Err(io::Error::other(format!("read() returned {other:?}"))),
@@ -118,7 +135,7 @@ fn short_waitall() -> io::Result<()> {
     writer.write_all(b"1234")?;
     let mut buffer = [0u8; 10];
     let got = recv(reader.as_raw_fd(), &mut buffer, MsgFlags::MSG_WAITALL)?;
-    println!("recv(MSG_WAITALL) for 10 bytes, 4 there: returned {got} bytes");
+    say!("recv(MSG_WAITALL) for 10 bytes, 4 there: returned {got} bytes");
     Ok(())
 }
 
@@ -128,7 +145,7 @@ fn short_write() -> io::Result<()> {
     let (mut writer, _reader) = connection()?;
     let message = vec![b'x'; 16 * 1024 * 1024];
     let written = writer.write(&message)?;
-    println!(
+    say!(
         "write() of {} bytes nobody reads: returned {written}",
         message.len()
     );
@@ -160,7 +177,7 @@ fn retried_read_exact() -> io::Result<()> {
     let sender = send_after_signals(writer, 3, b"hello\n");
     let mut message = [0u8; 6];
     reader.read_exact(&mut message)?;
-    println!(
+    say!(
         "read_exact() slept through the signals and returned {:?}",
         String::from_utf8_lossy(&message)
     );
@@ -173,7 +190,7 @@ fn restarted_read() -> io::Result<()> {
     let sender = send_after_signals(writer, 3, b"hello\n");
     let mut buffer = [0u8; 64];
     let got = reader.read(&mut buffer)?;
-    println!(
+    say!(
         "with SA_RESTART, read() slept through the signals and returned {:?}",
         String::from_utf8_lossy(&buffer[..got])
     );

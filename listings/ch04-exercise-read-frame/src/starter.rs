@@ -2,9 +2,16 @@
 //! back to it. A frame is a 4-byte big-endian length and that many bytes.
 //! The TODO comment marks what to change.
 
-use std::io::{ErrorKind, Read, Write};
+use std::fmt;
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
 use std::process::ExitCode;
+use std::thread;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 /// The largest payload a client may announce.
 const MAX_FRAME: usize = 65536;
@@ -24,27 +31,40 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match listener.local_addr() {
-        Ok(local) => println!("listening on {local}"),
+    let local = match listener.local_addr() {
+        Ok(local) => local,
         Err(err) => {
             eprintln!("could not read the address of {addr}: {err}");
             return ExitCode::FAILURE;
         }
-    }
+    };
+    log(format_args!("listening on {local}"));
+    // How long to wait before accept() is tried again, when it failed for
+    // want of descriptors (chapter 1 explains why).
+    let mut pause = Duration::from_millis(10);
     loop {
         let (stream, peer) = match listener.accept() {
-            Ok(call) => call,
+            Ok(call) => {
+                pause = Duration::from_millis(10);
+                call
+            }
             Err(err) => {
-                eprintln!("could not accept a connection on {addr}: {err}");
+                warn(format_args!(
+                    "could not accept a connection on {local}: {err}"
+                ));
+                if is_out_of_descriptors(&err) {
+                    thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
                 continue;
             }
         };
-        println!("client {peer} is now connected");
+        log(format_args!("client {peer} is now connected"));
         match echo_frames(&stream) {
             Ok(frames) => {
-                println!("client {peer} hung up after {frames} frames")
+                log(format_args!("client {peer} hung up after {frames} frames"))
             }
-            Err(message) => eprintln!("client {peer}: {message}"),
+            Err(message) => warn(format_args!("client {peer}: {message}")),
         }
     }
 }
@@ -54,10 +74,15 @@ pub fn main() -> ExitCode {
 fn echo_frames(mut stream: &TcpStream) -> Result<usize, String> {
     let mut frames = 0;
     while let Some(payload) = read_frame(&mut stream)? {
+        // The whole frame in one buffer, sent with one write: a length and
+        // a payload in two writes would wait for a delayed ACK each time
+        // (chapter 4, Listing 4-5).
         let length = payload.len() as u32; // at most MAX_FRAME
+        let mut frame = Vec::with_capacity(4 + payload.len());
+        frame.extend_from_slice(&length.to_be_bytes());
+        frame.extend_from_slice(&payload);
         stream
-            .write_all(&length.to_be_bytes())
-            .and_then(|()| stream.write_all(&payload))
+            .write_all(&frame)
             .map_err(|err| format!("could not write: {err}"))?;
         frames += 1;
     }
@@ -93,3 +118,35 @@ fn read_frame(stream: &mut impl Read) -> Result<Option<Vec<u8>>, String> {
     Ok(Some(payload))
 }
 // ANCHOR_END: task
+
+/// Whether accept() failed because the process (EMFILE) or the system
+/// (ENFILE) has no descriptor left: the connection then stays queued, and
+/// accept() would fail again at once.
+fn is_out_of_descriptors(err: &io::Error) -> bool {
+    let errno = err.raw_os_error();
+    errno == Some(Errno::EMFILE as i32) || errno == Some(Errno::ENFILE as i32)
+}
+
+/// Writes one line of the log to `out` if it can be written now, and
+/// drops it otherwise: a server must not stop because its output is a
+/// pipe nobody reads (a write would block), nor die because it is a
+/// closed pipe (the write fails with EPIPE, and println! would panic).
+fn log_to(mut out: impl Write + AsFd, line: fmt::Arguments) {
+    let writable = {
+        let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLOUT)];
+        poll(&mut fds, PollTimeout::ZERO) == Ok(1)
+    };
+    if writable {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// A line of the server's log, on stdout.
+fn log(line: fmt::Arguments) {
+    log_to(io::stdout(), line)
+}
+
+/// A line about an error, on stderr.
+fn warn(line: fmt::Arguments) {
+    log_to(io::stderr(), line)
+}

@@ -145,3 +145,23 @@ fn bad_arguments_print_usage() {
         )
     );
 }
+
+#[test]
+fn a_closed_stdout_is_reported_in_one_line() {
+    // `cargo run -p ch04-exercise-send-all -- ADDR BYTES | head -1`: once
+    // head has gone, printing the progress fails with EPIPE, and println!
+    // would panic.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local_addr");
+    let (reader, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
+    drop(reader);
+    let mut command = Command::new(CLIENT);
+    command.args([addr.to_string(), "1000".to_string()]);
+    let mut client = Process::spawn_with_stdout(command, writer.into());
+    client.close_stdin();
+    let (_connection, _) = testkit::accept(&listener);
+    let run = client.finish();
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(run.stderr, "could not print: Broken pipe (os error 32)\n");
+}

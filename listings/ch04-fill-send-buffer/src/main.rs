@@ -8,6 +8,7 @@
 //! Run it with `cargo run -p ch04-fill-send-buffer`. The numbers depend on
 //! the kernel and its settings.
 
+use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
@@ -17,6 +18,22 @@ use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use socket2::SockRef;
+
+/// Prints a line, as println! does, except that a closed stdout (`cargo run
+/// ... | head -1`) ends the program with one line on stderr and status 1,
+/// where println! would panic.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say(format_args!($($arg)*))
+    };
+}
+
+fn say(line: fmt::Arguments) {
+    if let Err(err) = writeln!(io::stdout(), "{line}") {
+        eprintln!("could not print: {err}");
+        std::process::exit(1);
+    }
+}
 
 /// The size of each write() in the first part.
 const CHUNK: usize = 64 * 1024;
@@ -50,7 +67,7 @@ fn run() -> io::Result<()> {
     // tcp_rmem.
     let send_buffer = SockRef::from(&writer).send_buffer_size()?;
     let receive_buffer = SockRef::from(&reader).recv_buffer_size()?;
-    println!(
+    say!(
         "SO_SNDBUF of the writer: {send_buffer} bytes; SO_RCVBUF of the \
          reader: {receive_buffer} bytes"
     );
@@ -58,7 +75,7 @@ fn run() -> io::Result<()> {
     // ANCHOR: drain
     // Now the other end reads: 64 KiB, then a millisecond's pause, and again,
     // so that it stays slower than the writer.
-    println!(
+    say!(
         "now the other end reads, slowly, and the writer sends {MORE} bytes \
          more"
     );
@@ -66,7 +83,7 @@ fn run() -> io::Result<()> {
     let drainer = thread::spawn(move || read_everything(reader, expected));
     let message: Vec<u8> = (filled..expected).map(byte_at).collect();
     let (writes, waits) = send_all(&writer, &message)?;
-    println!(
+    say!(
         "the writer called write() {writes} times and waited in poll() {waits} \
          times"
     );
@@ -74,7 +91,7 @@ fn run() -> io::Result<()> {
     let received = drainer
         .join()
         .unwrap_or_else(|_| Err(io::Error::other("the reader panicked")))?;
-    println!("the reader got {received} bytes, every one in order");
+    say!("the reader got {received} bytes, every one in order");
     // ANCHOR_END: drain
     Ok(())
 }
@@ -84,7 +101,7 @@ fn run() -> io::Result<()> {
 /// how many bytes it took.
 fn fill(mut writer: &TcpStream) -> io::Result<usize> {
     writer.set_nonblocking(true)?;
-    println!(
+    say!(
         "nobody reads the other end; the writer writes {CHUNK}-byte chunks \
          without blocking"
     );
@@ -102,11 +119,11 @@ fn fill(mut writer: &TcpStream) -> io::Result<usize> {
             Err(err) => break err,
         }
     };
-    println!(
+    say!(
         "{calls} calls took {taken} bytes in all; the last one took {last} of \
          its {CHUNK}"
     );
-    println!("the next write() failed: {failure} ({:?})", failure.kind());
+    say!("the next write() failed: {failure} ({:?})", failure.kind());
     if failure.kind() != ErrorKind::WouldBlock {
         return Err(failure);
     }

@@ -6,7 +6,8 @@
 //! Run it with `cargo run -p ch04-nonblocking-connect`. It needs no server:
 //! it makes its own listener on loopback.
 
-use std::io::{self, ErrorKind};
+use std::fmt;
+use std::io::{self, ErrorKind, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
@@ -15,6 +16,22 @@ use std::time::Instant;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use socket2::{Domain, Socket, Type};
+
+/// Prints a line, as println! does, except that a closed stdout (`cargo run
+/// ... | head -1`) ends the program with one line on stderr and status 1,
+/// where println! would panic.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say(format_args!($($arg)*))
+    };
+}
+
+fn say(line: fmt::Arguments) {
+    if let Err(err) = writeln!(io::stdout(), "{line}") {
+        eprintln!("could not print: {err}");
+        std::process::exit(1);
+    }
+}
 
 fn main() -> ExitCode {
     match run() {
@@ -31,11 +48,11 @@ fn run() -> io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
-    println!("listening on {addr}, without blocking");
+    say!("listening on {addr}, without blocking");
     // Nobody has called yet: a blocking accept() would sleep, this one fails.
     match listener.accept() {
         Err(err) if err.kind() == ErrorKind::WouldBlock => {
-            println!("accept() with nobody calling: {err}");
+            say!("accept() with nobody calling: {err}");
         }
         Err(err) => return Err(err),
         Ok((_, peer)) => {
@@ -52,9 +69,9 @@ fn run() -> io::Result<()> {
     // The listening socket is readable when a connection waits in its queue.
     let mut ready = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
     poll(&mut ready, PollTimeout::NONE)?;
-    println!("poll() says the listener is readable: a connection is waiting");
+    say!("poll() says the listener is readable: a connection is waiting");
     let (_connection, peer) = listener.accept()?;
-    println!("accept() returns the connection from {peer}");
+    say!("accept() returns the connection from {peer}");
     // ANCHOR_END: accept_ready
     drop(client);
 
@@ -73,24 +90,24 @@ fn connect_without_blocking(addr: SocketAddr) -> io::Result<Socket> {
     // the kernel. EINPROGRESS is not a failure; it means "started".
     match socket.connect(&addr.into()) {
         Err(err) if err.raw_os_error() == Some(Errno::EINPROGRESS as i32) => {
-            println!("connect() to {addr}: {err}");
+            say!("connect() to {addr}: {err}");
         }
         Err(err) => return Err(err),
-        Ok(()) => println!("connect() to {addr} finished at once"),
+        Ok(()) => say!("connect() to {addr} finished at once"),
     }
     // The socket becomes writable when the handshake is over, whether it
     // succeeded or not.
     let started = Instant::now();
     let mut ready = [PollFd::new(socket.as_fd(), PollFlags::POLLOUT)];
     poll(&mut ready, PollTimeout::NONE)?;
-    println!(
+    say!(
         "poll() says the socket is writable, after {:.0?}",
         started.elapsed()
     );
     // SO_ERROR says which: nothing, or why the connection failed.
     match socket.take_error()? {
-        None => println!("SO_ERROR is 0: connected, from {}", local(&socket)?),
-        Some(err) => println!("SO_ERROR is {err}"),
+        None => say!("SO_ERROR is 0: connected, from {}", local(&socket)?),
+        Some(err) => say!("SO_ERROR is {err}"),
     }
     Ok(socket)
 }

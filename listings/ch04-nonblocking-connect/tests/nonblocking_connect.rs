@@ -49,3 +49,18 @@ fn connect_and_accept_report_every_step() {
         .output(&run.stdout)
         .check();
 }
+
+#[test]
+fn a_closed_stdout_is_reported_in_one_line() {
+    // `cargo run -p ch04-nonblocking-connect | head -1`: once head has gone, every
+    // write to stdout fails with EPIPE, and println! would panic.
+    let (reader, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
+    drop(reader);
+    let command = std::process::Command::new(PROGRAM);
+    let mut process = Process::spawn_with_stdout(command, writer.into());
+    process.close_stdin();
+    let run = process.finish();
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(run.stderr, "could not print: Broken pipe (os error 32)\n");
+}

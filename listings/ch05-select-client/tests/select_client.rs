@@ -186,3 +186,22 @@ fn bad_arguments_print_usage() {
         assert_eq!(run.stderr, "usage: ch05-select-client [ADDR]\n");
     }
 }
+
+#[test]
+fn a_closed_stdout_is_reported_in_one_line() {
+    // `cargo run -p ch05-select-client | head -1`: once head has gone,
+    // printing a reply fails with EPIPE; println! would have panicked.
+    let server = Server::start(testkit::bin("ch05-select-server"));
+    let (reader, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
+    drop(reader);
+    let mut command = Command::new(CLIENT);
+    command.arg(server.addr().to_string());
+    let client = Process::spawn_with_stdout(command, writer.into());
+    let run = client.finish();
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "could not print the reply: Broken pipe (os error 32)\n"
+    );
+}

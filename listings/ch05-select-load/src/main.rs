@@ -8,7 +8,8 @@
 //!     cargo run --release -p ch05-select-server -- 127.0.0.1:5000 1000
 //!     cargo run --release -p ch05-select-load -- 127.0.0.1:5000 1000 100
 
-use std::io::{Read, Write};
+use std::fmt;
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsFd;
 use std::process::ExitCode;
@@ -16,6 +17,22 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
+
+/// Prints a line, as println! does, except that a closed stdout (`cargo run
+/// ... | head -1`) ends the program with one line on stderr and status 1,
+/// where println! would panic.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say(format_args!($($arg)*))
+    };
+}
+
+fn say(line: fmt::Arguments) {
+    if let Err(err) = writeln!(io::stdout(), "{line}") {
+        eprintln!("could not print: {err}");
+        std::process::exit(1);
+    }
+}
 
 /// How long we wait for any reply before we call the server stuck.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -37,6 +54,10 @@ fn main() -> ExitCode {
         return usage();
     };
     if addr.starts_with('-') || args.next().is_some() {
+        return usage();
+    }
+    // Every reply's time is kept: their number must be one we can count.
+    if clients.checked_mul(lines).is_none() {
         return usage();
     }
 
@@ -73,13 +94,13 @@ fn load(addr: &str, clients: usize, lines: usize) -> Result<(), String> {
         all.push(connect(addr, number)?);
     }
     let connecting = started.elapsed();
-    println!(
+    say!(
         "{clients} clients connected in {:.2} s",
         connecting.as_secs_f64()
     );
 
     let started = Instant::now();
-    let mut reply_times = Vec::with_capacity(clients * lines);
+    let mut reply_times = Vec::new();
     for client in &mut all {
         send_next(client, addr)?;
     }
@@ -153,10 +174,21 @@ fn connect(addr: &str, number: usize) -> Result<LoadClient, String> {
     // second newline takes nothing that belongs to a reply.
     let mut welcome = Vec::new();
     let mut chunk = [0u8; 256];
+    let deadline = Instant::now() + PATIENCE;
     while welcome.iter().filter(|&&byte| byte == b'\n').count() < 2 {
         match stream.read(&mut chunk) {
             Ok(0) => break,
             Ok(received) => welcome.extend_from_slice(&chunk[..received]),
+            // Stopped and continued (Ctrl-Z, fg): a read with a timeout
+            // fails with EINTR then, even with no signal handler. Read on,
+            // for the time that is left.
+            Err(err) if err.kind() == ErrorKind::Interrupted => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let left = left.max(Duration::from_millis(1));
+                stream.set_read_timeout(Some(left)).map_err(|err| {
+                    format!("could not set a read timeout: {err}")
+                })?;
+            }
             Err(err) => {
                 return Err(format!(
                     "client {number} got no welcome from {addr}: {err}"
@@ -204,6 +236,8 @@ fn receive(
 ) -> Result<(), String> {
     let mut chunk = [0u8; 4096];
     let received = match client.stream.read(&mut chunk) {
+        // A signal came first: poll() will say so again.
+        Err(err) if err.kind() == ErrorKind::Interrupted => return Ok(()),
         Ok(0) => {
             return Err(format!(
                 "{addr} closed the connection of client {}",
@@ -249,13 +283,13 @@ fn report(reply_times: &[Duration], running: Duration) {
         let index = ((sorted.len() - 1) as f64 * fraction).round() as usize;
         sorted[index].as_secs_f64() * 1000.0
     };
-    println!(
+    say!(
         "{} replies in {:.2} s: {:.0} replies per second",
         sorted.len(),
         running.as_secs_f64(),
         sorted.len() as f64 / running.as_secs_f64()
     );
-    println!(
+    say!(
         "reply time: median {:.2} ms, 99th percentile {:.2} ms, slowest {:.2} \
          ms",
         at(0.5),

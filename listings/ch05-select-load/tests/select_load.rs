@@ -2,6 +2,7 @@
 //! clients. These smoke tests run it with small numbers, so that it is known
 //! to work and to report its figures in the shape the chapter shows.
 
+use nix::sys::signal::Signal;
 use regex::Regex;
 use testkit::{Process, Server};
 
@@ -46,6 +47,19 @@ fn a_server_that_admits_too_few_clients_is_reported() {
 }
 
 #[test]
+fn more_replies_than_it_can_count_are_refused_before_it_connects() {
+    let server = select_server("3");
+    let too_many = usize::MAX.to_string();
+    let run =
+        Process::run(LOAD, [&server.addr().to_string(), "2", &too_many], b"");
+    assert_eq!(run.code(), 2, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "usage: ch05-select-load [ADDR [CLIENTS [LINES]]]\n"
+    );
+}
+
+#[test]
 fn bad_arguments_print_usage() {
     for args in [
         vec!["--help"],
@@ -60,4 +74,65 @@ fn bad_arguments_print_usage() {
             "usage: ch05-select-load [ADDR [CLIENTS [LINES]]]\n"
         );
     }
+}
+
+#[test]
+fn a_closed_stdout_is_reported_in_one_line() {
+    // `cargo run -p ch05-select-load | head -1`: once head has gone, every
+    // write to stdout fails with EPIPE, and println! would panic.
+    let server = select_server("3");
+    let (reader, writer) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
+    drop(reader);
+    let mut command = std::process::Command::new(LOAD);
+    command.args([&server.addr().to_string(), "3", "2"]);
+    let mut load = Process::spawn_with_stdout(command, writer.into());
+    load.close_stdin();
+    let run = load.finish();
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(run.stderr, "could not print: Broken pipe (os error 32)\n");
+}
+
+#[test]
+fn a_stop_and_a_continue_while_it_waits_do_not_end_it() {
+    // Ctrl-Z, then fg. On Linux a read with a timeout (SO_RCVTIMEO) fails
+    // with EINTR after SIGSTOP and SIGCONT, even with no handler installed
+    // (signal(7)). The test plays the server, so that the load program is
+    // sure to be waiting in that read, for the welcome, when it is stopped.
+    use std::io::{BufRead, BufReader, Write};
+    use testkit::{procfs, timeout, wait_until};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local_addr").to_string();
+    let mut command = std::process::Command::new(LOAD);
+    command.args([addr.as_str(), "1", "1"]);
+    let mut load = Process::spawn(command);
+    load.close_stdin();
+    let (mut connection, _) = testkit::accept(&listener);
+    let pid = load.pid();
+    let in_state = |wanted: char| {
+        wait_until(timeout(), || {
+            procfs::stat(pid).is_some_and(|stat| stat.state == wanted)
+        })
+    };
+    assert!(in_state('S'), "the load program never waited");
+    load.signal(Signal::SIGSTOP);
+    assert!(in_state('T'), "the load program did not stop");
+    load.signal(Signal::SIGCONT);
+
+    // Now the welcome, and the answer to the one line.
+    connection
+        .write_all(b"Welcome\nEnter a message\n")
+        .expect("send the welcome");
+    let mut line = String::new();
+    if let Err(err) = BufReader::new(&connection).read_line(&mut line) {
+        panic!("no line: {err}; the load program said: {}", load.stderr());
+    }
+    assert_eq!(line, "client 0 line 0\n");
+    connection
+        .write_all(b"OK ... client 0 line 0\n")
+        .expect("send the reply");
+    let run = load.finish();
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert!(run.stdout.contains("1 replies in "), "{}", run.stdout);
 }

@@ -385,11 +385,13 @@ fn past_fd_setsize_socket_select_fails_and_the_original_dies() {
     // lets it open more: its script and its sockets are numbered 1020 and
     // up, so its third client's is 1024.
     const LIMIT: u64 = 2048;
-    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
-    assert!(
-        hard >= LIMIT,
-        "this test needs a hard RLIMIT_NOFILE of {LIMIT}"
-    );
+    let hard = testkit::limits::hard_descriptor_limit();
+    if hard < LIMIT {
+        testkit::skip(&format!(
+            "this test needs a hard RLIMIT_NOFILE of {LIMIT}, not {hard}"
+        ));
+        return;
+    }
     let mut server = Running::start_with(|program| {
         let script = Script::write(program);
         let mut command = php.command(&script.path);

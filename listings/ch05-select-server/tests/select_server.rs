@@ -21,6 +21,9 @@ const WELCOME: [&str; 2] = [
     "Enter a message and press enter, and i shall reply back \n",
 ];
 const FULL: &str = "Sorry, the server is full. Try again later.\n";
+const IDLE: &str =
+    "Sorry, the server is full and you have been idle too long. Goodbye.\n";
+const TOO_LONG: &str = "Sorry, a line may be at most 1024 bytes. Goodbye.\n";
 const MAX_CLIENTS: usize = 10;
 
 /// Connects a client and reads the two-line welcome.
@@ -316,7 +319,7 @@ fn a_client_that_never_reads_does_not_delay_the_others_and_is_dropped() {
 }
 
 #[test]
-fn a_line_longer_than_the_limit_drops_its_client_only() {
+fn a_line_longer_than_the_limit_is_told_why_after_the_replies_it_was_owed() {
     let mut server = Server::start(SERVER);
     let mut other = welcomed(&server);
     server.next_line();
@@ -324,16 +327,23 @@ fn a_line_longer_than_the_limit_drops_its_client_only() {
     let addr = client.local_addr();
     server.next_line();
 
-    client.send(&[b'x'; 1024]);
+    // Two lines, then 2,000 bytes and no newline, all in one write: the
+    // server reads them together, and owes the first two their replies.
+    let mut bytes = b"first\nsecond\n".to_vec();
+    bytes.extend_from_slice(&[b'x'; 2000]);
+    client.send(&bytes);
     assert_eq!(
         server.next_line(),
-        format!("slot 1: {addr} dropped: line longer than 1024 bytes")
+        format!("{addr} is told to leave: line longer than 1024 bytes")
     );
-    // The connection ends with no reply (closed, or reset if bytes were
-    // left unread).
-    let mut rest = Vec::new();
-    let _ = client.stream().read_to_end(&mut rest);
-    assert!(rest.is_empty(), "{rest:?}");
+    assert_eq!(client.read_line(), "OK ... first\n");
+    assert_eq!(client.read_line(), "OK ... second\n");
+    assert_eq!(client.read_line(), TOO_LONG);
+    // Then the end of the stream, not a reset: the server read and
+    // discarded the rest of the line instead of closing on it.
+    client.expect_closed();
+    drop(client);
+    assert_eq!(server.next_line(), format!("slot 1: {addr} disconnected"));
     round_trip(&mut other, "unaffected");
 
     // 1023 bytes and the newline are still a line.
@@ -342,8 +352,85 @@ fn a_line_longer_than_the_limit_drops_its_client_only() {
     round_trip(&mut longest, &line);
 }
 
+/// Starts the server with ten slots and `max_idle_secs`, and fills them
+/// with clients that say nothing. Returns the clients, when each was
+/// welcomed, and when the first began to connect.
+fn full_of_silent_clients(
+    max_idle_secs: &str,
+) -> (Server, Vec<Client>, Vec<Instant>, Instant) {
+    let mut server =
+        Server::start_with(SERVER, ["127.0.0.1:0", "10", max_idle_secs], &[]);
+    let mut clients = Vec::new();
+    let mut welcomed_at = Vec::new();
+    let started = Instant::now();
+    for _ in 0..MAX_CLIENTS {
+        clients.push(welcomed(&server));
+        welcomed_at.push(Instant::now());
+        server.next_line();
+    }
+    (server, clients, welcomed_at, started)
+}
+
+/// Sleeps until `since + secs`: the server counts how long a client has
+/// been idle from before its welcome, so by then it has been idle longer.
+fn wait_until_idle(since: Instant, secs: u64) {
+    let idle = since + Duration::from_secs(secs);
+    thread::sleep(idle.saturating_duration_since(Instant::now()));
+}
+
 #[test]
-fn out_of_descriptors_the_server_waits_for_a_free_one_instead_of_spinning() {
+fn ten_silent_clients_make_room_for_an_eleventh_once_one_is_idle_too_long() {
+    let (mut server, mut clients, welcomed_at, started) =
+        full_of_silent_clients("1");
+    // Too soon: the server is full, and nobody has been idle for a second.
+    // (A machine so busy that it took half of it to get here skips this.)
+    if started.elapsed() < Duration::from_millis(500) {
+        let mut early = server.connect();
+        assert_eq!(early.read_line(), FULL);
+        server.next_line();
+    }
+
+    wait_until_idle(welcomed_at[0], 1);
+    let mut eleventh = server.connect();
+    // The first client, idle the longest, is told why it must go.
+    let first = clients[0].local_addr();
+    assert_eq!(clients[0].read_line(), IDLE);
+    clients[0].expect_closed();
+    assert_eq!(
+        server.next_line(),
+        format!(
+            "slot 0: {first} dropped: idle for more than 1 s while the \
+             server is full"
+        )
+    );
+    // And the eleventh gets its slot, and is served.
+    assert_eq!(eleventh.read_line(), WELCOME[0]);
+    assert_eq!(eleventh.read_line(), WELCOME[1]);
+    assert_eq!(
+        server.next_line(),
+        format!("slot 0: {} connected", eleventh.local_addr())
+    );
+    round_trip(&mut eleventh, "served");
+    round_trip(&mut clients[9], "still here");
+}
+
+#[test]
+fn the_client_idle_the_longest_is_the_one_let_go() {
+    let (mut server, mut clients, welcomed_at, _) = full_of_silent_clients("1");
+    wait_until_idle(welcomed_at[1], 1);
+    // The first client speaks: now the second has been idle the longest.
+    round_trip(&mut clients[0], "I am here");
+    let mut eleventh = server.connect();
+    assert_eq!(clients[1].read_line(), IDLE);
+    assert!(server.next_line().starts_with("slot 1: "));
+    assert_eq!(eleventh.read_line(), WELCOME[0]);
+    round_trip(&mut clients[0], "still here");
+}
+
+/// Starts the server with descriptors for only a few clients, fills them,
+/// and connects one more, which waits in the queue: accept() has failed for
+/// it with EMFILE. Returns the server, its clients and the one waiting.
+fn out_of_descriptors() -> (Server, Vec<Client>, Client) {
     // RLIMIT_NOFILE bounds the numbers of new descriptors: every one must be
     // below it. With a limit of 16, the descriptors below 16 that the server
     // does not use yet are the room it has for clients.
@@ -368,13 +455,26 @@ fn out_of_descriptors_the_server_waits_for_a_free_one_instead_of_spinning() {
         room >= 2,
         "the server already uses {in_use} descriptors below {LIMIT}"
     );
-
-    let mut clients: Vec<Client> =
-        (0..room).map(|_| welcomed(&server)).collect();
-    let mut waiting = server.connect();
+    let clients: Vec<Client> = (0..room).map(|_| welcomed(&server)).collect();
+    let waiting = server.connect();
     server.process().wait_for_stderr(
         "could not accept a connection: Too many open files (os error 24)",
     );
+    (server, clients, waiting)
+}
+
+/// How many times the server has said it could not accept.
+fn accept_failures(server: &mut Server) -> usize {
+    server
+        .process()
+        .stderr()
+        .matches("could not accept")
+        .count()
+}
+
+#[test]
+fn out_of_descriptors_the_server_waits_for_a_free_one_instead_of_spinning() {
+    let (server, mut clients, mut waiting) = out_of_descriptors();
     assert!(waiting.is_silent_for(Duration::from_millis(100)));
     let used = procfs::cpu_used_during(server.pid(), Duration::from_secs(1));
     assert!(
@@ -388,6 +488,26 @@ fn out_of_descriptors_the_server_waits_for_a_free_one_instead_of_spinning() {
     assert_eq!(waiting.read_line(), WELCOME[1]);
     round_trip(&mut waiting, "let in");
     round_trip(&mut clients[0], "still served");
+}
+
+#[test]
+fn out_of_descriptors_a_busy_server_tries_again_a_few_times_a_second() {
+    // Every line a client sends wakes the server. Had each wakeup been a
+    // new try at accept(), each would have failed and written a line of
+    // log: thousands a second. The pause before the next try grows instead.
+    let (mut server, mut clients, _waiting) = out_of_descriptors();
+    let before = accept_failures(&mut server);
+    let started = Instant::now();
+    let mut rounds = 0;
+    while started.elapsed() < Duration::from_secs(1) {
+        round_trip(&mut clients[0], "busy");
+        rounds += 1;
+    }
+    let failures = accept_failures(&mut server) - before;
+    assert!(
+        failures <= 10,
+        "{failures} failed accepts in a second of {rounds} lines"
+    );
 }
 
 /// How many of `pid`'s open descriptors are numbered below `limit`.
@@ -417,17 +537,45 @@ fn a_port_in_use_is_reported_in_one_line() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [
-        vec!["--help"],
-        vec!["127.0.0.1:0", "0"],
-        vec!["127.0.0.1:0", "ten"],
-        vec!["127.0.0.1:0", "10", "extra"],
-    ] {
-        let run = Process::run(SERVER, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
+    conventions::assert_bad_arguments_print_usage(
+        SERVER,
+        &[&["--help"], &["127.0.0.1:0", "10", "30", "extra"]],
+        "usage: ch05-select-server [ADDR [MAX_CLIENTS [MAX_IDLE_SECS]]]",
+    );
+}
+
+#[test]
+fn client_limits_select_cannot_serve_are_refused_before_listening() {
+    // Descriptors 0 to 3 are stdin, stdout, stderr and the listener, and
+    // select() watches no descriptor from FD_SETSIZE (1024) up: 1,020
+    // clients at most. A larger number panicked after `listening on`.
+    for count in ["18446744073709551615", "1021", "0", "ten", "1e9"] {
+        let run = Process::run(SERVER, ["127.0.0.1:0", count], b"");
+        assert_eq!(run.code(), 2, "{count}: {run:?}");
+        assert_eq!(run.stdout, "", "{count}");
         assert_eq!(
             run.stderr,
-            "usage: ch05-select-server [ADDR [MAX_CLIENTS]]\n"
+            format!(
+                "MAX_CLIENTS must be a number of clients, 1 to 1020, not \
+                 \"{count}\"\n"
+            )
+        );
+    }
+    let run = Process::run(SERVER, ["127.0.0.1:0", "2000"], b"");
+    Transcript::new("transcripts/too-many-clients.console")
+        .command("cargo run -p ch05-select-server -- 127.0.0.1:5000 2000")
+        .output(&run.stderr)
+        .check();
+    for secs in ["0", "soon", "-1"] {
+        let run = Process::run(SERVER, ["127.0.0.1:0", "10", secs], b"");
+        assert_eq!(run.code(), 2, "{secs}: {run:?}");
+        assert_eq!(run.stdout, "", "{secs}");
+        assert_eq!(
+            run.stderr,
+            format!(
+                "MAX_IDLE_SECS must be a number of seconds, 1 or more, not \
+                 \"{secs}\"\n"
+            )
         );
     }
 }
