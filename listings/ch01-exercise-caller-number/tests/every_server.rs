@@ -1,14 +1,15 @@
 //! What chapter 1 asks of every server of this book ("What can go wrong"),
 //! checked on this one: a log that nobody reads, or that nobody can read,
 //! does not stop it, and running out of descriptors makes it wait instead
-//! of spinning. The exercise itself is checked by `caller_number.rs`.
+//! of spinning. The exercise itself is checked by
+//! `caller_number.rs`.
 
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use nix::fcntl::{FcntlArg, fcntl};
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use testkit::limits::set_descriptor_limit;
 use testkit::procfs::cpu_used_during;
@@ -16,12 +17,21 @@ use testkit::{Client, Process, Server, connect_when_listening, unused_port};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch01-exercise-caller-number");
 
-/// One call on a connected `client`: it is greeted and hung up on. Returns
-/// how many bytes, at least, the server logs for it.
-fn talk(mut client: Client) -> usize {
+/// What a client says before the server answers: nothing, here.
+fn ask(_client: &mut Client) {}
+
+/// The server greets the client and hangs up. Returns how many bytes, at
+/// least, the server logs for the call.
+fn hear(mut client: Client) -> usize {
     let greeting = client.read_to_end();
     assert!(greeting.starts_with(b"Hello "), "{greeting:?}");
     format!("call from {}\n", client.local_addr()).len()
+}
+
+/// One conversation with the server, on a connected `client`.
+fn talk(mut client: Client) -> usize {
+    ask(&mut client);
+    hear(client)
 }
 
 /// Starts the server on a free port with `stdout` as its standard output,
@@ -38,7 +48,8 @@ fn start_with_stdout(stdout: OwnedFd) -> (Process, SocketAddr) {
 /// A pipe (read end, write end, capacity in bytes), as small as Linux
 /// allows, one page, so that a few hundred lines fill it.
 fn small_pipe() -> (OwnedFd, OwnedFd, usize) {
-    let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+    let (read_end, write_end) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
     let _ = fcntl(&write_end, FcntlArg::F_SETPIPE_SZ(4096));
     let capacity = fcntl(&write_end, FcntlArg::F_GETPIPE_SZ).expect("size");
     (read_end, write_end, capacity as usize)
@@ -102,7 +113,10 @@ fn out_of_descriptors_it_waits_instead_of_spinning() {
     // first client gets it and the second finds none.
     let limit = lowest_free_descriptor(pid);
     set_descriptor_limit(pid, limit);
-    let clients = [server.connect(), server.connect()];
+    let mut clients = [server.connect(), server.connect()];
+    for client in &mut clients {
+        ask(client);
+    }
     server.process().wait_for_stderr(
         "could not accept a call: Too many open files (os error 24)\n",
     );
@@ -116,6 +130,6 @@ fn out_of_descriptors_it_waits_instead_of_spinning() {
     // With descriptors to spare again, every client is served.
     set_descriptor_limit(pid, limit + 16);
     for client in clients {
-        talk(client);
+        hear(client);
     }
 }

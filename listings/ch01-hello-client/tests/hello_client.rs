@@ -6,6 +6,7 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::thread;
 
+use nix::fcntl::OFlag;
 use testkit::{Process, Server, Transcript, unused_port};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch01-hello-client");
@@ -110,7 +111,8 @@ fn a_closed_stdout_is_reported_in_one_line() {
     // Like `| head -0`: nobody reads the greeting, and writing it fails with
     // EPIPE. The client says so and fails; it does not panic.
     let server = Server::start(testkit::bin("ch01-hello-server"));
-    let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+    let (read_end, write_end) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
     drop(read_end);
     let mut command = Command::new(CLIENT);
     command.arg(server.addr().to_string());

@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use nix::fcntl::{FcntlArg, fcntl};
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 use testkit::limits::set_descriptor_limit;
@@ -113,7 +113,8 @@ fn start_with_stdout(stdout: OwnedFd) -> (Process, SocketAddr) {
 /// A pipe (read end, write end, capacity in bytes), as small as Linux
 /// allows, one page, so that a few hundred lines fill it.
 fn small_pipe() -> (OwnedFd, OwnedFd, usize) {
-    let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+    let (read_end, write_end) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
     let _ = fcntl(&write_end, FcntlArg::F_SETPIPE_SZ(4096));
     let capacity = fcntl(&write_end, FcntlArg::F_GETPIPE_SZ).expect("size");
     (read_end, write_end, capacity as usize)

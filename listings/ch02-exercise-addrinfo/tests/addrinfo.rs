@@ -4,6 +4,7 @@
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::process::{Command, Stdio};
 
+use nix::fcntl::OFlag;
 use testkit::{Process, unused_port};
 
 const PROGRAM: &str = env!("CARGO_BIN_EXE_ch02-exercise-addrinfo");
@@ -85,7 +86,8 @@ fn a_closed_stdout_is_reported_in_one_line() {
     // Like `| head -0`: nobody can read the results, and printing them fails
     // with EPIPE. The program says so and fails; it does not panic.
     let (_listener, port) = listener();
-    let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+    let (read_end, write_end) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
     drop(read_end);
     let mut command = Command::new(PROGRAM);
     command.args(["127.0.0.1", &port.to_string()]);

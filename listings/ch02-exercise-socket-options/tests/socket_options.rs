@@ -5,6 +5,7 @@
 use std::fs;
 use std::process::{Command, Stdio};
 
+use nix::fcntl::OFlag;
 use testkit::Process;
 
 const PROGRAM: &str = env!("CARGO_BIN_EXE_ch02-exercise-socket-options");
@@ -86,7 +87,8 @@ fn a_new_udp_socket_has_the_core_defaults_and_no_tcp_options() {
 fn a_closed_stdout_is_reported_in_one_line() {
     // Like `| head -0`: nobody can read the options, and printing them fails
     // with EPIPE. The program says so and fails; it does not panic.
-    let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+    let (read_end, write_end) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
     drop(read_end);
     let mut command = Command::new(PROGRAM);
     command.arg("tcp");

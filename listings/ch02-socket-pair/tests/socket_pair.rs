@@ -4,6 +4,7 @@
 
 use std::process::{Command, Stdio};
 
+use nix::fcntl::OFlag;
 use testkit::{Process, Transcript};
 
 const PROGRAM: &str = env!("CARGO_BIN_EXE_ch02-socket-pair");
@@ -33,7 +34,8 @@ fn each_end_reads_what_the_other_wrote_then_end_of_stream() {
 fn a_closed_stdout_is_reported_in_one_line() {
     // Like `| head -0`: nobody can read the report, and writing it fails
     // with EPIPE. The program says so and fails; it does not panic.
-    let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+    let (read_end, write_end) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
     drop(read_end);
     let mut process = Process::spawn_with_stdout(
         Command::new(PROGRAM),
