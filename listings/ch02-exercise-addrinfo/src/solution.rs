@@ -2,7 +2,7 @@
 //! getaddrinfo() does, then try to connect to every address and say what
 //! happened.
 
-use std::io::ErrorKind;
+use std::io::{self, ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -32,19 +32,26 @@ pub fn main() -> ExitCode {
     // Try every address, as TcpStream::connect() does with a name, but do
     // not stop at the first that answers: we want to see them all.
     let mut any_open = false;
+    let patience = Duration::from_secs(2);
+    let mut stdout = io::stdout().lock();
     for addr in addrs {
-        match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        let result = match TcpStream::connect_timeout(&addr, patience) {
             // Connected: the handshake is done. Dropping the stream hangs up.
             Ok(_) => {
                 any_open = true;
-                println!("{addr} open");
+                "open".to_string()
             }
             // The host answered the SYN with a reset: nobody listens there.
             Err(err) if err.kind() == ErrorKind::ConnectionRefused => {
-                println!("{addr} refused");
+                "refused".to_string()
             }
             // No answer in time, no route, no IPv6 on this machine...
-            Err(err) => println!("{addr} {err}"),
+            Err(err) => err.to_string(),
+        };
+        // A closed stdout (`| head -1`) is an error, not a panic.
+        if let Err(err) = writeln!(stdout, "{addr} {result}") {
+            eprintln!("could not print the results: {err}");
+            return ExitCode::FAILURE;
         }
     }
     if any_open {

@@ -2,6 +2,7 @@
 //! then try to connect to every address and say what happened. The TODO
 //! comment marks the spot.
 
+use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 
@@ -30,8 +31,13 @@ pub fn main() -> ExitCode {
     // TODO: connect to each address (give up after 2 seconds) and print
     // `<addr> open`, `<addr> refused`, or `<addr> <error>`. Exit with
     // status 0 if some address was open, 1 if none was.
+    let mut stdout = io::stdout().lock();
     for addr in addrs {
-        println!("{addr}");
+        // A closed stdout (`| head -1`) is an error, not a panic.
+        if let Err(err) = writeln!(stdout, "{addr}") {
+            eprintln!("could not print the results: {err}");
+            return ExitCode::FAILURE;
+        }
     }
     ExitCode::SUCCESS
     // ANCHOR_END: task

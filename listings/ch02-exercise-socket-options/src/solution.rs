@@ -2,7 +2,7 @@
 //! (tcp or udp) and print each of its options with the value the kernel
 //! gave it.
 
-use std::io;
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -59,13 +59,19 @@ pub fn main() -> ExitCode {
     }
     // ANCHOR_END: solution
 
+    let mut stdout = io::stdout().lock();
     for (name, value) in options {
-        match value {
-            Ok(value) => println!("{name} {value}"),
+        let value = match value {
+            Ok(value) => value,
             Err(err) => {
                 eprintln!("could not read {name}: {err}");
                 return ExitCode::FAILURE;
             }
+        };
+        // A closed stdout (`| head -1`) is an error, not a panic.
+        if let Err(err) = writeln!(stdout, "{name} {value}") {
+            eprintln!("could not print the options: {err}");
+            return ExitCode::FAILURE;
         }
     }
     ExitCode::SUCCESS

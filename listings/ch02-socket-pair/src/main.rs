@@ -4,7 +4,8 @@
 //!
 //! Run it with `cargo run -p ch02-socket-pair`.
 
-use std::io::{Read, Write};
+use std::fmt;
+use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 
@@ -47,8 +48,7 @@ fn send(end: &mut UnixStream, name: &str, bytes: &[u8]) -> Result<(), String> {
     end.write_all(bytes)
         .map_err(|err| format!("could not write to {name}: {err}"))?;
     let text = String::from_utf8_lossy(bytes);
-    println!("{name} wrote {} bytes: {text:?}", bytes.len());
-    Ok(())
+    say(format_args!("{name} wrote {} bytes: {text:?}", bytes.len()))
 }
 
 /// Reads up to `len` bytes, fewer only if the other end closed first.
@@ -58,7 +58,14 @@ fn receive(end: &mut UnixStream, name: &str, len: usize) -> Result<(), String> {
         .read_to_end(&mut bytes)
         .map_err(|err| format!("could not read from {name}: {err}"))?;
     let text = String::from_utf8_lossy(&bytes);
-    println!("{name} read {} bytes: {text:?}", bytes.len());
-    Ok(())
+    say(format_args!("{name} read {} bytes: {text:?}", bytes.len()))
 }
 // ANCHOR_END: talk
+
+/// Prints one line of the report. If stdout is a pipe nobody reads any more
+/// (`| head -1`), that is an error like any other, where println! would
+/// panic.
+fn say(line: fmt::Arguments) -> Result<(), String> {
+    writeln!(io::stdout(), "{line}")
+        .map_err(|err| format!("could not print the report: {err}"))
+}

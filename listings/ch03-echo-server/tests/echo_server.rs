@@ -3,9 +3,14 @@
 //! arrives; it bounds the line; and one client's failure does not stop it.
 
 use std::io::{ErrorKind, Read};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use testkit::{Client, Process, Server, Transcript, conventions};
+use testkit::tcp_queues::queues;
+use testkit::{
+    Client, Process, Server, Transcript, conventions, kernel, timeout,
+    wait_until,
+};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch03-echo-server");
 
@@ -53,9 +58,16 @@ fn line_endings_empty_lines_and_raw_bytes_come_back_unchanged() {
 fn a_line_that_arrives_in_pieces_is_echoed_once_it_is_whole() {
     let server = Server::start(SERVER);
     let mut client = server.connect();
+    let (ours, theirs) = (client.local_addr(), server.addr());
     client.send(b"hel");
-    // Half a line: the server waits for the rest.
-    assert!(client.is_silent_for(Duration::from_millis(200)));
+    // Half a line: the server reads it, sends nothing back, and sleeps
+    // until the rest comes.
+    assert!(wait_until(timeout(), || {
+        queues(ours, theirs).is_some_and(|q| q.send == 0)
+            && queues(theirs, ours).is_some_and(|q| q.receive == 0)
+    }));
+    kernel::assert_asleep_during(server.pid(), Duration::from_millis(200));
+    assert_eq!(queues(ours, theirs).map(|q| q.receive), Some(0));
     client.send(b"lo\n");
     assert_eq!(client.read_line(), "hello\n");
 }
@@ -128,9 +140,23 @@ fn the_next_client_waits_until_the_first_hangs_up() {
     assert_eq!(first.read_line(), "one\n");
     let mut second = server.connect();
     second.send_line("two");
-    assert!(second.is_silent_for(Duration::from_millis(200)));
+    // The server sleeps in read() on the first client; the second waits in
+    // the listen queue, its line unread.
+    let unread =
+        || queues(server.addr(), second.local_addr()).map(|q| q.receive);
+    assert!(wait_until(timeout(), || unread() == Some(4)));
+    kernel::assert_asleep_during(server.pid(), Duration::from_millis(200));
+    assert_eq!(waiting_to_be_accepted(server.addr()), Some(1));
+    assert_eq!(unread(), Some(4));
     drop(first);
     assert_eq!(second.read_line(), "two\n");
+}
+
+/// How many connections wait in the listen queue of the socket listening
+/// on `addr`: /proc/net/tcp shows it as the receive queue of a listener.
+fn waiting_to_be_accepted(addr: SocketAddr) -> Option<usize> {
+    let anyone = SocketAddr::from(([0, 0, 0, 0], 0));
+    queues(addr, anyone).map(|listener| listener.receive)
 }
 
 #[test]

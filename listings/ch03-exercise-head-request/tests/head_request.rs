@@ -3,9 +3,11 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 
+use nix::fcntl::OFlag;
 use testkit::{Finished, Process, timeout};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch03-exercise-head-request");
@@ -118,4 +120,24 @@ fn a_server_that_closes_before_the_end_of_the_status_line_is_reported() {
             .as_str()
         )
     );
+}
+
+#[test]
+fn a_closed_stdout_is_reported_in_one_line() {
+    // Like `| head -0`: nobody can read what the client prints, and printing
+    // fails with EPIPE. The client says so and fails; it does not panic.
+    let (addr, _) = stand_in(RESPONSE, true);
+    let (read_end, write_end) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
+    drop(read_end);
+    let mut command = Command::new(CLIENT);
+    command.args(["127.0.0.1", &addr.port().to_string(), "2"]);
+    let mut client =
+        Process::spawn_with_stdout(command, Stdio::from(write_end));
+    client.close_stdin();
+    let run = client.finish();
+    assert_eq!(run.code(), 1, "{run:?}");
+    let last = run.stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("could not print the "), "{run:?}");
+    assert!(last.ends_with(": Broken pipe (os error 32)"), "{run:?}");
 }

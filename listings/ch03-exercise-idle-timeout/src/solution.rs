@@ -1,11 +1,16 @@
 //! Exercise 3-1 (the book's answer): Listing 3-4, changed so that it hangs up
 //! on a client that says nothing for too long.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::fmt;
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::AsFd;
 use std::process::ExitCode;
+use std::thread;
 use std::time::Duration;
 
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use socket2::{Domain, Socket, Type};
 
 /// The longest line we echo: the bytes before its `\n`, a telnet `\r` among
@@ -14,11 +19,18 @@ const MAX_LINE: usize = 1024;
 
 /// How long a client may say nothing before we hang up: the number of
 /// milliseconds in the environment variable ECHO_IDLE_MS, or 30 seconds.
-fn idle_limit() -> Duration {
-    std::env::var("ECHO_IDLE_MS")
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-        .map_or(Duration::from_secs(30), Duration::from_millis)
+/// Zero is refused: to the kernel, a read timeout of zero means none at all.
+fn idle_limit() -> Result<Duration, String> {
+    let Some(value) = std::env::var_os("ECHO_IDLE_MS") else {
+        return Ok(Duration::from_secs(30));
+    };
+    match value.to_str().map(str::parse::<u64>) {
+        Some(Ok(ms)) if ms > 0 => Ok(Duration::from_millis(ms)),
+        _ => Err(format!(
+            "ECHO_IDLE_MS must be a number of milliseconds, 1 or more, \
+             not {value:?}"
+        )),
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -27,66 +39,83 @@ pub fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:5000".to_string());
     if addr.starts_with('-') || args.next().is_some() {
-        eprintln!("usage: ch03-exercise-idle-timeout [ADDR]");
+        warn(format_args!("usage: ch03-exercise-idle-timeout [ADDR]"));
         return ExitCode::from(2);
     }
+    let idle = match idle_limit() {
+        Ok(idle) => idle,
+        Err(message) => {
+            warn(format_args!("{message}"));
+            return ExitCode::from(2);
+        }
+    };
     // A name such as localhost:5000 may stand for several addresses; we
     // listen on the first.
-    let local: SocketAddr =
-        match addr.to_socket_addrs().map(|mut found| found.next()) {
-            Ok(Some(local)) => local,
-            Ok(None) => {
-                eprintln!("could not resolve {addr}: no address found");
-                return ExitCode::FAILURE;
-            }
-            Err(err) => {
-                eprintln!("could not resolve {addr}: {err}");
-                return ExitCode::FAILURE;
-            }
-        };
+    let first = addr.to_socket_addrs().map(|mut found| found.next());
+    let local: SocketAddr = match first {
+        Ok(Some(local)) => local,
+        Ok(None) => {
+            warn(format_args!("could not resolve {addr}: no address found"));
+            return ExitCode::FAILURE;
+        }
+        Err(err) => {
+            warn(format_args!("could not resolve {addr}: {err}"));
+            return ExitCode::FAILURE;
+        }
+    };
     // Step 2 has no Rust counterpart: a Rust program has no time limit to
     // lift (PHP's set_time_limit(0)).
 
     let listener = match listen(local) {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("could not bind {addr}: {err}");
+            warn(format_args!("could not bind {addr}: {err}"));
             return ExitCode::FAILURE;
         }
     };
-    match listener.local_addr() {
-        Ok(bound) => println!("listening on {bound}"),
+    let bound = match listener.local_addr() {
+        Ok(bound) => bound,
         Err(err) => {
-            eprintln!("could not read the address of {addr}: {err}");
+            warn(format_args!("could not read the address of {addr}: {err}"));
             return ExitCode::FAILURE;
         }
-    }
+    };
+    log(format_args!("listening on {bound}"));
 
-    let idle = idle_limit();
+    // Out of descriptors, accept() pauses before it tries again (chapter 1).
+    let mut pause = FIRST_PAUSE;
     loop {
         // Step 6: accept() a client. It returns a new socket for this one
         // conversation; `listener` goes on listening.
         let (connection, peer) = match listener.accept() {
             Ok(call) => call,
             Err(err) => {
-                eprintln!("could not accept a connection on {addr}: {err}");
+                warn(format_args!(
+                    "could not accept a connection on {bound}: {err}"
+                ));
+                pause_if_out_of_descriptors(&err, &mut pause);
                 continue;
             }
         };
-        println!("client {peer} is now connected");
+        pause = FIRST_PAUSE;
+        log(format_args!("client {peer} is now connected"));
 
         // Steps 7 and 8: read lines and write them back, until the client
         // hangs up or breaks the rules.
         // ANCHOR: timeout
         // Every read() on this connection now waits at most `idle`.
         if let Err(err) = connection.set_read_timeout(Some(idle)) {
-            eprintln!("could not set a read timeout for {peer}: {err}");
+            warn(format_args!(
+                "could not set a read timeout for {peer}: {err}"
+            ));
             continue;
         }
         // ANCHOR_END: timeout
         match echo_lines(&connection, peer, idle) {
-            Ok(lines) => println!("client {peer} hung up after {lines} lines"),
-            Err(message) => eprintln!("{message}"),
+            Ok(lines) => {
+                log(format_args!("client {peer} hung up after {lines} lines"))
+            }
+            Err(message) => warn(format_args!("{message}")),
         }
         // Step 9: `connection` is dropped here, which closes it. The
         // listening socket is closed when the program ends.
@@ -174,4 +203,47 @@ fn echo_lines(
             .map_err(|err| format!("could not write to {peer}: {err}"))?;
         lines += 1;
     }
+}
+
+/// The pause before trying accept() again, when it failed for want of a
+/// descriptor: 10 ms at first, twice as long after each failure in a row,
+/// never more than a second. (Chapter 1, "When descriptors run out".)
+const FIRST_PAUSE: Duration = Duration::from_millis(10);
+const LONGEST_PAUSE: Duration = Duration::from_secs(1);
+
+/// After a failed accept(): if the process (EMFILE) or the whole system
+/// (ENFILE) is out of descriptors, the call is still in the queue and
+/// accept() would fail again at once. So sleep for `pause` first, and make
+/// the next pause longer. Any other failure concerns one client: no pause.
+fn pause_if_out_of_descriptors(err: &io::Error, pause: &mut Duration) {
+    let errno = err.raw_os_error().map(Errno::from_raw);
+    if matches!(errno, Some(Errno::EMFILE | Errno::ENFILE)) {
+        thread::sleep(*pause);
+        *pause = (*pause * 2).min(LONGEST_PAUSE);
+    }
+}
+
+/// Writes one line of the log to `out` if it can be written now, and
+/// drops it otherwise: a server must not stop because its output is a
+/// pipe nobody reads (a write would block), nor die because it is a
+/// closed pipe (the write fails with EPIPE, and println! would panic).
+/// (Chapter 1, "When nobody reads the log".)
+fn log_to(mut out: impl Write + AsFd, line: fmt::Arguments) {
+    let writable = {
+        let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLOUT)];
+        poll(&mut fds, PollTimeout::ZERO) == Ok(1)
+    };
+    if writable {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// The server's log: what happens, on stdout.
+fn log(line: fmt::Arguments) {
+    log_to(io::stdout(), line);
+}
+
+/// What goes wrong, on stderr.
+fn warn(line: fmt::Arguments) {
+    log_to(io::stderr(), line);
 }

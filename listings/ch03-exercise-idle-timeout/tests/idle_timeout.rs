@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use testkit::{Client, Server};
+use testkit::{Client, Process, Server};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch03-exercise-idle-timeout");
 
@@ -75,4 +75,24 @@ fn a_client_that_keeps_talking_is_not_cut_off() {
         server.next_line(),
         format!("client {} hung up after 8 lines", client.local_addr())
     );
+}
+
+#[test]
+fn an_idle_limit_that_is_zero_or_not_a_number_is_refused() {
+    // To the kernel a read timeout of zero means none at all, so the standard
+    // library refuses to set it: a server that tried would drop every
+    // client. The server refuses the setting instead, before it listens.
+    for value in ["0", "soon", "-300"] {
+        let env = [("ECHO_IDLE_MS", value)];
+        let run = Process::run_with_env(SERVER, ["127.0.0.1:0"], &env, b"");
+        assert_eq!(run.code(), 2, "ECHO_IDLE_MS={value}: {run:?}");
+        assert_eq!(run.stdout, "");
+        assert_eq!(
+            run.stderr,
+            format!(
+                "ECHO_IDLE_MS must be a number of milliseconds, 1 or more, \
+                 not {value:?}\n"
+            )
+        );
+    }
 }

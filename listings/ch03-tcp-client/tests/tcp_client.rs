@@ -8,10 +8,11 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 
+use nix::fcntl::OFlag;
 use socket2::{Domain, Socket, Type};
 use testkit::{
     Client, Finished, Process, Server, Transcript, timeout, unused_port,
@@ -25,6 +26,14 @@ fn stand_in<T: Send + 'static>(
     serve: impl FnOnce(TcpStream) -> T + Send + 'static,
 ) -> (SocketAddr, mpsc::Receiver<T>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    stand_in_on(listener, serve)
+}
+
+/// [`stand_in`], on a listener of the test's choosing.
+fn stand_in_on<T: Send + 'static>(
+    listener: TcpListener,
+    serve: impl FnOnce(TcpStream) -> T + Send + 'static,
+) -> (SocketAddr, mpsc::Receiver<T>) {
     let addr = listener.local_addr().expect("local_addr");
     let (done, result) = mpsc::channel();
     thread::spawn(move || {
@@ -146,6 +155,59 @@ fn connects_through_a_name_trying_each_of_its_addresses() {
             .contains(&format!("connected to {addr} from 127.0.0.1:")),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn an_ipv6_address_is_dialled_and_named_in_brackets() {
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        testkit::skip("this machine has no IPv6 loopback address, ::1");
+        return;
+    };
+    let (addr, request) = stand_in_on(listener, |mut stream| {
+        let request = read_request(&stream);
+        stream
+            .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+            .expect("write");
+        request
+    });
+    let port = addr.port().to_string();
+    let run = run(&["::1", &port]);
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.stdout, "HTTP/1.1 204 No Content\r\n\r\n");
+    let first = run.stderr.lines().next().unwrap_or_default();
+    assert_eq!(first, format!("::1 resolves to [::1]:{port}"));
+    // In a Host header, as in a URL, an IPv6 address goes in brackets.
+    let request = request.recv_timeout(timeout()).expect("the request");
+    assert!(
+        request.contains(&format!("\r\nHost: [::1]:{port}\r\n")),
+        "{request:?}"
+    );
+}
+
+#[test]
+fn a_closed_stdout_is_reported_in_one_line() {
+    // Like `| head -0`: nobody can read the response, and printing it fails
+    // with EPIPE. The client says so and fails; it does not panic.
+    let (addr, _) = stand_in(|mut stream| {
+        read_request(&stream);
+        stream
+            .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+            .expect("write");
+    });
+    let (read_end, write_end) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
+    drop(read_end);
+    let mut command = Command::new(CLIENT);
+    command.args(["127.0.0.1", &addr.port().to_string()]);
+    let mut client =
+        Process::spawn_with_stdout(command, Stdio::from(write_end));
+    client.close_stdin();
+    let run = client.finish();
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(
+        run.stderr.lines().last(),
+        Some("could not print the response: Broken pipe (os error 32)")
     );
 }
 

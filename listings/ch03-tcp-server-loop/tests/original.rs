@@ -2,11 +2,13 @@
 //! "listen", then the loop that replaces "accept" and "read and write"), doing
 //! what chapter 3 says it does.
 
+use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
 use testkit::php::{Original, php};
-use testkit::{Client, Process, kernel, unused_port};
+use testkit::tcp_queues::queues;
+use testkit::{Client, Process, kernel, timeout, unused_port, wait_until};
 
 /// The original's loop server, on a free port instead of 5000. The loop
 /// accepts by itself, so the single `socket_accept()` of the "accept" step
@@ -25,6 +27,24 @@ fn connect(port: u16) -> Client {
     Client::connect(([127, 0, 0, 1], port).into())
 }
 
+/// Waits until the PHP server is back in accept(), asleep: where /proc shows
+/// where a process sleeps, in accept() itself.
+fn wait_until_back_in_accept(server: &Process) {
+    if kernel::wchan_is_readable() {
+        let in_accept = || kernel::is_blocked_in_accept(server.pid());
+        assert!(wait_until(timeout(), in_accept), "PHP is not in accept()");
+    } else {
+        testkit::skip("where PHP sleeps: /proc/<pid>/wchan is not readable");
+    }
+    kernel::assert_asleep_during(server.pid(), Duration::from_millis(100));
+}
+
+/// Nothing more has come from the server, not even the end of the stream:
+/// a read would wait.
+fn nothing_more_came(client: &mut Client) -> bool {
+    client.is_silent_for(Duration::from_millis(1))
+}
+
 /// Backs ch03-tcp-clients-and-servers.md#wrong-loop-never-closes.
 #[test]
 fn the_original_loop_closes_a_connection_only_when_the_next_client_comes() {
@@ -38,7 +58,8 @@ fn the_original_loop_closes_a_connection_only_when_the_next_client_comes() {
     assert_eq!(first.read_line(), "OK .. one\n");
     // Answered, but not closed: the server is back in accept(), and the
     // connection stays open.
-    assert!(first.is_silent_for(Duration::from_millis(300)));
+    wait_until_back_in_accept(&server);
+    assert!(nothing_more_came(&mut first));
 
     // The next socket_accept() replaces $client, and PHP frees, so closes,
     // the first client's socket.
@@ -46,7 +67,8 @@ fn the_original_loop_closes_a_connection_only_when_the_next_client_comes() {
     second.send_line("two");
     assert_eq!(second.read_line(), "OK .. two\n");
     first.expect_closed();
-    assert!(second.is_silent_for(Duration::from_millis(300)));
+    wait_until_back_in_accept(&server);
+    assert!(nothing_more_came(&mut second));
 }
 
 /// Backs ch03-tcp-clients-and-servers.md#wrong-loop-never-closes: Listing
@@ -92,5 +114,12 @@ fn each_client_of_the_original_loop_gets_one_answer() {
     client.send_line("one");
     assert_eq!(client.read_line(), "OK .. one\n");
     client.send_line("two");
-    assert!(client.is_silent_for(Duration::from_millis(300)));
+    // The server is back in accept(), and the line stays unread in its
+    // socket, unanswered.
+    let server_end = SocketAddr::from(([127, 0, 0, 1], port));
+    let unread = || queues(server_end, client.local_addr()).map(|q| q.receive);
+    assert!(wait_until(timeout(), || unread() == Some(4)));
+    wait_until_back_in_accept(&server);
+    assert_eq!(unread(), Some(4));
+    assert!(nothing_more_came(&mut client));
 }

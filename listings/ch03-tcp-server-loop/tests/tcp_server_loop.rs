@@ -3,9 +3,13 @@
 //! fails does not stop it; and a client that takes its time makes the next
 //! one wait.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use testkit::{Process, Server, Transcript, conventions};
+use testkit::tcp_queues::queues;
+use testkit::{
+    Process, Server, Transcript, conventions, kernel, timeout, wait_until,
+};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch03-tcp-server-loop");
 
@@ -65,17 +69,18 @@ fn a_second_client_waits_while_the_first_is_connected() {
     );
 
     // The second client's connect() succeeds at once: the kernel finished the
-    // handshake and queued the connection. But the server is blocked reading
-    // the first client's line, so nobody accepts the second or reads its line.
+    // handshake and queued the connection. Its line arrives, and waits.
     let mut second = server.connect();
     second.send_line("me too");
-    assert!(second.is_silent_for(Duration::from_millis(300)));
-    assert_eq!(
-        server
-            .process()
-            .next_line_within(Duration::from_millis(100)),
-        None
-    );
+    let unread =
+        || queues(server.addr(), second.local_addr()).map(|q| q.receive);
+    assert!(wait_until(timeout(), || unread() == Some(7)));
+
+    // The server sleeps, in read() on the first client. Nobody accepts the
+    // second connection, still in the listen queue, or reads its line.
+    kernel::assert_asleep_during(server.pid(), Duration::from_millis(300));
+    assert_eq!(waiting_to_be_accepted(server.addr()), Some(1));
+    assert_eq!(unread(), Some(7));
 
     // The moment the first client is done, the server gets to the second.
     first.send_line("done");
@@ -85,6 +90,13 @@ fn a_second_client_waits_while_the_first_is_connected() {
         server.next_line(),
         format!("client {} is now connected", second.local_addr())
     );
+}
+
+/// How many connections wait in the listen queue of the socket listening
+/// on `addr`: /proc/net/tcp shows it as the receive queue of a listener.
+fn waiting_to_be_accepted(addr: SocketAddr) -> Option<usize> {
+    let anyone = SocketAddr::from(([0, 0, 0, 0], 0));
+    queues(addr, anyone).map(|listener| listener.receive)
 }
 // ANCHOR_END: second_client_waits
 

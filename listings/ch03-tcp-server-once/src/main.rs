@@ -5,9 +5,13 @@
 //! Run it with `cargo run -p ch03-tcp-server-once [ADDR]` (default
 //! 127.0.0.1:5000).
 
+use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
 use std::process::ExitCode;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 // ANCHOR: max_line
 /// The longest line we accept: the bytes before its `\n`, a telnet `\r` among
@@ -21,7 +25,7 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:5000".to_string());
     if addr.starts_with('-') || args.next().is_some() {
-        eprintln!("usage: ch03-tcp-server-once [ADDR]");
+        warn(format_args!("usage: ch03-tcp-server-once [ADDR]"));
         return ExitCode::from(2);
     }
 
@@ -31,17 +35,18 @@ fn main() -> ExitCode {
     let listener = match TcpListener::bind(&addr) {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("could not bind {addr}: {err}");
+            warn(format_args!("could not bind {addr}: {err}"));
             return ExitCode::FAILURE;
         }
     };
-    match listener.local_addr() {
-        Ok(local) => println!("listening on {local}"),
+    let local = match listener.local_addr() {
+        Ok(local) => local,
         Err(err) => {
-            eprintln!("could not read the address of {addr}: {err}");
+            warn(format_args!("could not read the address of {addr}: {err}"));
             return ExitCode::FAILURE;
         }
-    }
+    };
+    log(format_args!("listening on {local}"));
     // ANCHOR_END: listen
 
     // ANCHOR: accept
@@ -51,11 +56,13 @@ fn main() -> ExitCode {
     let (mut stream, peer) = match listener.accept() {
         Ok(call) => call,
         Err(err) => {
-            eprintln!("could not accept a connection on {addr}: {err}");
+            warn(format_args!(
+                "could not accept a connection on {local}: {err}"
+            ));
             return ExitCode::FAILURE;
         }
     };
-    println!("client {peer} is now connected");
+    log(format_args!("client {peer} is now connected"));
     // ANCHOR_END: accept
 
     // ANCHOR: answer
@@ -64,7 +71,7 @@ fn main() -> ExitCode {
     match answer(&mut stream, peer) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("{message}");
+            warn(format_args!("{message}"));
             ExitCode::FAILURE
         }
     }
@@ -82,7 +89,9 @@ fn answer(stream: &mut TcpStream, peer: SocketAddr) -> Result<(), String> {
             [b"OK .. ".as_slice(), without_line_ending(&line), b"\n"].concat()
         }
         None => {
-            eprintln!("client {peer} sent a line longer than {MAX_LINE} bytes");
+            warn(format_args!(
+                "client {peer} sent a line longer than {MAX_LINE} bytes"
+            ));
             format!("ERROR line longer than {MAX_LINE} bytes\n").into_bytes()
         }
     };
@@ -113,3 +122,28 @@ fn without_line_ending(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 // ANCHOR_END: read_line
+
+/// Writes one line of the log to `out` if it can be written now, and
+/// drops it otherwise: a server must not stop because its output is a
+/// pipe nobody reads (a write would block), nor die because it is a
+/// closed pipe (the write fails with EPIPE, and println! would panic).
+/// (Chapter 1, "When nobody reads the log".)
+fn log_to(mut out: impl Write + AsFd, line: fmt::Arguments) {
+    let writable = {
+        let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLOUT)];
+        poll(&mut fds, PollTimeout::ZERO) == Ok(1)
+    };
+    if writable {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// The server's log: what happens, on stdout.
+fn log(line: fmt::Arguments) {
+    log_to(io::stdout(), line);
+}
+
+/// What goes wrong, on stderr.
+fn warn(line: fmt::Arguments) {
+    log_to(io::stderr(), line);
+}

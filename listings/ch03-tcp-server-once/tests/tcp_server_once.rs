@@ -2,10 +2,19 @@
 //! `OK .. <line>`, once, closes, and exits; it bounds the line, and reports
 //! what goes wrong in one line.
 
-use std::io::ErrorKind;
+use std::fs::File;
+use std::io::{ErrorKind, Write};
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use testkit::{Client, Server, Transcript, conventions, timeout};
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use testkit::{
+    Client, Process, Server, Transcript, connect_when_listening, conventions,
+    kernel, limits, timeout, unused_port,
+};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch03-tcp-server-once");
 
@@ -145,11 +154,102 @@ fn a_client_that_resets_in_the_middle_of_a_line_is_reported() {
 
 #[test]
 fn a_silent_client_keeps_the_server_waiting() {
-    // Nothing bounds how long the server waits for a line: chapter 3's
-    // exercise adds a limit.
+    // Nothing bounds how long the server waits for a line (chapter 3's
+    // exercise adds a limit): it sleeps in read(), neither spinning nor
+    // giving up.
     let (mut server, mut client) = connected();
-    assert!(client.is_silent_for(Duration::from_millis(200)));
+    kernel::assert_asleep_during(server.pid(), Duration::from_millis(300));
     assert!(!server.process().has_exited());
+    // However late the line comes, it is answered; then, and only then,
+    // the server exits and its port refuses.
+    client.send_line("at last");
+    assert_eq!(client.read_line(), "OK .. at last\n");
+    client.expect_closed();
+    let addr = server.addr();
+    assert!(server.into_process().wait_exit(timeout()).success());
+    let refused = Client::try_connect(addr).err().map(|err| err.kind());
+    assert_eq!(refused, Some(ErrorKind::ConnectionRefused));
+}
+
+/// Starts the server on a free port with `stdout` as its standard output,
+/// and connects to it as soon as it listens.
+fn start_with_stdout(stdout: OwnedFd) -> (Process, Client) {
+    let addr = SocketAddr::from(([127, 0, 0, 1], unused_port()));
+    let mut command = Command::new(SERVER);
+    command.arg(addr.to_string());
+    let server = Process::spawn_with_stdout(command, Stdio::from(stdout));
+    (server, connect_when_listening(addr))
+}
+
+/// A pipe (read end, write end) with no room left: as small as Linux allows,
+/// one page, and filled up by the test.
+fn full_pipe() -> (OwnedFd, OwnedFd) {
+    let (read_end, write_end) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
+    let _ = fcntl(&write_end, FcntlArg::F_SETPIPE_SZ(4096));
+    let capacity = fcntl(&write_end, FcntlArg::F_GETPIPE_SZ).expect("size");
+    let mut filler = File::from(write_end.try_clone().expect("dup"));
+    filler
+        .write_all(&vec![b'.'; capacity as usize])
+        .expect("fill the pipe");
+    let mut fds = [PollFd::new(write_end.as_fd(), PollFlags::POLLOUT)];
+    assert_eq!(poll(&mut fds, PollTimeout::ZERO), Ok(0), "the pipe is full");
+    (read_end, write_end)
+}
+
+#[test]
+fn a_log_nobody_reads_does_not_stop_it_answering() {
+    // The pipe is full before the server starts, and nobody reads it: a
+    // write to it would wait for ever.
+    let (_unread, write_end) = full_pipe();
+    let (server, mut client) = start_with_stdout(write_end);
+    client.send_line("hello");
+    assert_eq!(client.read_line(), "OK .. hello\n");
+    assert_eq!(server.finish().code(), 0);
+}
+
+#[test]
+fn a_log_nobody_can_read_does_not_kill_it() {
+    // Like `| head -1` once head has exited: writing the log fails with
+    // EPIPE, where println! would panic.
+    let (read_end, write_end) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
+    drop(read_end);
+    let (server, mut client) = start_with_stdout(write_end);
+    client.send_line("hello");
+    assert_eq!(client.read_line(), "OK .. hello\n");
+    let run = server.finish();
+    assert_eq!(run.code(), 0, "{run:?}");
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn out_of_descriptors_it_says_so_with_its_own_address_and_exits() {
+    // The smallest descriptor limit under which the server can listen: it
+    // has then none left for a connection.
+    let (process, addr) = (3..64)
+        .find_map(|limit| {
+            let mut command = Command::new(SERVER);
+            command.arg("127.0.0.1:0");
+            limits::limit_descriptors(&mut command, limit);
+            let mut process = Process::spawn(command);
+            let line = process.next_line_within(timeout())?;
+            let addr = line.strip_prefix("listening on ")?.parse().ok()?;
+            Some((process, addr))
+        })
+        .expect("a limit under which the server listens");
+    // Linux sets the descriptor aside before accept() waits, and fails at
+    // once; a kernel that waits for a connection first gets one.
+    let _ = Client::try_connect(addr);
+    let run = process.finish();
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "could not accept a connection on {addr}: \
+             Too many open files (os error 24)\n"
+        )
+    );
 }
 
 #[test]
