@@ -4,11 +4,12 @@
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::Command;
 use std::time::Duration;
 
 use nix::fcntl::{FcntlArg, fcntl};
+use nix::libc;
 use nix::sys::signal::Signal;
 use testkit::{
     Client, Process, Server, connect_when_listening, limits, procfs, timeout,
@@ -195,4 +196,43 @@ fn a_clients_bytes_never_reach_the_log() {
     );
     let log = server.process().stdout() + &server.process().stderr();
     assert!(!log.contains('\x1b') && !log.contains("forged"), "{log:?}");
+}
+
+/// How many segments with data this side of a connection has received
+/// (`tcpi_data_segs_in` of TCP_INFO, see tcp(7)).
+fn data_segments_received(client: &Client) -> u32 {
+    let fd = client.stream().as_raw_fd();
+    // SAFETY: all zeros is a valid tcp_info (plain integers).
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `info`, and sets
+    // `len` to how many it wrote.
+    let result = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(result, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
+    info.tcpi_data_segs_in
+}
+
+/// Each reply is written at once, in one call, so it leaves in one TCP
+/// segment. (Counting the child's write calls would say it more directly,
+/// but std's TcpStream writes with send(2), which /proc/<pid>/io does not
+/// count.)
+#[test]
+fn each_reply_arrives_in_one_segment() {
+    let server = start(2);
+    let mut client = server.connect();
+    client.read_greeting_pid();
+    assert_eq!(data_segments_received(&client), 1, "the greeting");
+    for (count, line) in [(2, "hello"), (3, "a second line")] {
+        client.send_line(line);
+        assert_eq!(client.read_line(), format!("{line}\n"));
+        assert_eq!(data_segments_received(&client), count, "{line:?}");
+    }
 }
