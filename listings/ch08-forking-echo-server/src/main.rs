@@ -344,7 +344,6 @@ impl AcceptPause {
 }
 // ANCHOR_END: pause
 
-// ANCHOR: log
 /// Writes one line of the log to `out` if it can be written now, and
 /// drops it otherwise: a server must not stop because its output is a
 /// pipe nobody reads (a write would block), nor die because it is a closed
@@ -369,4 +368,3 @@ fn log(line: fmt::Arguments) {
 fn warn(line: fmt::Arguments) {
     log_to(io::stderr(), line)
 }
-// ANCHOR_END: log

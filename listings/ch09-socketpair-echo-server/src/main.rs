@@ -178,7 +178,6 @@ fn main() -> ExitCode {
             // parent could.
             match unsafe { fork() } {
                 Ok(ForkResult::Child) => {
-                    // ANCHOR: orphan
                     // Should the parent die, even by kill -9, the kernel
                     // sends us SIGTERM, which ends us: nobody would count us
                     // or stop us any more. If it died before this line, our
@@ -188,7 +187,6 @@ fn main() -> ExitCode {
                     if getppid() != parent {
                         process::exit(0);
                     }
-                    // ANCHOR_END: orphan
                     // Close what belongs to the parent: the listener and the
                     // parent's ends of every pair, ours included. The child
                     // keeps its client and its own end of its own pair.
@@ -361,7 +359,6 @@ fn max_procs() -> Result<usize, String> {
     }
 }
 
-// ANCHOR: pause
 /// How long to leave the listener alone when descriptors run out: accept()
 /// (or socketpair()) fails with EMFILE for this process, ENFILE for the
 /// whole system. The client stays queued and the listener readable, so
@@ -428,9 +425,7 @@ fn whole_milliseconds(pause: Duration) -> PollTimeout {
     let millis = pause.as_micros().div_ceil(1000);
     PollTimeout::from(u16::try_from(millis).unwrap_or(u16::MAX))
 }
-// ANCHOR_END: pause
 
-// ANCHOR: log
 /// Writes one line of the log to `out` if it can be written now, and
 /// drops it otherwise: a server must not stop because its output is a
 /// pipe nobody reads (a write would block), nor die because it is a closed
@@ -455,4 +450,3 @@ fn log(line: fmt::Arguments) {
 fn warn(line: fmt::Arguments) {
     log_to(io::stderr(), line)
 }
-// ANCHOR_END: log
