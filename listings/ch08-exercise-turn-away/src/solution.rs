@@ -3,20 +3,25 @@
 //! instead of waiting in the listen queue.
 
 use std::collections::HashSet;
+use std::env::{self, VarError};
 use std::ffi::c_int;
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::process::{self, ExitCode};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, ppoll};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll, ppoll};
+use nix::sys::prctl;
 use nix::sys::signal::{
     SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction,
     sigprocmask,
 };
+use nix::sys::time::TimeSpec;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork};
+use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 
 /// How many clients are served at once unless MAX_PROCS says otherwise: 2,
 /// as in the original.
@@ -24,84 +29,100 @@ const DEFAULT_MAX_PROCS: usize = 2;
 
 pub fn main() -> ExitCode {
     // The address to listen on: the only argument, or loopback port 8080.
-    let mut args = std::env::args().skip(1);
+    let mut args = env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_string());
     if addr.starts_with('-') || args.next().is_some() {
-        eprintln!("usage: ch08-exercise-turn-away [ADDR]");
+        warn(format_args!("usage: ch08-exercise-turn-away [ADDR]"));
         return ExitCode::from(2);
     }
-    let max_procs = match std::env::var("MAX_PROCS") {
-        Err(_) => DEFAULT_MAX_PROCS,
-        Ok(value) => match value.parse::<usize>() {
-            Ok(max_procs) if max_procs > 0 => max_procs,
-            _ => {
-                eprintln!(
-                    "MAX_PROCS must be a whole number from 1 up, not {value:?}"
-                );
-                return ExitCode::from(2);
-            }
-        },
+    let max_procs = match max_procs() {
+        Ok(max_procs) => max_procs,
+        Err(message) => {
+            warn(format_args!("{message}"));
+            return ExitCode::from(2);
+        }
     };
 
     let listener = match TcpListener::bind(&addr) {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("could not bind {addr}: {err}");
+            warn(format_args!("could not bind {addr}: {err}"));
             return ExitCode::FAILURE;
         }
     };
     let local = match listener.local_addr() {
         Ok(local) => local,
         Err(err) => {
-            eprintln!("could not read the address of {addr}: {err}");
+            warn(format_args!("could not read the address of {addr}: {err}"));
             return ExitCode::FAILURE;
         }
     };
     // ppoll says when a client is waiting; a non-blocking accept makes sure
     // that a client who gave up in the meantime cannot make us sleep in it.
     if let Err(err) = listener.set_nonblocking(true) {
-        eprintln!("could not make {local} non-blocking: {err}");
+        warn(format_args!("could not make {local} non-blocking: {err}"));
         return ExitCode::FAILURE;
     }
     // Ready for SIGCHLD before we say we are listening.
     let wait_mask = match watch_children() {
         Ok(wait_mask) => wait_mask,
         Err(errno) => {
-            eprintln!("could not catch SIGCHLD: {errno}");
+            warn(format_args!("could not catch SIGCHLD: {errno}"));
             return ExitCode::FAILURE;
         }
     };
-    println!("listening on {local}");
-    println!("client slots: {max_procs}");
+    log(format_args!("listening on {local}"));
+    log(format_args!("client slots: {max_procs}"));
 
     // The pids of the children that serve a client right now.
     let mut children: HashSet<Pid> = HashSet::new();
+    // Set when accept() runs out of descriptors: see AcceptPause.
+    let mut pause = AcceptPause::new();
     loop {
         reap_children(&mut children, max_procs);
 
         // ANCHOR: watch
-        // Watch the listening socket always: a client who finds every slot
-        // busy is told so at once, rather than left waiting in the queue.
-        let mut watched = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+        // Watch the listening socket always, unless accept is paused: a
+        // client who finds every slot busy is told so at once, rather than
+        // left waiting in the queue.
+        let paused = pause.left();
+        let mut watched = Vec::new();
+        if paused.is_none() {
+            watched.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
+        }
         // ANCHOR_END: watch
-
-        // No timeout: sleep until a client arrives, or until SIGCHLD (and
-        // only SIGCHLD, unblocked just for this call) interrupts the sleep.
-        match ppoll(&mut watched, None, Some(wait_mask)) {
+        // No timeout, unless a pause is to end: sleep until a client
+        // arrives, or until SIGCHLD (and only SIGCHLD, unblocked just for
+        // this call) interrupts the sleep.
+        let timeout = paused.map(TimeSpec::from_duration);
+        match ppoll(&mut watched, timeout, Some(wait_mask)) {
+            // Nobody to accept: the pause is over.
+            Ok(0) => continue,
             Ok(_) => {}
             // A child has ended: reap it at the top of the loop.
             Err(Errno::EINTR) => continue,
             Err(errno) => {
-                eprintln!("could not wait for clients: {errno}");
+                warn(format_args!("could not wait for clients: {errno}"));
                 return ExitCode::FAILURE;
             }
         }
         let (stream, peer) = match listener.accept() {
-            Ok(client) => client,
+            Ok(client) => {
+                pause.reset();
+                client
+            }
             // The client hung up before we accepted it.
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
             Err(err) => {
-                eprintln!("could not accept a client: {err}");
+                match pause.after(&err) {
+                    Some(pause) => warn(format_args!(
+                        "could not accept a client: {err} (trying again in \
+                         {pause:?})"
+                    )),
+                    None => {
+                        warn(format_args!("could not accept a client: {err}"))
+                    }
+                }
                 continue;
             }
         };
@@ -109,11 +130,12 @@ pub fn main() -> ExitCode {
         // ANCHOR: turn_away
         if children.len() >= max_procs {
             turn_away(stream);
-            println!("turned away {peer}");
+            log(format_args!("turned away {peer}"));
             continue;
         }
         // ANCHOR_END: turn_away
 
+        let parent = getpid();
         // SAFETY: the child of fork gets a copy of all memory but only the
         // thread that called fork. Had another thread been holding a lock
         // (the allocator's, stdout's), it would stay locked in the child
@@ -121,15 +143,23 @@ pub fn main() -> ExitCode {
         // is consistent and it may allocate and print like any program.
         match unsafe { fork() } {
             Ok(ForkResult::Child) => {
+                // Should the parent die, even by kill -9, the kernel sends
+                // us SIGTERM, which ends us: nobody would count us or stop
+                // us any more. If it died before this line, our parent is
+                // already someone else, and no signal will come: leave.
+                let _ = prctl::set_pdeathsig(Signal::SIGTERM);
+                if getppid() != parent {
+                    process::exit(0);
+                }
                 // The child serves this one client and accepts no other.
                 drop(listener);
                 let code = match echo(stream) {
                     Ok(()) => 0,
                     Err(err) => {
-                        eprintln!(
-                            "child {}: echo to {peer}: {err}",
-                            process::id()
-                        );
+                        let child = process::id();
+                        warn(format_args!(
+                            "child {child}: echo to {peer}: {err}"
+                        ));
                         1
                     }
                 };
@@ -138,11 +168,13 @@ pub fn main() -> ExitCode {
             Ok(ForkResult::Parent { child }) => {
                 children.insert(child);
                 let busy = children.len();
-                println!(
+                log(format_args!(
                     "child {child} serves {peer} ({busy} of {max_procs} busy)"
-                );
+                ));
             }
-            Err(errno) => eprintln!("could not fork for {peer}: {errno}"),
+            Err(errno) => {
+                warn(format_args!("could not fork for {peer}: {errno}"))
+            }
         }
         // The parent drops its copy of `stream` here. The connection stays
         // open in the child alone, and closes when the child is done.
@@ -190,7 +222,7 @@ fn reap_children(children: &mut HashSet<Pid>, max_procs: usize) {
             // No children at all.
             Err(Errno::ECHILD) => return,
             Err(errno) => {
-                eprintln!("could not reap children: {errno}");
+                warn(format_args!("could not reap children: {errno}"));
                 return;
             }
         };
@@ -209,7 +241,9 @@ fn reap_children(children: &mut HashSet<Pid>, max_procs: usize) {
         };
         children.remove(&child);
         let busy = children.len();
-        println!("child {child} {how} ({busy} of {max_procs} busy)");
+        log(format_args!(
+            "child {child} {how} ({busy} of {max_procs} busy)"
+        ));
     }
 }
 
@@ -236,4 +270,98 @@ fn watch_children() -> nix::Result<SigSet> {
     // do only async-signal-safe things. This one does nothing at all.
     unsafe { sigaction(Signal::SIGCHLD, &action) }?;
     Ok(wait_mask)
+}
+
+/// How many clients are served at once: `MAX_PROCS` from the environment,
+/// or 2, as in the original. Anything else than a whole number from 1 up
+/// is refused.
+fn max_procs() -> Result<usize, String> {
+    let refuse = |value: &dyn fmt::Debug| {
+        format!(
+            "MAX_PROCS must be a number of processes, 1 or more, not \
+             {value:?}"
+        )
+    };
+    match env::var("MAX_PROCS") {
+        Err(VarError::NotPresent) => Ok(DEFAULT_MAX_PROCS),
+        Ok(value) => match value.parse() {
+            Ok(count) if count >= 1 => Ok(count),
+            _ => Err(refuse(&value)),
+        },
+        Err(VarError::NotUnicode(value)) => Err(refuse(&value)),
+    }
+}
+
+/// How long to leave the listener alone after accept() failed for want of
+/// a descriptor (EMFILE for this process, ENFILE for the whole system). The
+/// client stays queued and the listener readable, so watching it would wake
+/// us again at once, for ever. The pause is 10 ms at first, twice as long
+/// at each failure in a row, at most a second, and the next successful
+/// accept ends the shortage. Chapter 1 explains the design.
+struct AcceptPause {
+    /// When to watch the listener again, while a pause lasts.
+    until: Option<Instant>,
+    /// How long the next pause will be.
+    next: Duration,
+}
+
+const FIRST_PAUSE: Duration = Duration::from_millis(10);
+const LONGEST_PAUSE: Duration = Duration::from_secs(1);
+
+impl AcceptPause {
+    fn new() -> AcceptPause {
+        AcceptPause {
+            until: None,
+            next: FIRST_PAUSE,
+        }
+    }
+
+    /// What is left of the pause; `None` once it is over.
+    fn left(&self) -> Option<Duration> {
+        let left = self.until?.checked_duration_since(Instant::now())?;
+        (!left.is_zero()).then_some(left)
+    }
+
+    /// accept() failed with `err`: if for want of descriptors, a pause
+    /// starts, and this returns how long it is.
+    fn after(&mut self, err: &io::Error) -> Option<Duration> {
+        let errno = Errno::from_raw(err.raw_os_error()?);
+        if errno != Errno::EMFILE && errno != Errno::ENFILE {
+            return None;
+        }
+        let pause = self.next;
+        self.until = Some(Instant::now() + pause);
+        self.next = (pause * 2).min(LONGEST_PAUSE);
+        Some(pause)
+    }
+
+    /// accept() succeeded: the next shortage starts with a short pause.
+    fn reset(&mut self) {
+        self.next = FIRST_PAUSE;
+    }
+}
+
+/// Writes one line of the log to `out` if it can be written now, and
+/// drops it otherwise: a server must not stop because its output is a
+/// pipe nobody reads (a write would block), nor die because it is a closed
+/// pipe (the write fails with EPIPE, and println! would panic). Chapter 1
+/// explains it.
+fn log_to(mut out: impl Write + AsFd, line: fmt::Arguments) {
+    let writable = {
+        let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLOUT)];
+        poll(&mut fds, PollTimeout::ZERO) == Ok(1)
+    };
+    if writable {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// The server's log: what happens, on stdout.
+fn log(line: fmt::Arguments) {
+    log_to(io::stdout(), line)
+}
+
+/// Its errors, on stderr.
+fn warn(line: fmt::Arguments) {
+    log_to(io::stderr(), line)
 }

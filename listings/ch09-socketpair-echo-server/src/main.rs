@@ -3,14 +3,15 @@
 //! that they are done over a Unix socket pair: one pair per child. The parent
 //! sleeps in poll() on the listener and on every pair at once, so it wakes
 //! exactly when there is something to do. A client line `quit` ends its
-//! session.
+//! session. A child ends with its parent, even one killed with `kill -9`.
 //!
 //! Run it with `cargo run -p ch09-socketpair-echo-server [ADDR]` (default
 //! 127.0.0.1 and the port in `PORT`, or 8080); set `MAX_PROCS` for another
 //! limit (default 2). Unix only.
 
 use std::env::{self, VarError};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::fmt;
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
@@ -19,8 +20,10 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::prctl;
+use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork};
+use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 
 /// The longest line echoed in one piece, as the original's `fgets($conn,
 /// 4096)`.
@@ -46,39 +49,52 @@ fn main() -> ExitCode {
     let mut args = env::args().skip(1);
     let addr = args.next().unwrap_or_else(default_addr);
     if addr.starts_with('-') || args.next().is_some() {
-        eprintln!("usage: ch09-socketpair-echo-server [ADDR]");
+        warn(format_args!("usage: ch09-socketpair-echo-server [ADDR]"));
         return ExitCode::from(2);
     }
     let max_procs = match max_procs() {
         Ok(max_procs) => max_procs,
         Err(message) => {
-            eprintln!("{message}");
+            warn(format_args!("{message}"));
             return ExitCode::from(2);
         }
     };
     let listener = match TcpListener::bind(&addr) {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("could not bind {addr}: {err}");
+            warn(format_args!("could not bind {addr}: {err}"));
             return ExitCode::FAILURE;
         }
     };
-    match listener.local_addr() {
-        Ok(local) => println!("listening on {local}"),
+    let local = match listener.local_addr() {
+        Ok(local) => local,
         Err(err) => {
-            eprintln!("could not read the address of {addr}: {err}");
+            warn(format_args!("could not read the address of {addr}: {err}"));
             return ExitCode::FAILURE;
         }
+    };
+    // poll() says a client is waiting, but it may be gone by the time we
+    // accept (taken by another process that holds the listener, or, on
+    // some systems, reset). A blocking accept() would then sleep until the
+    // next client, deaf to the children; a non-blocking one says WouldBlock.
+    if let Err(err) = listener.set_nonblocking(true) {
+        warn(format_args!("could not make {local} non-blocking: {err}"));
+        return ExitCode::FAILURE;
     }
+    log(format_args!("listening on {local}"));
 
     // ANCHOR: wait
     let mut children: Vec<Child> = Vec::new();
+    // Set when descriptors run out: see AcceptPause.
+    let mut pause = AcceptPause::new();
     loop {
         // Watch every child's pair, and the listener only while a slot is
         // free: a full server leaves new clients waiting in the listen queue,
         // and a ready listener that we do not accept from would make poll()
-        // return again at once, for ever.
-        let accepting = children.len() < max_procs;
+        // return again at once, for ever. The same goes while accepting is
+        // paused for want of descriptors.
+        let paused = pause.left();
+        let accepting = children.len() < max_procs && paused.is_none();
         let mut watched: Vec<PollFd> = children
             .iter()
             .map(|child| PollFd::new(child.pair.as_fd(), PollFlags::POLLIN))
@@ -86,11 +102,13 @@ fn main() -> ExitCode {
         if accepting {
             watched.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
         }
-        // No timeout: sleep until a child says something or a client calls.
-        match poll(&mut watched, PollTimeout::NONE) {
+        // No timeout, unless a pause is to end: sleep until a child says
+        // something or a client calls.
+        let timeout = paused.map_or(PollTimeout::NONE, whole_milliseconds);
+        match poll(&mut watched, timeout) {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(err) => {
-                eprintln!("could not poll: {err}");
+                warn(format_args!("could not poll: {err}"));
                 return ExitCode::FAILURE;
             }
         }
@@ -108,41 +126,50 @@ fn main() -> ExitCode {
             if ready[index] && hears_the_end(&mut children[index]) {
                 let child = children.remove(index);
                 let how = ended(child.pid);
-                let report = String::from_utf8_lossy(&child.report);
-                let report = if report.is_empty() {
+                // Bytes from a socket: escaped, so that they can neither
+                // forge a line of the log nor reach the terminal raw.
+                let report = child.report.escape_ascii();
+                let report = if child.report.is_empty() {
                     format!("ended without a report ({how})")
                 } else {
                     format!("done: {report}")
                 };
                 let busy = children.len();
-                println!(
+                log(format_args!(
                     "child {} {report} ({busy} of {max_procs} busy)",
                     child.pid
-                );
+                ));
             }
         }
         // ANCHOR_END: children
 
         // ANCHOR: accept
         if accepting && ready[ready.len() - 1] {
-            let (client, peer) = match listener.accept() {
-                Ok(call) => call,
-                Err(err) => {
-                    eprintln!("could not accept a call: {err}");
-                    continue;
-                }
-            };
             // A new pair for the new child only: its messages cannot mix
             // with another child's, and its end of file means "this child".
+            // Made before accept(): should descriptors run out, the client
+            // then waits in the queue rather than being accepted and lost.
             let (parent_end, child_end) = match UnixStream::pair() {
                 Ok(pair) => pair,
                 Err(err) => {
-                    eprintln!(
-                        "could not create a socket pair for {peer}: {err}"
-                    );
+                    let what = "could not create a socket pair";
+                    cannot_take_on(&mut pause, what, &err);
                     continue;
                 }
             };
+            let (client, peer) = match listener.accept() {
+                Ok(call) => {
+                    pause.reset();
+                    call
+                }
+                // Gone since poll() said it was there.
+                Err(err) if err.kind() == ErrorKind::WouldBlock => continue,
+                Err(err) => {
+                    cannot_take_on(&mut pause, "could not accept a call", &err);
+                    continue;
+                }
+            };
+            let parent = getpid();
             // SAFETY: fork() copies the whole process but only the thread
             // that calls it; a lock another thread held at that moment (the
             // allocator's, stdout's) would stay locked forever in the child.
@@ -151,6 +178,15 @@ fn main() -> ExitCode {
             // parent could.
             match unsafe { fork() } {
                 Ok(ForkResult::Child) => {
+                    // Should the parent die, even by kill -9, the kernel
+                    // sends us SIGTERM, which ends us: nobody would count us
+                    // or stop us any more. If it died before this line, our
+                    // parent is already someone else, and no signal will
+                    // come: leave.
+                    let _ = prctl::set_pdeathsig(Signal::SIGTERM);
+                    if getppid() != parent {
+                        process::exit(0);
+                    }
                     // Close what belongs to the parent: the listener and the
                     // parent's ends of every pair, ours included. The child
                     // keeps its client and its own end of its own pair.
@@ -169,14 +205,14 @@ fn main() -> ExitCode {
                         report: Vec::new(),
                     });
                     let busy = children.len();
-                    println!(
+                    log(format_args!(
                         "child {child} serves {peer} ({busy} of {max_procs} \
                          busy)"
-                    );
+                    ));
                 }
-                Err(err) => {
-                    eprintln!("could not fork a child for {peer}: {err}")
-                }
+                Err(err) => warn(format_args!(
+                    "could not fork a child for {peer}: {err}"
+                )),
             }
         }
         // ANCHOR_END: accept
@@ -236,8 +272,14 @@ fn run_child(client: TcpStream, peer: SocketAddr, mut pair: UnixStream) -> ! {
 /// Greets the client with this process's pid, echoes its lines until it says
 /// `quit` or hangs up, and returns how the session ended.
 fn echo_lines(client: &TcpStream) -> io::Result<String> {
+    // Linux does not pass O_NONBLOCK from the listener to accepted sockets,
+    // but the BSDs and macOS do.
+    client.set_nonblocking(false)?;
     let mut writer = client;
-    writeln!(writer, "You are connected to process {}", process::id())?;
+    // One message, one write: writeln! straight onto the stream would send
+    // the greeting in three pieces, three segments.
+    let greeting = format!("You are connected to process {}\n", process::id());
+    writer.write_all(greeting.as_bytes())?;
     let mut reader = BufReader::new(client);
     let mut line = Vec::new();
     let mut echoed = 0;
@@ -315,4 +357,96 @@ fn max_procs() -> Result<usize, String> {
         },
         Err(VarError::NotUnicode(value)) => Err(invalid(&value)),
     }
+}
+
+/// How long to leave the listener alone when descriptors run out: accept()
+/// (or socketpair()) fails with EMFILE for this process, ENFILE for the
+/// whole system. The client stays queued and the listener readable, so
+/// watching it would wake us again at once, for ever. The pause is 10 ms at
+/// first, twice as long at each failure in a row, at most a second, and the
+/// next successful accept ends the shortage. Chapter 1 explains the design.
+struct AcceptPause {
+    /// When to watch the listener again, while a pause lasts.
+    until: Option<Instant>,
+    /// How long the next pause will be.
+    next: Duration,
+}
+
+const FIRST_PAUSE: Duration = Duration::from_millis(10);
+const LONGEST_PAUSE: Duration = Duration::from_secs(1);
+
+impl AcceptPause {
+    fn new() -> AcceptPause {
+        AcceptPause {
+            until: None,
+            next: FIRST_PAUSE,
+        }
+    }
+
+    /// What is left of the pause; `None` once it is over.
+    fn left(&self) -> Option<Duration> {
+        let left = self.until?.checked_duration_since(Instant::now())?;
+        (!left.is_zero()).then_some(left)
+    }
+
+    /// A call failed with `err`: if for want of descriptors, a pause
+    /// starts, and this returns how long it is.
+    fn after(&mut self, err: &io::Error) -> Option<Duration> {
+        let errno = Errno::from_raw(err.raw_os_error()?);
+        if errno != Errno::EMFILE && errno != Errno::ENFILE {
+            return None;
+        }
+        let pause = self.next;
+        self.until = Some(Instant::now() + pause);
+        self.next = (pause * 2).min(LONGEST_PAUSE);
+        Some(pause)
+    }
+
+    /// accept() succeeded: the next shortage starts with a short pause.
+    fn reset(&mut self) {
+        self.next = FIRST_PAUSE;
+    }
+}
+
+/// Logs why the next client cannot be taken on (`what` failed with `err`),
+/// and pauses accepting if descriptors ran out.
+fn cannot_take_on(pause: &mut AcceptPause, what: &str, err: &io::Error) {
+    match pause.after(err) {
+        Some(pause) => {
+            warn(format_args!("{what}: {err} (trying again in {pause:?})"))
+        }
+        None => warn(format_args!("{what}: {err}")),
+    }
+}
+
+/// A pause as poll()'s timeout, in whole milliseconds rounded up, so that
+/// poll() does not wake up a moment before the pause is over.
+fn whole_milliseconds(pause: Duration) -> PollTimeout {
+    let millis = pause.as_micros().div_ceil(1000);
+    PollTimeout::from(u16::try_from(millis).unwrap_or(u16::MAX))
+}
+
+/// Writes one line of the log to `out` if it can be written now, and
+/// drops it otherwise: a server must not stop because its output is a
+/// pipe nobody reads (a write would block), nor die because it is a closed
+/// pipe (the write fails with EPIPE, and println! would panic). Chapter 1
+/// explains it.
+fn log_to(mut out: impl Write + AsFd, line: fmt::Arguments) {
+    let writable = {
+        let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLOUT)];
+        poll(&mut fds, PollTimeout::ZERO) == Ok(1)
+    };
+    if writable {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// The server's log: what happens, on stdout.
+fn log(line: fmt::Arguments) {
+    log_to(io::stdout(), line)
+}
+
+/// Its errors, on stderr.
+fn warn(line: fmt::Arguments) {
+    log_to(io::stderr(), line)
 }
