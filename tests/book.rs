@@ -737,6 +737,209 @@ fn every_page_is_in_the_summary() {
     report("pages missing from the table of contents", problems);
 }
 
+/// What is wrong with how a listing is shown, if anything: a block that only
+/// includes a listing shows exactly the lines it names, no hidden ones.
+/// `{{#rustdoc_include}}` hides the rest of the file in the page (and the
+/// search index), and mdBook wraps Rust that lacks a `fn main` in hidden
+/// lines unless the block says `noplayground`; with the playground off, both
+/// only add weight. The filename above the listing links to the whole file.
+fn hidden_lines_problem(block: &Block) -> Option<String> {
+    if !block.tags.iter().any(|tag| tag == "rust") {
+        return None;
+    }
+    let only_includes = block.body.iter().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with("{{#")
+    });
+    if !only_includes {
+        return None;
+    }
+    if block
+        .body
+        .iter()
+        .any(|line| line.contains("{{#rustdoc_include"))
+    {
+        return Some(
+            "use {{#include file:anchor}}, which shows exactly the excerpt: \
+             rustdoc_include hides the rest of the file in the page"
+                .to_string(),
+        );
+    }
+    if !block.tags.iter().any(|tag| tag == "noplayground") {
+        return Some(
+            "tag a listing's block `rust,noplayground`, or mdBook wraps it in \
+             hidden lines"
+                .to_string(),
+        );
+    }
+    None
+}
+
+#[test]
+fn listings_show_exactly_their_excerpt() {
+    let mut problems = Vec::new();
+    for page in pages() {
+        for block in blocks(&page.text) {
+            if let Some(problem) = hidden_lines_problem(&block) {
+                problems.push(format!(
+                    "{}:{}: {problem}",
+                    page.path.display(),
+                    block.line
+                ));
+            }
+        }
+    }
+    report("listings that carry hidden lines", problems);
+}
+
+/// The widest line of code the book shows: as in The Rust Programming
+/// Language, so that no listing scrolls sideways on a laptop.
+const MAX_COLUMNS: usize = 80;
+
+#[test]
+fn rust_code_the_book_shows_fits_80_columns() {
+    let mut problems = Vec::new();
+    for page in pages() {
+        for block in blocks(&page.text) {
+            if !block.tags.iter().any(|tag| tag == "rust") {
+                continue;
+            }
+            for (index, line) in block.body.iter().enumerate() {
+                let width = line.chars().count();
+                if !line.trim_start().starts_with("{{#") && width > MAX_COLUMNS
+                {
+                    problems.push(format!(
+                        "{}:{}: {width} columns in a snippet",
+                        page.path.display(),
+                        block.line + 1 + index
+                    ));
+                }
+            }
+        }
+        for include in includes(&page) {
+            if include.file.extension().is_none_or(|ext| ext != "rs") {
+                continue;
+            }
+            let Ok(text) = fs::read_to_string(root().join(&include.file))
+            else {
+                continue; // reported by the include check
+            };
+            for (index, line) in text.lines().enumerate() {
+                let width = line.chars().count();
+                if width > MAX_COLUMNS {
+                    problems.push(format!(
+                        "{}:{}: {width} columns, and {} shows this file",
+                        include.file.display(),
+                        index + 1,
+                        page.path.display()
+                    ));
+                }
+            }
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    report("code wider than 80 columns", problems);
+}
+
+/// Every caption has the id its listing is linked by: `listing-3-1` for
+/// Listing 3-1 (or its part 1), `listing-3-1-part-2` for its part 2.
+fn caption_problems(page: &Page) -> Vec<String> {
+    let caption = Regex::new(
+        r#"<span class="caption"( id="([^"]*)")?>Listing (\d+)-(\d+)( \(part (\d+)\))?"#,
+    )
+    .expect("regex");
+    let mut problems = Vec::new();
+    for (number, line) in prose_lines(&page.text) {
+        for found in caption.captures_iter(line) {
+            let start = found.get(0).map_or(0, |m| m.start());
+            if line[..start].matches('`').count() % 2 == 1 {
+                continue; // a caption shown as code, in Appendix A
+            }
+            let (chapter, listing) = (&found[3], &found[4]);
+            let part = found.get(6).map(|m| m.as_str()).filter(|p| *p != "1");
+            let wanted = match part {
+                Some(part) => {
+                    format!("listing-{chapter}-{listing}-part-{part}")
+                }
+                None => format!("listing-{chapter}-{listing}"),
+            };
+            if found.get(2).map(|m| m.as_str()) != Some(wanted.as_str()) {
+                problems.push(format!(
+                    "{}:{number}: this caption needs id=\"{wanted}\"",
+                    page.path.display()
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// Every mention of a listing in the text is a link to it, as in The Rust
+/// Programming Language: "Listing 3-1" and each number of "Listings 4-1,
+/// 4-2 and 4-4". Captions, headings and code are not mentions.
+fn unlinked_listing_mentions(page: &Page) -> Vec<String> {
+    let mention = Regex::new(r"Listings?\s+\d+-\d+").expect("regex");
+    let listed = Regex::new(
+        r"Listings\s+\[\d+-\d+\]\([^)]*\)((,\s+|\s+and\s+)(\d+-\d+))",
+    )
+    .expect("regex");
+    let mut problems = Vec::new();
+    let prose: Vec<(usize, &str)> = prose_lines(&page.text)
+        .into_iter()
+        .filter(|(_, line)| {
+            let line = line.trim_start();
+            !line.starts_with('#')
+                && !line.contains("class=\"caption\"")
+                && !line.starts_with("<!--")
+        })
+        .collect();
+    // A mention may be broken across two lines: look at each line joined
+    // with the next.
+    for (index, (number, line)) in prose.iter().enumerate() {
+        let next = prose
+            .get(index + 1)
+            .filter(|(n, _)| *n == number + 1)
+            .map_or("", |(_, line)| *line);
+        let joined = format!("{line} {next}");
+        for found in mention.find_iter(&joined) {
+            if found.start() >= line.len() {
+                break; // starts on the next line: checked there
+            }
+            let before = &joined[..found.start()];
+            let in_code = before.matches('`').count() % 2 == 1;
+            let linked = before.ends_with('[');
+            if !in_code && !linked {
+                problems.push(format!(
+                    "{}:{number}: link the mention: [{}](...#listing-N-M)",
+                    page.path.display(),
+                    found.as_str()
+                ));
+            }
+        }
+        for found in listed.captures_iter(&joined) {
+            if found.get(1).is_some_and(|m| m.start() < line.len()) {
+                problems.push(format!(
+                    "{}:{number}: link every number of \"{}\"",
+                    page.path.display(),
+                    &found[0]
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_listing_mention_links_to_its_caption() {
+    let mut problems = Vec::new();
+    for page in pages() {
+        problems.extend(caption_problems(&page));
+        problems.extend(unlinked_listing_mentions(&page));
+    }
+    report("listings that cannot be linked to", problems);
+}
+
 // The checks above must catch what they promise to catch.
 mod the_checks_themselves {
     use super::*;
@@ -887,5 +1090,43 @@ mod the_checks_themselves {
             "listings/ch01-hello-server/src/stray.rs"
         )));
         assert!(!is_compiled_source(Path::new("src/snippet.rs")));
+    }
+
+    #[test]
+    fn listings_with_hidden_lines_are_caught() {
+        let shown = "```rust,noplayground\n{{#include ../x.rs:a}}\n```";
+        assert!(hidden_lines_problem(&block(shown)).is_none());
+        let hidden = "```rust\n{{#rustdoc_include ../x.rs:a}}\n```";
+        assert!(hidden_lines_problem(&block(hidden)).is_some());
+        let wrapped = "```rust\n{{#include ../x.rs:a}}\n```";
+        assert!(hidden_lines_problem(&block(wrapped)).is_some());
+        let snippet = "```rust\nfn main() {}\n```";
+        assert!(hidden_lines_problem(&block(snippet)).is_none());
+    }
+
+    #[test]
+    fn captions_and_mentions_are_checked() {
+        let page = Page {
+            path: PathBuf::from("src/ch09-x.md"),
+            text: [
+                r#"<span class="caption" id="listing-9-1">Listing 9-1 (part 1): a</span>"#,
+                r#"<span class="caption">Listing 9-1 (part 2): b</span>"#,
+                "As [Listing 9-1](#listing-9-1) shows, and `Listing 9-9` in code,",
+                "unlike Listing 9-2, and Listings [9-1](#listing-9-1) and 9-2,",
+                "nor Listing",
+                "9-3 broken across two lines.",
+                "### Listing 9-4: a heading",
+            ]
+            .join("\n"),
+        };
+        assert_eq!(
+            caption_problems(&page),
+            ["src/ch09-x.md:2: this caption needs id=\"listing-9-1-part-2\""]
+        );
+        let found = unlinked_listing_mentions(&page);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[0].contains(":4:") && found[0].contains("Listing 9-2"));
+        assert!(found[1].contains(":4:") && found[1].contains("every number"));
+        assert!(found[2].contains(":5:"));
     }
 }

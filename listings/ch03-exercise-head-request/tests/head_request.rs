@@ -71,7 +71,8 @@ fn sends_head_instead_of_get() {
     assert_eq!(
         request,
         format!(
-            "HEAD / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            "HEAD / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
+             Connection: close\r\n\r\n",
             addr.port()
         )
     );

@@ -109,7 +109,8 @@ fn a_client_that_resets_is_reported_and_the_next_is_served() {
     rude.send(b"half a li");
     rude.reset();
     server.process().wait_for_stderr(&format!(
-        "could not read from {rude_addr}: Connection reset by peer (os error 104)\n"
+        "could not read from {rude_addr}: Connection reset by peer \
+         (os error 104)\n"
     ));
     assert_eq!(ask(&server, "still there?"), "OK .. still there?\n");
 }

@@ -26,7 +26,8 @@ fn workers(server: &Server) -> BTreeSet<u32> {
         .collect()
 }
 
-/// Waits until the server's live children satisfy `condition`, and returns them.
+/// Waits until the server's live children satisfy `condition`, and returns
+/// them.
 fn wait_for_workers(
     server: &Server,
     condition: impl Fn(&BTreeSet<u32>) -> bool,
