@@ -90,7 +90,7 @@ const origin = `http://127.0.0.1:${server.address().port}`;
 
 // Every page a reader opens (toc.html is only the sidebar's frame for
 // browsers without JavaScript; 404.html is checked as a missing page below).
-const pages = (await readdir(bookDir))
+const pages = (await readdir(bookDir, { recursive: true }))
   .filter((name) => name.endsWith(".html") && !["404.html", "toc.html"].includes(name))
   .sort();
 // The print page holds the whole book: it is checked for errors, but the
