@@ -11,6 +11,10 @@
 //!   children) behind.
 //! - [`Client`] connects, reads and writes with timeouts.
 //! - [`procfs`] counts a process's children, zombies, descriptors and CPU time.
+//! - [`pipes`] makes the pipes a program's output can be: one nobody reads,
+//!   one nobody can read.
+//! - [`survival`] checks what every server survives: its log, and running
+//!   out of descriptors.
 //! - [`Transcript`] checks a console session shown in the book against a real
 //!   run.
 //! - [`php`] runs the original tutorial's PHP programs, for the tests that
@@ -28,8 +32,10 @@ pub mod limits;
 pub mod measured;
 mod net;
 pub mod php;
+pub mod pipes;
 mod process;
 pub mod procfs;
+pub mod survival;
 pub mod tcp_queues;
 mod transcript;
 
