@@ -35,6 +35,7 @@ pub mod php;
 pub mod pipes;
 mod process;
 pub mod procfs;
+pub mod select_server;
 pub mod survival;
 pub mod tcp_queues;
 mod transcript;

@@ -74,6 +74,29 @@ pub fn hard_descriptor_limit() -> u64 {
     getrlimit(Resource::RLIMIT_NOFILE).map_or(0, |(_, hard)| hard)
 }
 
+/// Raises this test process's soft descriptor limit to `needed`, if it is
+/// lower, within the hard limit: the programs the test starts inherit it,
+/// and a test that holds a thousand connections needs more than the usual
+/// 1024. Returns `false`, having said that the test is skipped, where the
+/// hard limit is below `needed`; the test then returns. Raise it only in a
+/// test that has a file (so a test process) of its own.
+pub fn raise_own_descriptor_limit(needed: u64) -> bool {
+    let hard = hard_descriptor_limit();
+    if hard < needed {
+        crate::skip(&format!(
+            "this test needs a hard RLIMIT_NOFILE of {needed}, not {hard}"
+        ));
+        return false;
+    }
+    let soft = getrlimit(Resource::RLIMIT_NOFILE).map_or(0, |(soft, _)| soft);
+    if soft < needed {
+        if let Err(errno) = setrlimit(Resource::RLIMIT_NOFILE, needed, hard) {
+            panic!("could not raise the descriptor limit to {needed}: {errno}");
+        }
+    }
+    true
+}
+
 /// Whether this process runs as root, whom `RLIMIT_NPROC` does not limit.
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
@@ -104,5 +127,17 @@ mod tests {
         process.write_stdin(b"go\n");
         process.close_stdin();
         assert_eq!(process.finish().stdout.trim(), "64");
+    }
+
+    #[test]
+    fn the_own_limit_is_raised_within_the_hard_limit_only() {
+        let hard = hard_descriptor_limit();
+        let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+        assert!(raise_own_descriptor_limit(soft), "no change needed");
+        if hard < u64::MAX {
+            assert!(!raise_own_descriptor_limit(hard + 1), "beyond the hard");
+        }
+        let (after, _) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+        assert_eq!(after, soft, "a refused raise changes nothing");
     }
 }
