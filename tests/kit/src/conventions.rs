@@ -41,3 +41,46 @@ pub fn assert_bad_arguments_print_usage(
         assert_eq!(run.stderr, format!("{usage}\n"), "{args:?}");
     }
 }
+
+/// The message of the book's forking and prefork servers (chapters 8 to
+/// 10) for a `MAX_PROCS` they refuse, `shown` as Rust's `{:?}` shows it.
+fn max_procs_refused(shown: &str) -> String {
+    format!("MAX_PROCS must be a number of processes, 1 or more, not {shown}\n")
+}
+
+/// Runs `program 127.0.0.1:0` with each of `values` as `MAX_PROCS` (zero,
+/// not a number, too large to hold...): each must be refused before the
+/// program listens or prints anything, in one line on stderr, with status
+/// 2 (chapters 8 to 10 read it alike).
+pub fn assert_bad_max_procs_are_refused(
+    program: impl AsRef<OsStr>,
+    values: &[&str],
+) {
+    for value in values {
+        let run = Process::run_with_env(
+            program.as_ref(),
+            ["127.0.0.1:0"],
+            &[("MAX_PROCS", value)],
+            b"",
+        );
+        assert_eq!(run.code(), 2, "MAX_PROCS={value:?}: {run:?}");
+        assert_eq!(run.stdout, "", "refused before anything is printed");
+        assert_eq!(run.stderr, max_procs_refused(&format!("{value:?}")));
+    }
+}
+
+/// A `MAX_PROCS` that is not even text (not UTF-8) is refused like any
+/// other, and shown escaped: `"tw\xFFo"`.
+pub fn assert_a_max_procs_that_is_not_text_is_refused(
+    program: impl AsRef<OsStr>,
+) {
+    use std::os::unix::ffi::OsStrExt;
+    let mut command = std::process::Command::new(program);
+    command
+        .arg("127.0.0.1:0")
+        .env("MAX_PROCS", OsStr::from_bytes(b"tw\xffo"));
+    let run = Process::run_command(command);
+    assert_eq!(run.code(), 2, "{run:?}");
+    assert_eq!(run.stdout, "", "refused before anything is printed");
+    assert_eq!(run.stderr, max_procs_refused("\"tw\\xFFo\""));
+}

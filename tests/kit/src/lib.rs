@@ -27,14 +27,17 @@
 mod bin;
 pub mod conventions;
 pub mod daemon;
+pub mod forking;
 pub mod kernel;
 pub mod limits;
 pub mod measured;
 mod net;
 pub mod php;
+pub mod pidfd;
 pub mod pipes;
 mod process;
 pub mod procfs;
+pub mod ptrace;
 pub mod select_server;
 pub mod survival;
 pub mod tcp_queues;
