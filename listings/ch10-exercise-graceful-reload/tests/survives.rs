@@ -6,7 +6,7 @@
 #[path = "../../ch10-worker-pool/tests/support/mod.rs"]
 mod support;
 
-use testkit::Process;
+use testkit::conventions;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch10-exercise-graceful-reload");
 
@@ -47,23 +47,10 @@ fn a_full_stdout_does_not_stop_the_supervisor() {
 
 #[test]
 fn a_bad_max_procs_is_refused_before_anything_is_printed() {
-    for value in ["0", "many", "99999999999999999999999"] {
-        let run = Process::run_with_env(
-            SERVER,
-            ["127.0.0.1:0"],
-            &[("MAX_PROCS", value)],
-            b"",
-        );
-        assert_eq!(run.code(), 2, "{run:?}");
-        assert_eq!(run.stdout, "");
-        assert_eq!(
-            run.stderr,
-            format!(
-                "MAX_PROCS must be a number of processes, 1 or more, not \
-                 {value:?}\n"
-            )
-        );
-    }
+    conventions::assert_bad_max_procs_are_refused(
+        SERVER,
+        &["0", "many", "99999999999999999999999"],
+    );
 }
 
 #[test]

@@ -14,7 +14,8 @@ use std::net::TcpListener;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::{
-    Process, Server, kernel, procfs, skip, tcp_queues, timeout, wait_until,
+    Process, Server, conventions, kernel, procfs, skip, tcp_queues, timeout,
+    wait_until,
 };
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch10-reuseport-pool");
@@ -212,23 +213,10 @@ fn bad_arguments_print_usage() {
 
 #[test]
 fn a_bad_max_procs_is_refused_before_anything_is_printed() {
-    for value in ["0", "many", "99999999999999999999999"] {
-        let run = Process::run_with_env(
-            SERVER,
-            ["127.0.0.1:0"],
-            &[("MAX_PROCS", value)],
-            b"",
-        );
-        assert_eq!(run.code(), 2, "{run:?}");
-        assert_eq!(run.stdout, "");
-        assert_eq!(
-            run.stderr,
-            format!(
-                "MAX_PROCS must be a number of processes, 1 or more, not \
-                 {value:?}\n"
-            )
-        );
-    }
+    conventions::assert_bad_max_procs_are_refused(
+        SERVER,
+        &["0", "many", "99999999999999999999999"],
+    );
 }
 
 #[test]

@@ -13,8 +13,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::{
-    Process, Server, Transcript, conventions, kernel, procfs, timeout,
-    wait_until,
+    Server, Transcript, conventions, kernel, procfs, timeout, wait_until,
 };
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch10-worker-pool");
@@ -303,38 +302,15 @@ fn session_matches_the_book() {
 
 #[test]
 fn a_bad_max_procs_is_refused() {
-    for value in ["0", "two", "-1", "", "99999999999999999999999"] {
-        let finished = Process::run_with_env(
-            SERVER,
-            ["127.0.0.1:0"],
-            &[("MAX_PROCS", value)],
-            b"",
-        );
-        assert_eq!(finished.code(), 2);
-        assert_eq!(finished.stdout, "", "refused before anything is printed");
-        assert_eq!(
-            finished.stderr,
-            format!(
-                "MAX_PROCS must be a number of processes, 1 or more, not {value:?}\n"
-            )
-        );
-    }
+    conventions::assert_bad_max_procs_are_refused(
+        SERVER,
+        &["0", "two", "-1", "", "99999999999999999999999"],
+    );
 }
 
 #[test]
 fn a_max_procs_that_is_not_text_is_refused_too() {
-    use std::os::unix::ffi::OsStrExt;
-    let mut command = std::process::Command::new(SERVER);
-    command
-        .arg("127.0.0.1:0")
-        .env("MAX_PROCS", std::ffi::OsStr::from_bytes(b"tw\xFFo"));
-    let finished = Process::run_command(command);
-    assert_eq!(finished.code(), 2);
-    assert_eq!(finished.stdout, "");
-    assert_eq!(
-        finished.stderr,
-        "MAX_PROCS must be a number of processes, 1 or more, not \"tw\\xFFo\"\n"
-    );
+    conventions::assert_a_max_procs_that_is_not_text_is_refused(SERVER);
 }
 
 #[test]
