@@ -35,6 +35,7 @@ mod net;
 pub mod php;
 pub mod pidfd;
 pub mod pipes;
+pub mod pool;
 mod process;
 pub mod procfs;
 pub mod ptrace;

@@ -1,33 +1,25 @@
-//! Checks that every prefork pool of chapter 10 must pass, whatever its
-//! workers do with their clients: Listing 10-1 (`pool.rs`), Listing 10-4
-//! (`ch10-reuseport-pool`) and exercise 10-2 (`ch10-exercise-graceful-reload`,
-//! which includes this file by path) all run them on their own binary.
+//! The prefork pools of chapter 10 (Listing 10-1, Listing 10-4 and the
+//! graceful-reload exercise), and what every one of them must survive,
+//! whatever its workers do with their clients: a stopped worker, a
+//! supervisor that cannot fork, a worker out of descriptors, a log nobody
+//! reads (issue 10, items 5 to 9, 12).
 //!
-//! Each check starts the server as `program 127.0.0.1:0` (or on a port it
+//! Each check starts the pool as `program 127.0.0.1:0` (or on a port it
 //! chooses) with `MAX_PROCS` set, and drives it from outside: signals,
 //! resource limits, pipes that nobody reads.
-//!
-//! What the test kit lacks is here too: the number of processes a user runs,
-//! setting a running process's `RLIMIT_NPROC`, running a program as another
-//! user, and the accept queue of a listening socket.
-
-#![allow(dead_code)]
 
 use std::collections::BTreeSet;
-use std::fs;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use nix::fcntl::{FcntlArg, fcntl};
-use nix::libc;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use testkit::{
-    Process, Server, connect_when_listening, kernel, limits, procfs, skip,
-    tcp_queues, timeout, unused_port, wait_until,
+
+use crate::pipes::{UnreadPipe, closed_pipe};
+use crate::{
+    Client, Process, Server, connect_when_listening, forking, kernel, limits,
+    procfs, skip, tcp_queues, timeout, unused_port, wait_until,
 };
 
 /// Starts `program` on an ephemeral port with `workers` workers.
@@ -72,11 +64,6 @@ pub fn workers(parent: u32, count: usize) -> BTreeSet<u32> {
     pids
 }
 
-/// Whether `pid` no longer runs: gone, or a zombie waiting to be reaped.
-pub fn is_gone(pid: u32) -> bool {
-    procfs::stat(pid).is_none_or(|stat| stat.state == 'Z')
-}
-
 fn signal(pid: u32, signal: Signal) {
     kill(Pid::from_raw(pid as i32), signal).unwrap_or_else(|err| {
         panic!("could not send {signal} to {pid}: {err}")
@@ -85,18 +72,13 @@ fn signal(pid: u32, signal: Signal) {
 
 /// Stops `pid` with SIGSTOP, as Ctrl-Z or a debugger does, and waits until
 /// the kernel shows it stopped (state `T`).
-pub fn stop_process(pid: u32) {
+fn stop_process(pid: u32) {
     signal(pid, Signal::SIGSTOP);
-    assert!(
-        wait_until(timeout(), || {
-            procfs::stat(pid).is_some_and(|stat| stat.state == 'T')
-        }),
-        "process {pid} did not stop"
-    );
+    procfs::wait_for_state(pid, 'T');
 }
 
 /// Lines of `text` that contain `needle`.
-pub fn count_lines(text: &str, needle: &str) -> usize {
+fn count_lines(text: &str, needle: &str) -> usize {
     text.lines().filter(|line| line.contains(needle)).count()
 }
 
@@ -106,7 +88,7 @@ pub fn count_lines(text: &str, needle: &str) -> usize {
 /// One worker stopped with SIGSTOP, then SIGTERM to the supervisor: the
 /// server still stops, within the kit's timeout, and takes every worker
 /// with it, the stopped one included.
-pub fn sigterm_stops_the_pool_even_with_a_stopped_worker(program: &str) {
+pub fn assert_sigterm_stops_the_pool_even_with_a_stopped_worker(program: &str) {
     let mut server = start(program, 2);
     let workers = workers(server.pid(), 2);
     let stopped = *workers.first().expect("two workers");
@@ -123,7 +105,7 @@ pub fn sigterm_stops_the_pool_even_with_a_stopped_worker(program: &str) {
 
 /// One worker stopped with SIGSTOP, then SIGKILL to the supervisor: no
 /// worker is left, the stopped one included, and the port is free again.
-pub fn a_stopped_worker_dies_with_its_killed_supervisor(program: &str) {
+pub fn assert_a_stopped_worker_dies_with_its_killed_supervisor(program: &str) {
     let mut server = start(program, 2);
     let workers = workers(server.pid(), 2);
     let stopped = *workers.first().expect("two workers");
@@ -131,7 +113,9 @@ pub fn a_stopped_worker_dies_with_its_killed_supervisor(program: &str) {
 
     server.process().signal(Signal::SIGKILL);
     assert!(
-        wait_until(timeout(), || workers.iter().all(|&pid| is_gone(pid))),
+        wait_until(timeout(), || {
+            workers.iter().all(|&pid| !procfs::is_running(pid))
+        }),
         "workers outlived their supervisor: {:?}",
         workers
             .iter()
@@ -145,143 +129,23 @@ pub fn a_stopped_worker_dies_with_its_killed_supervisor(program: &str) {
 // ---------------------------------------------------------------------------
 // A pool that cannot fork (issue 10, item 6).
 
-/// The user `nobody`, which a root test runs the server as: `RLIMIT_NPROC`
-/// does not bind root.
-pub const NOBODY: u32 = 65534;
-
-/// How many tasks (processes and their threads) the user `uid` runs: what
-/// the kernel compares with `RLIMIT_NPROC` when one of them forks.
-pub fn tasks_of(uid: u32) -> u64 {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .filter(|entry| {
-            entry.file_name().to_str().is_some_and(|name| {
-                name.bytes().all(|byte| byte.is_ascii_digit())
-            })
-        })
-        .filter_map(|entry| {
-            fs::read_to_string(entry.path().join("status")).ok()
-        })
-        .filter(|status| {
-            let real_uid = status
-                .lines()
-                .find_map(|line| line.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().next())
-                .and_then(|id| id.parse::<u32>().ok());
-            real_uid == Some(uid)
-        })
-        .map(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("Threads:"))
-                .and_then(|count| count.trim().parse().ok())
-                .unwrap_or(1)
-        })
-        .sum()
-}
-
-/// Sets the soft `RLIMIT_NPROC` of the running process `pid`, which runs as
-/// user `uid`, to `soft` (at most its hard limit, which stays).
-///
-/// prlimit(2) may change the limits of a process of one's own user, or of
-/// anyone's with `CAP_SYS_RESOURCE`, which a root test may lack (containers
-/// often drop it). So the call is made by a short-lived helper, `true`, run as
-/// `uid`: after it has become that user and before it runs `true`.
-pub fn set_process_limit(pid: u32, uid: u32, soft: u64) {
-    let mut helper = Command::new("true");
-    if uid != nix::unistd::getuid().as_raw() {
-        helper.uid(uid).gid(uid);
-    }
-    let target = pid as libc::pid_t;
-    // SAFETY: the closure runs in the forked helper before exec, and only
-    // calls prlimit(2), which is async-signal-safe, with pointers to rlimit
-    // values on its own stack.
-    unsafe {
-        helper.pre_exec(move || {
-            let mut old = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            if libc::prlimit(
-                target,
-                libc::RLIMIT_NPROC,
-                std::ptr::null(),
-                &mut old,
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            let new = libc::rlimit {
-                rlim_cur: soft.min(old.rlim_max),
-                rlim_max: old.rlim_max,
-            };
-            if libc::prlimit(
-                target,
-                libc::RLIMIT_NPROC,
-                &new,
-                std::ptr::null_mut(),
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let run = Process::run_command(helper);
-    assert_eq!(run.code(), 0, "could not set the process limit: {run:?}");
-}
-
-/// A command that runs `program` as a user whom `RLIMIT_NPROC` binds, and
-/// that user's id: the test's own user, or `nobody` when the test runs as
-/// root. `None`, having said why, when `nobody` cannot run the program (a
-/// folder on its path that only root may enter, say).
-pub fn command_bound_by_process_limit(program: &str) -> Option<(Command, u32)> {
-    if !limits::is_root() {
-        return Some((Command::new(program), nix::unistd::getuid().as_raw()));
-    }
-    // Can nobody run it? Start it with an argument it refuses, at once.
-    let mut probe = Command::new(program);
-    probe
-        .arg("--help")
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    match probe.spawn() {
-        Ok(mut child) => {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        Err(err) => {
-            skip(&format!(
-                "the user nobody ({NOBODY}) cannot run {program}: {err}"
-            ));
-            return None;
-        }
-    }
-    let mut command = Command::new(program);
-    command.uid(NOBODY).gid(NOBODY);
-    Some((command, NOBODY))
-}
-
 /// Every worker killed while the supervisor may not fork (its user is at its
 /// process limit): the supervisor says so, and tries again, but rarely,
 /// using next to no CPU; a client waits in the queue meanwhile. Once the
 /// supervisor may fork again, it refills every slot, and the client is
 /// served.
-pub fn failed_forks_are_retried_until_every_slot_is_refilled(program: &str) {
-    let Some((mut command, uid)) = command_bound_by_process_limit(program)
+pub fn assert_failed_forks_are_retried_until_every_slot_is_refilled(
+    program: &str,
+) {
+    let Some((mut command, uid)) =
+        limits::command_bound_by_process_limit(program)
     else {
         return;
     };
     // Start under a low limit: what the user runs now, the supervisor and its
     // two workers, and some room for other processes of that user (other
     // tests, when it is the test's own user).
-    let limit = tasks_of(uid) + 3 + 64;
+    let limit = limits::tasks_of(uid) + 3 + 64;
     limits::limit_processes(&mut command, limit);
     command.arg("127.0.0.1:0").env("MAX_PROCS", "2");
     let mut server = Server::from_process(Process::spawn(command));
@@ -289,7 +153,7 @@ pub fn failed_forks_are_retried_until_every_slot_is_refilled(program: &str) {
 
     // From now on the supervisor may not fork at all: with a limit of one
     // process, whatever else its user runs, every fork() fails with EAGAIN.
-    set_process_limit(server.pid(), uid, 1);
+    limits::set_process_limit(server.pid(), uid, 1);
     for &pid in &old {
         signal(pid, Signal::SIGKILL);
     }
@@ -317,7 +181,7 @@ pub fn failed_forks_are_retried_until_every_slot_is_refilled(program: &str) {
     assert!(live_children(server.pid()).is_empty());
 
     // Allowed to fork again, it refills both slots, and the client is served.
-    set_process_limit(server.pid(), uid, limit);
+    limits::set_process_limit(server.pid(), uid, limit);
     let served_by = client.read_greeting_pid();
     let mut new = BTreeSet::new();
     assert!(
@@ -342,7 +206,9 @@ pub fn failed_forks_are_retried_until_every_slot_is_refilled(program: &str) {
 /// A worker at its descriptor limit cannot accept the client that waits for
 /// it. It says so and pauses, longer and longer, instead of retrying at once
 /// at full speed; once it may open a descriptor again, it serves the client.
-pub fn a_worker_out_of_descriptors_pauses_instead_of_spinning(program: &str) {
+pub fn assert_a_worker_out_of_descriptors_pauses_instead_of_spinning(
+    program: &str,
+) {
     if !kernel::wchan_is_readable() {
         skip("/proc/<pid>/wchan is not readable: cannot see a worker wait");
         return;
@@ -350,7 +216,10 @@ pub fn a_worker_out_of_descriptors_pauses_instead_of_spinning(program: &str) {
     let mut server = start(program, 1);
     let worker = *workers(server.pid(), 1).first().expect("one worker");
     // Not one descriptor more than it has open: accept() gets EMFILE.
-    limits::set_descriptor_limit(worker, lowest_free_descriptor(worker));
+    limits::set_descriptor_limit(
+        worker,
+        procfs::lowest_free_descriptor(worker),
+    );
     let mut client = server.connect();
     // A worker asleep in accept() took the descriptor for its next client
     // before it slept (Linux reserves it first), so it serves this client,
@@ -386,80 +255,24 @@ pub fn a_worker_out_of_descriptors_pauses_instead_of_spinning(program: &str) {
     assert_eq!(client.read_line(), "hello\n");
 }
 
-/// The lowest descriptor number `pid` has free, which its next accept()
-/// would get: with its limit set to that, it has no descriptor left. It is
-/// not always `open_fds(pid)`: a process may inherit descriptors with gaps
-/// below them (cargo's jobserver pipe, say).
-fn lowest_free_descriptor(pid: u32) -> u64 {
-    let open: BTreeSet<u64> = fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("the worker's descriptors")
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
-        .collect();
-    (0..).find(|fd| !open.contains(fd)).unwrap_or(0)
-}
-
 // ---------------------------------------------------------------------------
 // One message, one write (issue 10, item 12).
 
-/// How many segments carrying data `stream` has received so far
-/// (`tcpi_data_segs_in` of TCP_INFO, see tcp(7)).
-///
-/// The kit's `procfs::write_calls` cannot tell how many writes a server made
-/// to a socket: `/proc/<pid>/io` counts write(2) calls, but a `TcpStream`
-/// writes with send(2) (`sendto` with `MSG_NOSIGNAL`, so that a closed
-/// connection gives an error rather than SIGPIPE), which it does not count.
-/// What the reader cares about is on the wire anyway: a message written in
-/// pieces leaves in several segments.
-pub fn data_segments_received(stream: &TcpStream) -> u32 {
-    // SAFETY: tcp_info is a plain C struct of integers, for which all zero
-    // bytes are a valid value.
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes into `info`, which is
-    // that big, and the new length into `len`; the descriptor is open for as
-    // long as `stream` is borrowed.
-    let result = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&mut info as *mut libc::tcp_info).cast(),
-            &mut len,
-        )
-    };
-    assert_eq!(result, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
-    info.tcpi_data_segs_in
-}
-
 /// The greeting arrives in one segment, and so does each echo: the worker
 /// writes each message with one call.
-pub fn each_reply_is_one_write(program: &str) {
+pub fn assert_each_reply_is_one_write(program: &str) {
     let server = start(program, 1);
     let worker = *workers(server.pid(), 1).first().expect("one worker");
     let mut client = server.connect();
-    assert_eq!(client.read_greeting_pid(), worker);
-    assert_eq!(
-        data_segments_received(client.stream()),
-        1,
-        "segments for one greeting"
-    );
-    for line in ["hello", "again"] {
-        let before = data_segments_received(client.stream());
-        client.send_line(line);
-        assert_eq!(client.read_line(), format!("{line}\n"));
-        assert_eq!(
-            data_segments_received(client.stream()),
-            before + 1,
-            "segments for one echo"
-        );
-    }
+    let greeted_by =
+        forking::assert_each_reply_arrives_in_one_segment(&mut client);
+    assert_eq!(greeted_by, worker);
 }
 
 /// What a client sends never reaches the log raw: an escape sequence could
 /// drive the operator's terminal, a newline could forge a log line. (The
 /// pools log no client bytes at all; this keeps it so.)
-pub fn client_bytes_never_reach_the_log(program: &str) {
+pub fn assert_client_bytes_never_reach_the_log(program: &str) {
     let mut server = start(program, 1);
     workers(server.pid(), 1);
     let mut client = server.connect();
@@ -481,26 +294,19 @@ pub fn client_bytes_never_reach_the_log(program: &str) {
 // ---------------------------------------------------------------------------
 // Standard output (issue 10, item 9).
 
-/// A pipe for a server's stdout: the end the server writes to, and the end
-/// the test may read from.
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let (read, write) = nix::unistd::pipe().expect("pipe");
-    (write, read)
-}
-
 /// Starts `program` on a port of the test's choosing, with `stdout` as its
 /// standard output and `workers` workers; waits until it listens.
 fn start_with_stdout(
     program: &str,
     workers: usize,
-    stdout: OwnedFd,
+    stdout: Stdio,
 ) -> (Process, SocketAddr) {
     let addr = SocketAddr::from(([127, 0, 0, 1], unused_port()));
     let mut command = Command::new(program);
     command
         .arg(addr.to_string())
         .env("MAX_PROCS", workers.to_string());
-    let process = Process::spawn_with_stdout(command, Stdio::from(stdout));
+    let process = Process::spawn_with_stdout(command, stdout);
     drop(connect_when_listening(addr));
     (process, addr)
 }
@@ -530,77 +336,27 @@ fn only_worker(server: u32, not: Option<u32>) -> u32 {
 
 /// With stdout a pipe whose reader has gone, the server starts, serves, and
 /// replaces a dead worker: a log line it cannot write is dropped.
-pub fn a_closed_stdout_does_not_stop_the_pool(program: &str) {
-    let (write, read) = pipe();
-    drop(read);
-    let (process, addr) = start_with_stdout(program, 1, write);
+pub fn assert_a_closed_stdout_does_not_stop_the_pool(program: &str) {
+    let (process, addr) = start_with_stdout(program, 1, closed_pipe().into());
     let worker = churn_workers(process.pid(), 3);
-    let mut client = testkit::Client::connect(addr);
+    let mut client = Client::connect(addr);
     assert_eq!(client.read_greeting_pid(), worker);
     process.signal(Signal::SIGTERM);
     let finished = process.finish();
     assert_eq!(finished.code(), 0, "{finished:?}");
 }
 
-/// With stdout a pipe that nobody reads, the supervisor goes on replacing
-/// workers long after the pipe is full, and stops on SIGTERM.
-pub fn a_full_stdout_does_not_stop_the_supervisor(program: &str) {
-    let (write, read) = pipe();
-    // The smallest pipe the kernel makes, one page, so that a few dozen
-    // lines fill it (the default is 64 KiB).
-    fcntl(&write, FcntlArg::F_SETPIPE_SZ(4096)).expect("F_SETPIPE_SZ");
-    let (process, addr) = start_with_stdout(program, 1, write);
+/// With stdout a pipe of one page that nobody reads, the supervisor goes on
+/// replacing workers long after the pipe is full, and stops on SIGTERM.
+pub fn assert_a_full_stdout_does_not_stop_the_supervisor(program: &str) {
+    let pipe = UnreadPipe::one_page();
+    let (process, addr) = start_with_stdout(program, 1, pipe.writer().into());
     // Each death and start logs about 60 bytes: 100 of them overfill it.
     let worker = churn_workers(process.pid(), 100);
-    let mut client = testkit::Client::connect(addr);
+    assert!(pipe.is_full(), "a hundred workers' log fills one page");
+    let mut client = Client::connect(addr);
     assert_eq!(client.read_greeting_pid(), worker);
     process.signal(Signal::SIGTERM);
     let finished = process.finish();
     assert_eq!(finished.code(), 0, "{finished:?}");
-    drop(read);
-}
-
-// ---------------------------------------------------------------------------
-// Listening sockets, seen from /proc/net/tcp.
-
-/// The inode of the socket behind descriptor `fd` of `pid`.
-pub fn socket_inode(pid: u32, fd: u32) -> u64 {
-    let target = procfs::fd_target(pid, fd)
-        .unwrap_or_else(|| panic!("process {pid} has no descriptor {fd}"));
-    target
-        .to_str()
-        .and_then(|text| text.strip_prefix("socket:["))
-        .and_then(|text| text.strip_suffix(']'))
-        .and_then(|inode| inode.parse().ok())
-        .unwrap_or_else(|| panic!("descriptor {fd} of {pid} is {target:?}"))
-}
-
-/// How many connections wait in the accept queue of each socket listening on
-/// `port`, by the socket's inode: for a listening socket, `/proc/net/tcp`
-/// shows the queue's length as its `rx_queue` (see proc(5)).
-pub fn accept_queues(port: u16) -> Vec<(u64, usize)> {
-    let wanted = format!(":{port:04X}");
-    ["/proc/net/tcp", "/proc/net/tcp6"]
-        .iter()
-        .filter_map(|table| fs::read_to_string(table).ok())
-        .flat_map(|text| {
-            text.lines()
-                .skip(1)
-                .filter_map(|line| {
-                    let fields: Vec<&str> = line.split_whitespace().collect();
-                    if fields.len() < 10
-                        || !fields[1].ends_with(&wanted)
-                        || fields[3] != "0A"
-                    {
-                        return None;
-                    }
-                    let (_, queued) = fields[4].split_once(':')?;
-                    Some((
-                        fields[9].parse().ok()?,
-                        usize::from_str_radix(queued, 16).ok()?,
-                    ))
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect()
 }
