@@ -11,6 +11,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
+use testkit::pipes::closed_pipe;
 use testkit::{Client, Process, procfs, timeout, unused_port};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch04-exercise-send-all");
@@ -153,12 +154,9 @@ fn a_closed_stdout_is_reported_in_one_line() {
     // would panic.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("local_addr");
-    let (reader, writer) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
-    drop(reader);
     let mut command = Command::new(CLIENT);
     command.args([addr.to_string(), "1000".to_string()]);
-    let mut client = Process::spawn_with_stdout(command, writer.into());
+    let mut client = Process::spawn_with_stdout(command, closed_pipe().into());
     client.close_stdin();
     let (_connection, _) = testkit::accept(&listener);
     let run = client.finish();

@@ -7,6 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::thread;
 
+use testkit::pipes::closed_pipe;
 use testkit::{Client, Process, Server, Transcript, unused_port};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch05-select-client");
@@ -192,12 +193,9 @@ fn a_closed_stdout_is_reported_in_one_line() {
     // `cargo run -p ch05-select-client | head -1`: once head has gone,
     // printing a reply fails with EPIPE; println! would have panicked.
     let server = Server::start(testkit::bin("ch05-select-server"));
-    let (reader, writer) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
-    drop(reader);
     let mut command = Command::new(CLIENT);
     command.arg(server.addr().to_string());
-    let client = Process::spawn_with_stdout(command, writer.into());
+    let client = Process::spawn_with_stdout(command, closed_pipe().into());
     let run = client.finish();
     assert_eq!(run.code(), 1, "{run:?}");
     assert_eq!(

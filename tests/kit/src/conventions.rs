@@ -1,11 +1,14 @@
 //! Checks of the conventions every listing follows (Appendix A): a taken
-//! address is reported in one line with exit status 1, and bad arguments
-//! print a usage line with exit status 2. Each listing's tests call these, so
-//! the convention is spelled out once.
+//! address is reported in one line with exit status 1, bad arguments print
+//! a usage line with exit status 2, and output that nobody can read is
+//! reported in one line with exit status 1, never by a panic. Each
+//! listing's tests call these, so the convention is spelled out once.
 
 use std::ffi::OsStr;
 use std::fmt::Display;
+use std::process::Command;
 
+use crate::pipes::closed_pipe;
 use crate::{Finished, Process};
 
 /// Runs `program ADDR` where `addr` is already taken by another socket: the
@@ -40,6 +43,31 @@ pub fn assert_bad_arguments_print_usage(
         assert_eq!(run.code(), 2, "{args:?}: {run:?}");
         assert_eq!(run.stderr, format!("{usage}\n"), "{args:?}");
     }
+}
+
+/// Runs `command` to the end with `stdin` as its input and, as its stdout,
+/// a pipe whose reader is gone, as in `cargo run ... | head -0`: every
+/// write to stdout fails with `EPIPE` (and `println!` would panic). Returns
+/// how it ended.
+pub fn run_with_closed_stdout(command: Command, stdin: &[u8]) -> Finished {
+    let mut process = Process::spawn_with_stdout(command, closed_pipe().into());
+    process.write_stdin(stdin);
+    process.close_stdin();
+    process.finish()
+}
+
+/// Runs `command` as [`run_with_closed_stdout`] does: it must say so in one
+/// line on stderr, `<what>: Broken pipe (os error 32)` (such as `could not
+/// print the reply: ...`), and exit with status 1. Returns the run.
+pub fn assert_a_closed_stdout_is_reported(
+    command: Command,
+    stdin: &[u8],
+    what: &str,
+) -> Finished {
+    let run = run_with_closed_stdout(command, stdin);
+    assert_eq!(run.code(), 1, "{run:?}");
+    assert_eq!(run.stderr, format!("{what}: Broken pipe (os error 32)\n"));
+    run
 }
 
 /// The message of the book's forking and prefork servers (chapters 8 to
