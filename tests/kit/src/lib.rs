@@ -43,6 +43,7 @@ pub mod select_server;
 pub mod survival;
 pub mod tcp_queues;
 mod transcript;
+pub mod udp;
 
 pub use bin::bin;
 pub use net::{
