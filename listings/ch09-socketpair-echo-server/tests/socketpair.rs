@@ -267,15 +267,8 @@ fn start_without_an_address() -> Server {
 
 #[test]
 fn without_an_address_it_listens_on_loopback_and_the_port_in_port() {
-    let port = testkit::unused_port();
-    let server = Server::start_with(
+    conventions::assert_without_an_address_it_listens_on_loopback_and_port(
         SERVER,
-        std::iter::empty::<&str>(),
-        &[("PORT", &port.to_string())],
-    );
-    assert_eq!(
-        server.addr(),
-        std::net::SocketAddr::from(([127, 0, 0, 1], port))
     );
 }
 

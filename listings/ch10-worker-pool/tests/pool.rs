@@ -257,15 +257,8 @@ fn the_server_and_its_workers_sleep_while_nobody_connects() {
 
 #[test]
 fn without_an_address_it_listens_on_loopback_and_the_port_in_port() {
-    let port = testkit::unused_port();
-    let server = Server::start_with(
+    conventions::assert_without_an_address_it_listens_on_loopback_and_port(
         SERVER,
-        std::iter::empty::<&str>(),
-        &[("PORT", &port.to_string())],
-    );
-    assert_eq!(
-        server.addr(),
-        std::net::SocketAddr::from(([127, 0, 0, 1], port))
     );
 }
 

@@ -45,6 +45,24 @@ pub fn assert_bad_arguments_print_usage(
     }
 }
 
+/// Starts `program` with no address, and `PORT` set to a free port: like
+/// the original's servers, the servers of chapters 9 and 10 then listen on
+/// loopback and the port in `PORT`.
+pub fn assert_without_an_address_it_listens_on_loopback_and_port(
+    program: impl AsRef<OsStr>,
+) {
+    let port = crate::unused_port();
+    let server = crate::Server::start_with(
+        program,
+        std::iter::empty::<&str>(),
+        &[("PORT", &port.to_string())],
+    );
+    assert_eq!(
+        server.addr(),
+        std::net::SocketAddr::from(([127, 0, 0, 1], port))
+    );
+}
+
 /// Runs `command` to the end with `stdin` as its input and, as its stdout,
 /// a pipe whose reader is gone, as in `cargo run ... | head -0`: every
 /// write to stdout fails with `EPIPE` (and `println!` would panic). Returns
