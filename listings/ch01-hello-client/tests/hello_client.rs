@@ -121,7 +121,9 @@ fn a_closed_stdout_is_reported_in_one_line() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    let run = Process::run(CLIENT, ["127.0.0.1:5000", "extra"], b"");
-    assert_eq!(run.code(), 2);
-    assert_eq!(run.stderr, "usage: ch01-hello-client [ADDR]\n");
+    conventions::assert_bad_arguments_print_usage(
+        CLIENT,
+        &[&["127.0.0.1:5000", "extra"]],
+        "usage: ch01-hello-client [ADDR]",
+    );
 }

@@ -96,16 +96,15 @@ fn a_closed_stdout_is_reported_in_one_line() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    let cases: [&[&str]; 5] = [
-        &[],
-        &["localhost"],
-        &["localhost", "http"],
-        &["localhost", "65536"],
-        &["localhost", "80", "extra"],
-    ];
-    for args in cases {
-        let run = Process::run(PROGRAM, args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch02-exercise-addrinfo HOST PORT\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        PROGRAM,
+        &[
+            &[],
+            &["localhost"],
+            &["localhost", "http"],
+            &["localhost", "65536"],
+            &["localhost", "80", "extra"],
+        ],
+        "usage: ch02-exercise-addrinfo HOST PORT",
+    );
 }

@@ -97,10 +97,9 @@ fn a_closed_stdout_is_reported_in_one_line() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    let cases: [&[&str]; 4] = [&[], &["sctp"], &["tcp", "udp"], &["--help"]];
-    for args in cases {
-        let run = Process::run(PROGRAM, args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch02-exercise-socket-options tcp|udp\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        PROGRAM,
+        &[&[], &["sctp"], &["tcp", "udp"], &["--help"]],
+        "usage: ch02-exercise-socket-options tcp|udp",
+    );
 }

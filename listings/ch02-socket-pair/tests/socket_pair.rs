@@ -42,8 +42,9 @@ fn a_closed_stdout_is_reported_in_one_line() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    let run = Process::run(PROGRAM, ["extra"], b"");
-    assert_eq!(run.code(), 2);
-    assert_eq!(run.stdout, "");
-    assert_eq!(run.stderr, "usage: ch02-socket-pair\n");
+    conventions::assert_bad_arguments_print_usage(
+        PROGRAM,
+        &[&["extra"]],
+        "usage: ch02-socket-pair",
+    );
 }

@@ -183,7 +183,9 @@ fn a_refused_connection_is_reported_in_one_line() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    let run = Process::run(CLIENT, ["127.0.0.1:5000", "extra"], b"");
-    assert_eq!(run.code(), 2);
-    assert_eq!(run.stderr, "usage: ch03-echo-client [ADDR]\n");
+    conventions::assert_bad_arguments_print_usage(
+        CLIENT,
+        &[&["127.0.0.1:5000", "extra"]],
+        "usage: ch03-echo-client [ADDR]",
+    );
 }

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use testkit::pipes::closed_pipe;
-use testkit::{Client, Process, procfs, timeout, unused_port};
+use testkit::{Client, Process, conventions, procfs, timeout, unused_port};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch04-exercise-send-all");
 const BYTES: usize = 32 * 1024 * 1024;
@@ -131,11 +131,11 @@ fn a_reader_that_hangs_up_is_reported() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [vec!["127.0.0.1:5000"], vec!["127.0.0.1:5000", "many"]] {
-        let run = Process::run(CLIENT, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch04-exercise-send-all ADDR BYTES\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        CLIENT,
+        &[&["127.0.0.1:5000"], &["127.0.0.1:5000", "many"]],
+        "usage: ch04-exercise-send-all ADDR BYTES",
+    );
     let addr = format!("127.0.0.1:{}", unused_port());
     let refused = Process::run(CLIENT, [addr.as_str(), "10"], b"");
     assert_eq!(refused.code(), 1);

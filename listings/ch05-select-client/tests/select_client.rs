@@ -8,7 +8,7 @@ use std::process::Command;
 use std::thread;
 
 use testkit::pipes::closed_pipe;
-use testkit::{Client, Process, Server, Transcript, unused_port};
+use testkit::{Client, Process, Server, Transcript, conventions, unused_port};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch05-select-client");
 const WELCOME: &str = "Welcome to php socket server version 1.0 \n\
@@ -181,11 +181,11 @@ fn a_reset_from_the_server_is_reported_in_one_line() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [vec!["--help"], vec!["127.0.0.1:5000", "extra"]] {
-        let run = Process::run(CLIENT, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch05-select-client [ADDR]\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        CLIENT,
+        &[&["--help"], &["127.0.0.1:5000", "extra"]],
+        "usage: ch05-select-client [ADDR]",
+    );
 }
 
 #[test]

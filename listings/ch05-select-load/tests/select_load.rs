@@ -61,19 +61,16 @@ fn more_replies_than_it_can_count_are_refused_before_it_connects() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [
-        vec!["--help"],
-        vec!["127.0.0.1:5000", "0"],
-        vec!["127.0.0.1:5000", "10", "none"],
-        vec!["127.0.0.1:5000", "10", "10", "extra"],
-    ] {
-        let run = Process::run(LOAD, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(
-            run.stderr,
-            "usage: ch05-select-load [ADDR [CLIENTS [LINES]]]\n"
-        );
-    }
+    conventions::assert_bad_arguments_print_usage(
+        LOAD,
+        &[
+            &["--help"],
+            &["127.0.0.1:5000", "0"],
+            &["127.0.0.1:5000", "10", "none"],
+            &["127.0.0.1:5000", "10", "10", "extra"],
+        ],
+        "usage: ch05-select-load [ADDR [CLIENTS [LINES]]]",
+    );
 }
 
 #[test]

@@ -305,11 +305,11 @@ fn an_address_that_does_not_resolve_is_reported() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [vec!["--help"], vec!["127.0.0.1:9999", "extra"]] {
-        let run = Process::run(CLIENT, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch06-udp-client [ADDR]\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        CLIENT,
+        &[&["--help"], &["127.0.0.1:9999", "extra"]],
+        "usage: ch06-udp-client [ADDR]",
+    );
 }
 
 /// Backs ch06-udp.md#stopped-and-continued: Ctrl-Z and `fg` while the

@@ -7,7 +7,7 @@ use std::net::UdpSocket;
 use std::thread;
 
 use testkit::udp::{client, receive};
-use testkit::{Process, Server, Transcript};
+use testkit::{Process, Server, Transcript, conventions};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch06-udp-server");
 
@@ -156,9 +156,9 @@ fn a_port_in_use_is_reported_in_one_line() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [vec!["--help"], vec!["127.0.0.1:0", "extra"]] {
-        let run = Process::run(SERVER, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch06-udp-server [ADDR]\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        SERVER,
+        &[&["--help"], &["127.0.0.1:0", "extra"]],
+        "usage: ch06-udp-server [ADDR]",
+    );
 }

@@ -29,7 +29,7 @@ use testkit::daemon::DaemonDir;
 use testkit::pipes::{UnreadPipe, closed_pipe};
 use testkit::{
     Client, Finished, Process, Server, Transcript, connect_when_listening,
-    limits, procfs, timeout, unused_port, wait_until,
+    conventions, limits, procfs, timeout, unused_port, wait_until,
 };
 
 const DAEMON: &str = env!("CARGO_BIN_EXE_ch07-daemon");
@@ -441,16 +441,11 @@ fn the_daemon_sleeps_while_nobody_calls() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    let usage = "usage: ch07-daemon [--foreground] [--pid-file PATH] [--log-file PATH] [ADDR]\n";
-    for args in [
-        vec!["--help"],
-        vec!["127.0.0.1:0", "extra"],
-        vec!["--pid-file"],
-    ] {
-        let run = Process::run(DAEMON, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, usage);
-    }
+    conventions::assert_bad_arguments_print_usage(
+        DAEMON,
+        &[&["--help"], &["127.0.0.1:0", "extra"], &["--pid-file"]],
+        "usage: ch07-daemon [--foreground] [--pid-file PATH] [--log-file PATH] [ADDR]",
+    );
 }
 
 #[test]

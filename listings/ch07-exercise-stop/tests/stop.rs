@@ -7,7 +7,7 @@ use std::process::Command;
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::Signal;
 use testkit::daemon::DaemonDir;
-use testkit::{Process, Server, procfs};
+use testkit::{Process, Server, conventions, procfs};
 
 const STOP: &str = env!("CARGO_BIN_EXE_ch07-exercise-stop");
 
@@ -305,13 +305,9 @@ fn a_missing_pid_file_is_reported_in_one_line() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [
-        vec!["--pid-file"],
-        vec!["/tmp/x.pid"],
-        vec!["--pid-file", "a", "b"],
-    ] {
-        let run = Process::run(STOP, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch07-exercise-stop [--pid-file PATH]\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        STOP,
+        &[&["--pid-file"], &["/tmp/x.pid"], &["--pid-file", "a", "b"]],
+        "usage: ch07-exercise-stop [--pid-file PATH]",
+    );
 }

@@ -203,9 +203,11 @@ fn sigterm_stops_every_worker() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    let run = Process::run(SERVER, ["127.0.0.1:0", "extra"], b"");
-    assert_eq!(run.code(), 2);
-    assert_eq!(run.stderr, "usage: ch10-reuseport-pool [ADDR]\n");
+    conventions::assert_bad_arguments_print_usage(
+        SERVER,
+        &[&["127.0.0.1:0", "extra"]],
+        "usage: ch10-reuseport-pool [ADDR]",
+    );
 }
 
 #[test]

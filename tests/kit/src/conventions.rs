@@ -32,7 +32,8 @@ pub fn assert_address_in_use_is_reported(
 }
 
 /// Runs `program` with each command line of `bad_args`: each must print
-/// `usage` (one line, newline added here) to stderr and exit with status 2.
+/// `usage` (one line, newline added here) to stderr, nothing to stdout, and
+/// exit with status 2.
 pub fn assert_bad_arguments_print_usage(
     program: impl AsRef<OsStr>,
     bad_args: &[&[&str]],
@@ -42,6 +43,7 @@ pub fn assert_bad_arguments_print_usage(
         let run = Process::run(program.as_ref(), *args, b"");
         assert_eq!(run.code(), 2, "{args:?}: {run:?}");
         assert_eq!(run.stderr, format!("{usage}\n"), "{args:?}");
+        assert_eq!(run.stdout, "", "{args:?}");
     }
 }
 
