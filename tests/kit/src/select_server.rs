@@ -79,9 +79,11 @@ pub fn assert_silent_clients_make_room_once_idle_too_long(program: &str) {
         let mut early = server.connect();
         assert_eq!(early.read_line(), FULL);
     }
-    // The server counts idleness from before the welcome: a second after
-    // it, the first client has been idle longer than that.
-    let idle = welcomed_at[0] + Duration::from_secs(1);
+    // The server counts idleness from when it has sent the welcome, a
+    // moment after the client may have read it, but before it takes the
+    // next client: a second after the second client's welcome, the first
+    // client has been idle longer than that, by the server's clock too.
+    let idle = welcomed_at[1] + Duration::from_secs(1);
     thread::sleep(idle.saturating_duration_since(Instant::now()));
     let mut eleventh = server.connect();
     assert_eq!(clients[0].read_line(), IDLE);
