@@ -15,6 +15,11 @@
 //!   one nobody can read.
 //! - [`survival`] checks what every server survives: its log, and running
 //!   out of descriptors.
+//! - [`select_server`], [`udp`], [`forking`] and [`pool`] know the servers
+//!   of chapters 5, 6, 8 and 9, and 10 as their clients see them, and hold
+//!   the checks that a listing shares with the exercises built on it.
+//! - [`pidfd`] copies another process's socket, and [`ptrace`] holds a
+//!   process still after a `poll()`, for races too short to hit otherwise.
 //! - [`Transcript`] checks a console session shown in the book against a real
 //!   run.
 //! - [`php`] runs the original tutorial's PHP programs, for the tests that
