@@ -23,7 +23,7 @@ use crate::{
 };
 
 /// Starts `program` on an ephemeral port with `workers` workers.
-pub fn start(program: &str, workers: usize) -> Server {
+fn start(program: &str, workers: usize) -> Server {
     Server::start_with(
         program,
         ["127.0.0.1:0"],
@@ -32,7 +32,7 @@ pub fn start(program: &str, workers: usize) -> Server {
 }
 
 /// The live children of `parent`.
-pub fn live_children(parent: u32) -> BTreeSet<u32> {
+fn live_children(parent: u32) -> BTreeSet<u32> {
     procfs::live_children(parent)
         .iter()
         .map(|child| child.pid)

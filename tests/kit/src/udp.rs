@@ -24,10 +24,11 @@ use nix::sys::signal::Signal;
 use crate::pipes::{UnreadPipe, closed_pipe, pipe};
 use crate::{Process, Server, pidfd, procfs, skip, timeout, wait_until};
 
-/// A loopback UDP port on which, a moment ago, nothing was bound.
+/// A loopback UDP port on which, a moment ago, nothing was bound; like
+/// [`crate::unused_port`], below the ports the kernel hands out to sockets
+/// bound to port 0, so that no other test's socket takes it meanwhile.
 pub fn unused_port() -> u16 {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    socket.local_addr().expect("local_addr").port()
+    crate::net::free_port(|port| UdpSocket::bind(("127.0.0.1", port)).is_ok())
 }
 
 /// A client socket on loopback, connected to `server`, with the kit's
