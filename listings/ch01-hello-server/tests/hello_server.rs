@@ -2,20 +2,14 @@
 //! one after another, hangs up, and reports what goes wrong in one line; and
 //! neither its log nor a lack of descriptors stops it.
 
-use std::net::SocketAddr;
-use std::os::fd::{AsFd, OwnedFd};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
-use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
-use testkit::limits::set_descriptor_limit;
-use testkit::procfs::{cpu_used_during, stat};
+use testkit::procfs::wait_for_state;
+use testkit::survival::{self, Conversation};
 use testkit::tcp_queues::queues;
 use testkit::{
-    Client, Process, Server, Transcript, connect_when_listening, conventions,
-    timeout, unused_port, wait_until,
+    Client, Process, Server, Transcript, conventions, timeout, wait_until,
 };
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch01-hello-server");
@@ -64,9 +58,7 @@ fn a_caller_that_hangs_up_before_its_greeting_does_not_stop_the_server() {
     // the caller reset it there (SO_LINGER 0). When the server goes on, it
     // accepts a connection that is already gone, and its write fails.
     server.process().signal(Signal::SIGSTOP);
-    assert!(wait_until(timeout(), || {
-        stat(pid).is_some_and(|stat| stat.state == 'T')
-    }));
+    wait_for_state(pid, 'T');
     let rude = server.connect();
     let rude_addr = rude.local_addr();
     let servers_end = || queues(server.addr(), rude_addr);
@@ -89,110 +81,42 @@ fn a_caller_that_hangs_up_before_its_greeting_does_not_stop_the_server() {
     );
 }
 
-/// Calls the server at `addr`, checks that it is greeted, and returns the
-/// length of the line the server logs for the call.
-fn call(addr: SocketAddr) -> usize {
-    let mut client = Client::connect(addr);
-    let greeting = client.read_to_end();
-    assert!(greeting.starts_with(b"Hello "), "{greeting:?}");
-    format!("call from {}\n", client.local_addr()).len()
-}
+/// A call: the client says nothing.
+struct Call;
 
-/// Starts the server on a free port with `stdout` as its standard output,
-/// and calls it once, as soon as it listens.
-fn start_with_stdout(stdout: OwnedFd) -> (Process, SocketAddr) {
-    let addr = SocketAddr::from(([127, 0, 0, 1], unused_port()));
-    let mut command = Command::new(SERVER);
-    command.arg(addr.to_string());
-    let server = Process::spawn_with_stdout(command, Stdio::from(stdout));
-    let greeting = connect_when_listening(addr).read_to_end();
-    assert!(greeting.starts_with(b"Hello "), "{greeting:?}");
-    (server, addr)
-}
-
-/// A pipe (read end, write end, capacity in bytes), as small as Linux
-/// allows, one page, so that a few hundred lines fill it.
-fn small_pipe() -> (OwnedFd, OwnedFd, usize) {
-    let (read_end, write_end) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
-    let _ = fcntl(&write_end, FcntlArg::F_SETPIPE_SZ(4096));
-    let capacity = fcntl(&write_end, FcntlArg::F_GETPIPE_SZ).expect("size");
-    (read_end, write_end, capacity as usize)
-}
-
-/// Whether the pipe is full: it has no room for another write.
-fn is_full(write_end: &OwnedFd) -> bool {
-    let mut fds = [PollFd::new(write_end.as_fd(), PollFlags::POLLOUT)];
-    poll(&mut fds, PollTimeout::ZERO) == Ok(0)
+impl Conversation for Call {
+    /// The server greets the client and hangs up; it logs the call.
+    fn hear(&self, client: &mut Client) -> usize {
+        let greeting = client.read_to_end();
+        assert!(greeting.starts_with(b"Hello "), "{greeting:?}");
+        format!("call from {}\n", client.local_addr()).len()
+    }
 }
 
 #[test]
 fn a_log_nobody_reads_does_not_stop_the_server() {
-    // The test keeps the read end and never reads: the server's log fills
-    // the pipe, and then a write to it would wait for ever.
-    let (_unread, write_end, capacity) = small_pipe();
-    let (mut server, addr) =
-        start_with_stdout(write_end.try_clone().expect("dup"));
-    // Enough calls to fill the pipe twice over with their lines.
-    let mut logged = 0;
-    while logged < 2 * capacity {
-        logged += call(addr);
-    }
-    assert!(is_full(&write_end));
-    assert!(!server.has_exited());
+    // The test keeps the read end and never reads: once the pipe is full, a
+    // write to it would wait for ever.
+    survival::assert_a_log_nobody_reads_never_stops(
+        Command::new(SERVER),
+        &Call,
+    );
 }
 
 #[test]
 fn a_log_nobody_can_read_does_not_kill_the_server() {
     // Like `| head -1` once head has exited: every write to the pipe fails
     // with EPIPE, where println! would panic.
-    let (read_end, write_end, _) = small_pipe();
-    drop(read_end);
-    let (mut server, addr) = start_with_stdout(write_end);
-    for _ in 0..200 {
-        call(addr);
-    }
-    assert!(!server.has_exited());
-    assert_eq!(server.stderr(), "");
-}
-
-/// The lowest descriptor number `pid` has free: the one its next socket
-/// would get. (Not always the number it has open: a test may inherit
-/// descriptors with gaps below them, and pass them on to the server.)
-fn lowest_free_descriptor(pid: u32) -> u64 {
-    let open: Vec<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("read /proc/<pid>/fd")
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    (0..)
-        .find(|fd| !open.contains(fd))
-        .expect("a free descriptor")
+    survival::assert_a_closed_log_never_kills(Command::new(SERVER), &Call);
 }
 
 #[test]
 fn out_of_descriptors_it_waits_instead_of_spinning() {
+    // No descriptor left for another socket: a call waits in the queue, and
+    // the server pauses between attempts instead of retrying at once.
     let mut server = Server::start(SERVER);
-    let pid = server.pid();
-    // No descriptor left for another socket. Two calls: Linux may have set
-    // one aside already, for the accept() the server sleeps in, and then the
-    // first call gets it and the second finds none.
-    let limit = lowest_free_descriptor(pid);
-    set_descriptor_limit(pid, limit);
-    let mut calls = [server.connect(), server.connect()];
-    server
-        .process()
-        .wait_for_stderr("could not accept a call: Too many open files");
-    // A call waits in the queue. The server pauses between attempts instead
-    // of retrying at once: it sleeps, and logs a few lines, not thousands.
-    let used = cpu_used_during(pid, Duration::from_secs(1));
-    assert!(used < Duration::from_millis(100), "{used:?} of CPU in 1 s");
-    let log = server.process().stderr();
-    assert!(log.lines().count() <= 10, "log of 1 s:\n{log}");
-    // With descriptors to spare again, every call is answered.
-    set_descriptor_limit(pid, limit + 16);
-    for call in &mut calls {
-        assert!(call.read_line().starts_with("Hello "));
-    }
+    let failure = "could not accept a call: Too many open files (os error 24)";
+    survival::assert_out_of_descriptors_it_pauses(&mut server, &Call, failure);
 }
 
 #[test]

@@ -117,9 +117,9 @@ fn an_address_that_is_not_an_address_is_reported_in_one_line() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [vec!["127.0.0.1:0", "extra"], vec!["--help"]] {
-        let run = Process::run(SERVER, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch02-create-listen [ADDR]\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        SERVER,
+        &[&["127.0.0.1:0", "extra"], &["--help"]],
+        "usage: ch02-create-listen [ADDR]",
+    );
 }

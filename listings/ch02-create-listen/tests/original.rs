@@ -7,75 +7,13 @@
 //! own choice is the point (`socket_create_listen()` and `socket_listen()`
 //! on an unbound socket listen on every address).
 
-use std::fs;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
-use testkit::php::{Original, Php, php};
-use testkit::{Process, Server, timeout};
-
-/// A folder of the test's own, removed when the test ends.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "ch02-original-{name}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).expect("create a scratch folder");
-        Scratch(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// The folder as PHP source text, for a script to `chdir()` to.
-    fn php_string(&self) -> String {
-        format!("'{}'", self.0.display())
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs a few lines of PHP to the end and returns what they printed, after
-/// checking that PHP exited with 0 and warned about nothing.
-fn eval(php: &Php, code: &str) -> String {
-    let run = php.eval(code);
-    assert_eq!(run.code(), 0, "{run:?}");
-    assert_eq!(run.stderr, "", "{run:?}");
-    run.stdout
-}
-
-/// Starts a PHP script written into `scratch`, with `env` added; the
-/// process (and anything it forked) is killed when the test drops it.
-fn spawn(
-    php: &Php,
-    scratch: &Scratch,
-    code: &str,
-    env: &[(&str, &str)],
-) -> Process {
-    let script = scratch.path().join("script.php");
-    fs::write(&script, format!("<?php\n{code}")).expect("write the script");
-    let mut command: Command = php.command(&script);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    Process::spawn(command)
-}
+use testkit::php::{Original, Scratch, php};
+use testkit::{Server, timeout};
 
 /// A PHP listening socket on a free loopback port, `$listener`, with its
 /// port in `$port`.
@@ -109,9 +47,7 @@ fn the_loader_compares_the_wrong_part_of_php_os() {
     );
 
     // substr() with one number returns the rest of the string from there.
-    let parts = eval(
-        &php,
-        "echo substr('WINNT', 3), ' ', substr('WINNT', 0, 3), ' ', PHP_OS_FAMILY, \"\\n\";",
+    let parts = php.output_of("echo substr('WINNT', 3), ' ', substr('WINNT', 0, 3), ' ', PHP_OS_FAMILY, \"\\n\";",
     );
     assert_eq!(parts, "NT WIN Linux\n");
 }
@@ -131,9 +67,7 @@ fn socket_create_makes_no_file_bind_does_and_close_leaves_it() {
 
     // The file comes from bind(), and outlives socket_close().
     let scratch = Scratch::new("unix-file");
-    let steps = eval(
-        &php,
-        &format!(
+    let steps = php.output_of(&format!(
             "chdir({});
             $socket = socket_create(AF_UNIX, SOCK_STREAM, 0);
             echo 'after socket_create: ', file_exists('my.sock') ? 'a file' : 'no file', \"\\n\";
@@ -159,9 +93,7 @@ fn socket_create_makes_no_file_bind_does_and_close_leaves_it() {
 #[test]
 fn sol_tcp_and_sol_udp_are_the_protocol_numbers() {
     let Some(php) = php() else { return };
-    let numbers = eval(
-        &php,
-        "echo SOL_TCP, ' ', getprotobyname('tcp'), ' ', SOL_UDP, ' ', getprotobyname('udp'), \
+    let numbers = php.output_of("echo SOL_TCP, ' ', getprotobyname('tcp'), ' ', SOL_UDP, ' ', getprotobyname('udp'), \
          ' ', getprotobyname('icmp'), ' ', IPPROTO_IP, \"\\n\";
         $tcp = socket_create(AF_INET, SOCK_STREAM, SOL_TCP);
         $udp = socket_create(AF_INET, SOCK_DGRAM, SOL_UDP);
@@ -175,9 +107,7 @@ fn sol_tcp_and_sol_udp_are_the_protocol_numbers() {
 #[test]
 fn udp_datagrams_keep_lengths_of_their_own() {
     let Some(php) = php() else { return };
-    let lengths = eval(
-        &php,
-        "$server = socket_create(AF_INET, SOCK_DGRAM, SOL_UDP);
+    let lengths = php.output_of("$server = socket_create(AF_INET, SOCK_DGRAM, SOL_UDP);
         socket_bind($server, '127.0.0.1', 0);
         socket_getsockname($server, $addr, $port);
         $client = socket_create(AF_INET, SOCK_DGRAM, SOL_UDP);
@@ -196,9 +126,7 @@ fn udp_datagrams_keep_lengths_of_their_own() {
 #[test]
 fn a_client_connects_without_binding_and_listen_needs_no_bind_either() {
     let Some(php) = php() else { return };
-    let steps = eval(
-        &php,
-        &format!(
+    let steps = php.output_of(&format!(
             "{LOOPBACK_LISTENER}
             $client = socket_create(AF_INET, SOCK_STREAM, SOL_TCP);
             socket_getsockname($client, $a, $p);
@@ -234,13 +162,12 @@ fn call_from(from: [u8; 4], to: SocketAddr) -> std::io::Result<TcpStream> {
 #[test]
 fn binding_one_address_chooses_what_callers_dial_not_who_they_are() {
     let Some(php) = php() else { return };
-    let scratch = Scratch::new("bind-network");
     // A PHP server bound to one address, w.x.y.z = 127.0.0.2, that says
     // who called.
-    let process = spawn(
-        &php,
-        &scratch,
-        "$server = socket_create(AF_INET, SOCK_STREAM, SOL_TCP);
+    let process = php.spawn_code(
+        "bind-network",
+        "<?php
+        $server = socket_create(AF_INET, SOCK_STREAM, SOL_TCP);
         socket_bind($server, '127.0.0.2', 0) or die(\"could not bind\\n\");
         socket_listen($server, 5);
         socket_getsockname($server, $addr, $port);
@@ -250,7 +177,6 @@ fn binding_one_address_chooses_what_callers_dial_not_who_they_are() {
             echo \"call from $peer\\n\";
             socket_close($call);
         }",
-        &[],
     );
     let mut server = Server::from_process(process);
     let port = server.port();
@@ -279,9 +205,7 @@ fn mode_0702_shuts_out_the_files_group_and_lets_everyone_else_in() {
     // The original's chmod($sockpath, 0702) on a listening socket; then, as
     // root can become anyone, a member of the file's group and a user of
     // no group of the file's try to connect.
-    let output = eval(
-        &php,
-        &format!(
+    let output = php.output_of(&format!(
             "chdir({});
             $server = socket_create(AF_UNIX, SOCK_STREAM, 0);
             socket_bind($server, 'server.sock');
@@ -327,9 +251,7 @@ fn mode_0702_shuts_out_the_files_group_and_lets_everyone_else_in() {
 fn so_reuseaddr_cures_time_wait_but_not_a_listening_server() {
     let Some(php) = php() else { return };
     let limit = timeout().as_secs();
-    let output = eval(
-        &php,
-        &format!(
+    let output = php.output_of(&format!(
             "/** A listening socket on $port, or why there is none. */
             function server($port, $reuse) {{
                 $socket = socket_create(AF_INET, SOCK_STREAM, SOL_TCP);
@@ -389,18 +311,16 @@ fn so_reuseaddr_cures_time_wait_but_not_a_listening_server() {
 #[test]
 fn the_default_backlog_of_socket_listen_queues_one_connection() {
     let Some(php) = php() else { return };
-    let scratch = Scratch::new("backlog");
     // A server that listens with the default backlog and never accepts.
-    let process = spawn(
-        &php,
-        &scratch,
-        "$server = socket_create(AF_INET, SOCK_STREAM, SOL_TCP);
+    let process = php.spawn_code(
+        "backlog",
+        "<?php
+        $server = socket_create(AF_INET, SOCK_STREAM, SOL_TCP);
         socket_bind($server, '127.0.0.1', 0);
         socket_listen($server);
         socket_getsockname($server, $addr, $port);
         echo \"listening on $addr:$port\\n\";
         fgets(STDIN);",
-        &[],
     );
     let server = Server::from_process(process);
     let first = TcpStream::connect_timeout(&server.addr(), timeout());
@@ -419,8 +339,7 @@ fn the_default_backlog_of_socket_listen_queues_one_connection() {
 #[test]
 fn socket_create_listen_listens_on_every_address() {
     let Some(php) = php() else { return };
-    let output = eval(
-        &php,
+    let output = php.output_of(
         "$listener = socket_create_listen(0);
         socket_getsockname($listener, $addr, $port);
         echo $addr, ' ', $port > 0 ? 'and a free port' : $port, \"\\n\";",
@@ -432,9 +351,7 @@ fn socket_create_listen_listens_on_every_address() {
 #[test]
 fn socket_set_blocking_is_for_streams_and_a_non_blocking_accept_says_eagain() {
     let Some(php) = php() else { return };
-    let output = eval(
-        &php,
-        &format!(
+    let output = php.output_of(&format!(
             "{LOOPBACK_LISTENER}
             try {{
                 socket_set_blocking($listener, false);
@@ -461,9 +378,7 @@ fn socket_set_blocking_is_for_streams_and_a_non_blocking_accept_says_eagain() {
 #[test]
 fn a_non_blocking_connect_returns_false_and_goes_on() {
     let Some(php) = php() else { return };
-    let output = eval(
-        &php,
-        &format!(
+    let output = php.output_of(&format!(
             "{LOOPBACK_LISTENER}
             $client = socket_create(AF_INET, SOCK_STREAM, SOL_TCP);
             socket_set_nonblock($client);
@@ -530,8 +445,7 @@ fn a_listener_has_a_name_but_no_peer() {
 fn php_refuses_to_create_sockets_of_other_families() {
     let Some(php) = php() else { return };
     // 16 is AF_NETLINK on Linux, which PHP has no constant for.
-    let output = eval(
-        &php,
+    let output = php.output_of(
         "try {
             socket_create(16, SOCK_RAW, 0);
         } catch (ValueError $error) {

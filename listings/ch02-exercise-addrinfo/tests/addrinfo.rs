@@ -2,10 +2,9 @@
 //! once the program probes every address and says what it found.
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use nix::fcntl::OFlag;
-use testkit::{Process, unused_port};
+use testkit::{Process, conventions, unused_port};
 
 const PROGRAM: &str = env!("CARGO_BIN_EXE_ch02-exercise-addrinfo");
 
@@ -86,34 +85,26 @@ fn a_closed_stdout_is_reported_in_one_line() {
     // Like `| head -0`: nobody can read the results, and printing them fails
     // with EPIPE. The program says so and fails; it does not panic.
     let (_listener, port) = listener();
-    let (read_end, write_end) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
-    drop(read_end);
     let mut command = Command::new(PROGRAM);
     command.args(["127.0.0.1", &port.to_string()]);
-    let mut process =
-        Process::spawn_with_stdout(command, Stdio::from(write_end));
-    process.close_stdin();
-    let run = process.finish();
-    assert_eq!(run.code(), 1, "{run:?}");
-    assert_eq!(
-        run.stderr,
-        "could not print the results: Broken pipe (os error 32)\n"
+    conventions::assert_a_closed_stdout_is_reported(
+        command,
+        b"",
+        "could not print the results",
     );
 }
 
 #[test]
 fn bad_arguments_print_usage() {
-    let cases: [&[&str]; 5] = [
-        &[],
-        &["localhost"],
-        &["localhost", "http"],
-        &["localhost", "65536"],
-        &["localhost", "80", "extra"],
-    ];
-    for args in cases {
-        let run = Process::run(PROGRAM, args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch02-exercise-addrinfo HOST PORT\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        PROGRAM,
+        &[
+            &[],
+            &["localhost"],
+            &["localhost", "http"],
+            &["localhost", "65536"],
+            &["localhost", "80", "extra"],
+        ],
+        "usage: ch02-exercise-addrinfo HOST PORT",
+    );
 }

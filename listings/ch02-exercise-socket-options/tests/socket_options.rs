@@ -3,10 +3,9 @@
 //! with the values the kernel's settings say a new socket gets.
 
 use std::fs;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use nix::fcntl::OFlag;
-use testkit::Process;
+use testkit::{Process, conventions};
 
 const PROGRAM: &str = env!("CARGO_BIN_EXE_ch02-exercise-socket-options");
 
@@ -87,28 +86,20 @@ fn a_new_udp_socket_has_the_core_defaults_and_no_tcp_options() {
 fn a_closed_stdout_is_reported_in_one_line() {
     // Like `| head -0`: nobody can read the options, and printing them fails
     // with EPIPE. The program says so and fails; it does not panic.
-    let (read_end, write_end) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
-    drop(read_end);
     let mut command = Command::new(PROGRAM);
     command.arg("tcp");
-    let mut process =
-        Process::spawn_with_stdout(command, Stdio::from(write_end));
-    process.close_stdin();
-    let run = process.finish();
-    assert_eq!(run.code(), 1, "{run:?}");
-    assert_eq!(
-        run.stderr,
-        "could not print the options: Broken pipe (os error 32)\n"
+    conventions::assert_a_closed_stdout_is_reported(
+        command,
+        b"",
+        "could not print the options",
     );
 }
 
 #[test]
 fn bad_arguments_print_usage() {
-    let cases: [&[&str]; 4] = [&[], &["sctp"], &["tcp", "udp"], &["--help"]];
-    for args in cases {
-        let run = Process::run(PROGRAM, args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch02-exercise-socket-options tcp|udp\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        PROGRAM,
+        &[&[], &["sctp"], &["tcp", "udp"], &["--help"]],
+        "usage: ch02-exercise-socket-options tcp|udp",
+    );
 }

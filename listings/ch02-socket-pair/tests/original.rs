@@ -4,47 +4,12 @@
 //! `socket_write()`, `socket_send()`), checked by running PHP. Every socket
 //! is a socket pair or on loopback.
 
-use std::fs;
 use std::io::Write;
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use testkit::php::{Original, Php, php};
-use testkit::{Process, Transcript, accept, kernel, timeout, wait_until};
-
-/// Runs a few lines of PHP to the end and returns what they printed, after
-/// checking that PHP exited with 0 and warned about nothing.
-fn eval(php: &Php, code: &str) -> String {
-    let run = php.eval(code);
-    assert_eq!(run.code(), 0, "{run:?}");
-    assert_eq!(run.stderr, "", "{run:?}");
-    run.stdout
-}
-
-/// A folder of the test's own, removed when the test ends.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "ch02-original-{name}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).expect("create a scratch folder");
-        Scratch(path)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+use testkit::php::{Original, php};
+use testkit::{Transcript, accept, kernel, timeout, wait_until};
 
 /// A connected pair of Unix stream sockets, `$pair[0]` and `$pair[1]`, as
 /// the original makes them.
@@ -126,8 +91,6 @@ fn a_blocking_recv_with_no_data_waits_for_it() {
         .port()
         .to_string();
     // A client that connects to the test and calls socket_recv() at once.
-    let folder = Scratch::new("recv");
-    let script = folder.0.join("recv.php");
     let code = "<?php
 $socket = socket_create(AF_INET, SOCK_STREAM, SOL_TCP);
 socket_connect($socket, '127.0.0.1', (int) getenv('PORT'));
@@ -135,10 +98,7 @@ echo \"calling socket_recv\\n\";
 $received = socket_recv($socket, $buf, 100, 0);
 echo var_export($received, true), ' ', var_export($buf, true), \"\\n\";
 ";
-    fs::write(&script, code).expect("write the script");
-    let mut command = php.command(&script);
-    command.env("PORT", &port);
-    let mut client = Process::spawn(command);
+    let mut client = php.spawn_code_with_env("recv", code, &[("PORT", &port)]);
     let (mut conversation, _) = accept(&listener);
     client.wait_for_stdout("calling socket_recv");
 
@@ -165,9 +125,7 @@ echo var_export($received, true), ' ', var_export($buf, true), \"\\n\";
 #[test]
 fn recv_sets_buf_to_null_when_it_receives_nothing() {
     let Some(php) = php() else { return };
-    let output = eval(
-        &php,
-        &format!(
+    let output = php.output_of(&format!(
             "{PAIR}
             function show($received, $buf) {{
                 echo var_export($received, true), ' ', var_export($buf, true), \"\\n\";
@@ -197,9 +155,7 @@ fn recv_sets_buf_to_null_when_it_receives_nothing() {
 #[test]
 fn write_cuts_a_long_length_and_a_full_socket_gives_false() {
     let Some(php) = php() else { return };
-    let output = eval(
-        &php,
-        &format!(
+    let output = php.output_of(&format!(
             "{PAIR}
             echo socket_write($pair[0], 'hello', 100), ' ', socket_read($pair[1], 100), \"\\n\";
             echo socket_write($pair[0], 'hello', 0), ' ', socket_write($pair[0], ''), \"\\n\";
@@ -226,9 +182,7 @@ fn write_cuts_a_long_length_and_a_full_socket_gives_false() {
 #[test]
 fn recvfrom_on_a_connection_gives_no_null() {
     let Some(php) = php() else { return };
-    let output = eval(
-        &php,
-        &format!(
+    let output = php.output_of(&format!(
             "{CONNECTION}
             socket_write($client, 'hello');
             $name = 'before';
@@ -258,9 +212,7 @@ fn recvfrom_on_a_connection_gives_no_null() {
 #[test]
 fn msg_eof_does_not_shut_the_sending_side_on_linux() {
     let Some(php) = php() else { return };
-    let output = eval(
-        &php,
-        &format!(
+    let output = php.output_of(&format!(
             "{CONNECTION}
             echo 'MSG_EOF is ', MSG_EOF, \"\\n\";
             echo socket_send($client, 'last', 4, MSG_EOF), ' sent: ', socket_read($server, 100), \"\\n\";
@@ -287,9 +239,7 @@ fn msg_eof_does_not_shut_the_sending_side_on_linux() {
 #[test]
 fn recvmsg_fills_an_array_and_refuses_a_string() {
     let Some(php) = php() else { return };
-    let output = eval(
-        &php,
-        "socket_create_pair(AF_UNIX, SOCK_DGRAM, 0, $pair);
+    let output = php.output_of("socket_create_pair(AF_UNIX, SOCK_DGRAM, 0, $pair);
         echo socket_sendmsg($pair[0], ['iov' => ['hel', 'lo']], 0), \"\\n\";
         $message = ['buffer_size' => 100, 'controllen' => socket_cmsg_space(SOL_SOCKET, SCM_RIGHTS, 1)];
         echo socket_recvmsg($pair[1], $message, 0), ' ', json_encode($message), \"\\n\";

@@ -2,10 +2,9 @@
 //! the other reads, in both directions, and closing one end is end of stream
 //! at the other.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use nix::fcntl::OFlag;
-use testkit::{Process, Transcript};
+use testkit::{Process, Transcript, conventions};
 
 const PROGRAM: &str = env!("CARGO_BIN_EXE_ch02-socket-pair");
 
@@ -34,26 +33,18 @@ fn each_end_reads_what_the_other_wrote_then_end_of_stream() {
 fn a_closed_stdout_is_reported_in_one_line() {
     // Like `| head -0`: nobody can read the report, and writing it fails
     // with EPIPE. The program says so and fails; it does not panic.
-    let (read_end, write_end) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
-    drop(read_end);
-    let mut process = Process::spawn_with_stdout(
+    conventions::assert_a_closed_stdout_is_reported(
         Command::new(PROGRAM),
-        Stdio::from(write_end),
-    );
-    process.close_stdin();
-    let run = process.finish();
-    assert_eq!(run.code(), 1, "{run:?}");
-    assert_eq!(
-        run.stderr,
-        "could not print the report: Broken pipe (os error 32)\n"
+        b"",
+        "could not print the report",
     );
 }
 
 #[test]
 fn bad_arguments_print_usage() {
-    let run = Process::run(PROGRAM, ["extra"], b"");
-    assert_eq!(run.code(), 2);
-    assert_eq!(run.stdout, "");
-    assert_eq!(run.stderr, "usage: ch02-socket-pair\n");
+    conventions::assert_bad_arguments_print_usage(
+        PROGRAM,
+        &[&["extra"]],
+        "usage: ch02-socket-pair",
+    );
 }

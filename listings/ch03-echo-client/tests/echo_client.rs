@@ -4,13 +4,12 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread;
 
-use nix::fcntl::OFlag;
-
 use testkit::{
-    Client, Finished, Process, Server, Transcript, timeout, unused_port,
+    Client, Finished, Process, Server, Transcript, conventions, timeout,
+    unused_port,
 };
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch03-echo-client");
@@ -159,20 +158,12 @@ fn a_closed_stdout_is_reported_in_one_line() {
     // Like `| head -0`: nobody can read the replies, and printing the first
     // fails with EPIPE. The client says so and fails; it does not panic.
     let server = echo_server();
-    let (read_end, write_end) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
-    drop(read_end);
     let mut command = Command::new(CLIENT);
     command.arg(server.addr().to_string());
-    let mut client =
-        Process::spawn_with_stdout(command, Stdio::from(write_end));
-    client.write_stdin(b"hello\n");
-    client.close_stdin();
-    let run = client.finish();
-    assert_eq!(run.code(), 1, "{run:?}");
-    assert_eq!(
-        run.stderr,
-        "could not print the reply: Broken pipe (os error 32)\n"
+    conventions::assert_a_closed_stdout_is_reported(
+        command,
+        b"hello\n",
+        "could not print the reply",
     );
 }
 
@@ -192,7 +183,9 @@ fn a_refused_connection_is_reported_in_one_line() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    let run = Process::run(CLIENT, ["127.0.0.1:5000", "extra"], b"");
-    assert_eq!(run.code(), 2);
-    assert_eq!(run.stderr, "usage: ch03-echo-client [ADDR]\n");
+    conventions::assert_bad_arguments_print_usage(
+        CLIENT,
+        &[&["127.0.0.1:5000", "extra"]],
+        "usage: ch03-echo-client [ADDR]",
+    );
 }

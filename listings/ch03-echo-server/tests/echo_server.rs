@@ -183,9 +183,9 @@ fn a_name_is_resolved_and_a_bad_address_reported() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [vec!["127.0.0.1:0", "extra"], vec!["-h"]] {
-        let run = Process::run(SERVER, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch03-echo-server [ADDR]\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        SERVER,
+        &[&["127.0.0.1:0", "extra"], &["-h"]],
+        "usage: ch03-echo-server [ADDR]",
+    );
 }

@@ -3,12 +3,11 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 
-use nix::fcntl::OFlag;
-use testkit::{Finished, Process, timeout};
+use testkit::{Finished, Process, conventions, timeout};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch03-exercise-head-request");
 
@@ -128,15 +127,9 @@ fn a_closed_stdout_is_reported_in_one_line() {
     // Like `| head -0`: nobody can read what the client prints, and printing
     // fails with EPIPE. The client says so and fails; it does not panic.
     let (addr, _) = stand_in(RESPONSE, true);
-    let (read_end, write_end) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
-    drop(read_end);
     let mut command = Command::new(CLIENT);
     command.args(["127.0.0.1", &addr.port().to_string(), "2"]);
-    let mut client =
-        Process::spawn_with_stdout(command, Stdio::from(write_end));
-    client.close_stdin();
-    let run = client.finish();
+    let run = conventions::run_with_closed_stdout(command, b"");
     assert_eq!(run.code(), 1, "{run:?}");
     let last = run.stderr.lines().last().unwrap_or_default();
     assert!(last.starts_with("could not print the "), "{run:?}");

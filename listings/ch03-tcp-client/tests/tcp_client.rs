@@ -8,14 +8,14 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 
-use nix::fcntl::OFlag;
 use socket2::{Domain, Socket, Type};
 use testkit::{
-    Client, Finished, Process, Server, Transcript, timeout, unused_port,
+    Client, Finished, Process, Server, Transcript, conventions, timeout,
+    unused_port,
 };
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch03-tcp-client");
@@ -195,15 +195,9 @@ fn a_closed_stdout_is_reported_in_one_line() {
             .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
             .expect("write");
     });
-    let (read_end, write_end) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
-    drop(read_end);
     let mut command = Command::new(CLIENT);
     command.args(["127.0.0.1", &addr.port().to_string()]);
-    let mut client =
-        Process::spawn_with_stdout(command, Stdio::from(write_end));
-    client.close_stdin();
-    let run = client.finish();
+    let run = conventions::run_with_closed_stdout(command, b"");
     assert_eq!(run.code(), 1, "{run:?}");
     assert_eq!(
         run.stderr.lines().last(),

@@ -7,9 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use testkit::tcp_queues::queues;
-use testkit::{
-    Process, Server, Transcript, conventions, kernel, timeout, wait_until,
-};
+use testkit::{Server, Transcript, conventions, kernel, timeout, wait_until};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch03-tcp-server-loop");
 
@@ -152,7 +150,9 @@ fn a_port_in_use_is_reported_in_one_line() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    let run = Process::run(SERVER, ["127.0.0.1:0", "extra"], b"");
-    assert_eq!(run.code(), 2);
-    assert_eq!(run.stderr, "usage: ch03-tcp-server-loop [ADDR]\n");
+    conventions::assert_bad_arguments_print_usage(
+        SERVER,
+        &[&["127.0.0.1:0", "extra"]],
+        "usage: ch03-tcp-server-loop [ADDR]",
+    );
 }

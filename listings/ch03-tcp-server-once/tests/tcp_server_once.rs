@@ -2,15 +2,12 @@
 //! `OK .. <line>`, once, closes, and exits; it bounds the line, and reports
 //! what goes wrong in one line.
 
-use std::fs::File;
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use testkit::pipes::{UnreadPipe, closed_pipe};
 use testkit::{
     Client, Process, Server, Transcript, connect_when_listening, conventions,
     kernel, limits, timeout, unused_port,
@@ -173,36 +170,20 @@ fn a_silent_client_keeps_the_server_waiting() {
 
 /// Starts the server on a free port with `stdout` as its standard output,
 /// and connects to it as soon as it listens.
-fn start_with_stdout(stdout: OwnedFd) -> (Process, Client) {
+fn start_with_stdout(stdout: Stdio) -> (Process, Client) {
     let addr = SocketAddr::from(([127, 0, 0, 1], unused_port()));
     let mut command = Command::new(SERVER);
     command.arg(addr.to_string());
-    let server = Process::spawn_with_stdout(command, Stdio::from(stdout));
+    let server = Process::spawn_with_stdout(command, stdout);
     (server, connect_when_listening(addr))
-}
-
-/// A pipe (read end, write end) with no room left: as small as Linux allows,
-/// one page, and filled up by the test.
-fn full_pipe() -> (OwnedFd, OwnedFd) {
-    let (read_end, write_end) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
-    let _ = fcntl(&write_end, FcntlArg::F_SETPIPE_SZ(4096));
-    let capacity = fcntl(&write_end, FcntlArg::F_GETPIPE_SZ).expect("size");
-    let mut filler = File::from(write_end.try_clone().expect("dup"));
-    filler
-        .write_all(&vec![b'.'; capacity as usize])
-        .expect("fill the pipe");
-    let mut fds = [PollFd::new(write_end.as_fd(), PollFlags::POLLOUT)];
-    assert_eq!(poll(&mut fds, PollTimeout::ZERO), Ok(0), "the pipe is full");
-    (read_end, write_end)
 }
 
 #[test]
 fn a_log_nobody_reads_does_not_stop_it_answering() {
     // The pipe is full before the server starts, and nobody reads it: a
     // write to it would wait for ever.
-    let (_unread, write_end) = full_pipe();
-    let (server, mut client) = start_with_stdout(write_end);
+    let unread = UnreadPipe::full();
+    let (server, mut client) = start_with_stdout(unread.writer().into());
     client.send_line("hello");
     assert_eq!(client.read_line(), "OK .. hello\n");
     assert_eq!(server.finish().code(), 0);
@@ -212,10 +193,7 @@ fn a_log_nobody_reads_does_not_stop_it_answering() {
 fn a_log_nobody_can_read_does_not_kill_it() {
     // Like `| head -1` once head has exited: writing the log fails with
     // EPIPE, where println! would panic.
-    let (read_end, write_end) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
-    drop(read_end);
-    let (server, mut client) = start_with_stdout(write_end);
+    let (server, mut client) = start_with_stdout(closed_pipe().into());
     client.send_line("hello");
     assert_eq!(client.read_line(), "OK .. hello\n");
     let run = server.finish();

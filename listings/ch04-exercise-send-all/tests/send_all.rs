@@ -11,7 +11,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
-use testkit::{Client, Process, procfs, timeout, unused_port};
+use testkit::pipes::closed_pipe;
+use testkit::{Client, Process, conventions, procfs, timeout, unused_port};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch04-exercise-send-all");
 const BYTES: usize = 32 * 1024 * 1024;
@@ -130,11 +131,11 @@ fn a_reader_that_hangs_up_is_reported() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [vec!["127.0.0.1:5000"], vec!["127.0.0.1:5000", "many"]] {
-        let run = Process::run(CLIENT, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch04-exercise-send-all ADDR BYTES\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        CLIENT,
+        &[&["127.0.0.1:5000"], &["127.0.0.1:5000", "many"]],
+        "usage: ch04-exercise-send-all ADDR BYTES",
+    );
     let addr = format!("127.0.0.1:{}", unused_port());
     let refused = Process::run(CLIENT, [addr.as_str(), "10"], b"");
     assert_eq!(refused.code(), 1);
@@ -153,12 +154,9 @@ fn a_closed_stdout_is_reported_in_one_line() {
     // would panic.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("local_addr");
-    let (reader, writer) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
-    drop(reader);
     let mut command = Command::new(CLIENT);
     command.args([addr.to_string(), "1000".to_string()]);
-    let mut client = Process::spawn_with_stdout(command, writer.into());
+    let mut client = Process::spawn_with_stdout(command, closed_pipe().into());
     client.close_stdin();
     let (_connection, _) = testkit::accept(&listener);
     let run = client.finish();

@@ -3,7 +3,7 @@
 //! WouldBlock; connect() returns EINPROGRESS, the socket turns writable when
 //! the handshake is over, and SO_ERROR tells success from refusal.
 
-use testkit::{Process, Transcript};
+use testkit::{Process, Transcript, conventions};
 
 const PROGRAM: &str = env!("CARGO_BIN_EXE_ch04-nonblocking-connect");
 
@@ -54,13 +54,9 @@ fn connect_and_accept_report_every_step() {
 fn a_closed_stdout_is_reported_in_one_line() {
     // `cargo run -p ch04-nonblocking-connect | head -1`: once head has gone, every
     // write to stdout fails with EPIPE, and println! would panic.
-    let (reader, writer) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
-    drop(reader);
-    let command = std::process::Command::new(PROGRAM);
-    let mut process = Process::spawn_with_stdout(command, writer.into());
-    process.close_stdin();
-    let run = process.finish();
-    assert_eq!(run.code(), 1, "{run:?}");
-    assert_eq!(run.stderr, "could not print: Broken pipe (os error 32)\n");
+    conventions::assert_a_closed_stdout_is_reported(
+        std::process::Command::new(PROGRAM),
+        b"",
+        "could not print",
+    );
 }

@@ -5,7 +5,6 @@
 //! A file of its own, so a test process of its own: it raises that process's
 //! descriptor limit and holds over a thousand connections.
 
-use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use testkit::{Client, Process, Server, procfs};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch05-exercise-poll");
@@ -17,16 +16,8 @@ const NEEDED: u64 = 4096;
 fn more_clients_than_fd_setsize_are_all_welcomed_and_served() {
     // The server inherits this raised limit; without it, accept() would run
     // out of descriptors at 1024 whatever the server waits with.
-    let hard = testkit::limits::hard_descriptor_limit();
-    if hard < NEEDED {
-        testkit::skip(&format!(
-            "this test needs a hard RLIMIT_NOFILE of {NEEDED}, not {hard}"
-        ));
+    if !testkit::limits::raise_own_descriptor_limit(NEEDED) {
         return;
-    }
-    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
-    if soft < NEEDED {
-        setrlimit(Resource::RLIMIT_NOFILE, NEEDED, hard).expect("setrlimit");
     }
 
     let server = Server::start_with(SERVER, ["127.0.0.1:0", "2000"], &[]);

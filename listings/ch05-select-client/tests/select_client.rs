@@ -7,7 +7,8 @@ use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::thread;
 
-use testkit::{Client, Process, Server, Transcript, unused_port};
+use testkit::pipes::closed_pipe;
+use testkit::{Client, Process, Server, Transcript, conventions, unused_port};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch05-select-client");
 const WELCOME: &str = "Welcome to php socket server version 1.0 \n\
@@ -180,11 +181,11 @@ fn a_reset_from_the_server_is_reported_in_one_line() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [vec!["--help"], vec!["127.0.0.1:5000", "extra"]] {
-        let run = Process::run(CLIENT, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch05-select-client [ADDR]\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        CLIENT,
+        &[&["--help"], &["127.0.0.1:5000", "extra"]],
+        "usage: ch05-select-client [ADDR]",
+    );
 }
 
 #[test]
@@ -192,12 +193,9 @@ fn a_closed_stdout_is_reported_in_one_line() {
     // `cargo run -p ch05-select-client | head -1`: once head has gone,
     // printing a reply fails with EPIPE; println! would have panicked.
     let server = Server::start(testkit::bin("ch05-select-server"));
-    let (reader, writer) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
-    drop(reader);
     let mut command = Command::new(CLIENT);
     command.arg(server.addr().to_string());
-    let client = Process::spawn_with_stdout(command, writer.into());
+    let client = Process::spawn_with_stdout(command, closed_pipe().into());
     let run = client.finish();
     assert_eq!(run.code(), 1, "{run:?}");
     assert_eq!(

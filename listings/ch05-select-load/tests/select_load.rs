@@ -4,7 +4,7 @@
 
 use nix::sys::signal::Signal;
 use regex::Regex;
-use testkit::{Process, Server};
+use testkit::{Process, Server, conventions};
 
 const LOAD: &str = env!("CARGO_BIN_EXE_ch05-select-load");
 
@@ -61,19 +61,16 @@ fn more_replies_than_it_can_count_are_refused_before_it_connects() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [
-        vec!["--help"],
-        vec!["127.0.0.1:5000", "0"],
-        vec!["127.0.0.1:5000", "10", "none"],
-        vec!["127.0.0.1:5000", "10", "10", "extra"],
-    ] {
-        let run = Process::run(LOAD, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(
-            run.stderr,
-            "usage: ch05-select-load [ADDR [CLIENTS [LINES]]]\n"
-        );
-    }
+    conventions::assert_bad_arguments_print_usage(
+        LOAD,
+        &[
+            &["--help"],
+            &["127.0.0.1:5000", "0"],
+            &["127.0.0.1:5000", "10", "none"],
+            &["127.0.0.1:5000", "10", "10", "extra"],
+        ],
+        "usage: ch05-select-load [ADDR [CLIENTS [LINES]]]",
+    );
 }
 
 #[test]
@@ -81,16 +78,13 @@ fn a_closed_stdout_is_reported_in_one_line() {
     // `cargo run -p ch05-select-load | head -1`: once head has gone, every
     // write to stdout fails with EPIPE, and println! would panic.
     let server = select_server("3");
-    let (reader, writer) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("a pipe");
-    drop(reader);
     let mut command = std::process::Command::new(LOAD);
     command.args([&server.addr().to_string(), "3", "2"]);
-    let mut load = Process::spawn_with_stdout(command, writer.into());
-    load.close_stdin();
-    let run = load.finish();
-    assert_eq!(run.code(), 1, "{run:?}");
-    assert_eq!(run.stderr, "could not print: Broken pipe (os error 32)\n");
+    conventions::assert_a_closed_stdout_is_reported(
+        command,
+        b"",
+        "could not print",
+    );
 }
 
 #[test]

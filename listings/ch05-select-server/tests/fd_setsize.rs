@@ -9,7 +9,6 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
 
-use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use testkit::{Client, Process, Server, procfs};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch05-select-server");
@@ -22,30 +21,12 @@ const NEEDED: u64 = 4096;
 /// descriptor 1024 before they fill its 1,020 slots.
 const TAKEN: std::ops::Range<i32> = 3..100;
 
-/// How many of `pid`'s open descriptors are numbered below `limit`.
-fn descriptors_below(pid: u32, limit: usize) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("read /proc/<pid>/fd")
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<usize>().ok())
-        .filter(|&fd| fd < limit)
-        .count()
-}
-
 #[test]
 fn a_connection_whose_descriptor_select_cannot_watch_is_refused_cleanly() {
     // The usual soft limit is 1024, and then accept() would fail with EMFILE
     // before any descriptor reached 1024. Raise it, within the hard limit.
-    let hard = testkit::limits::hard_descriptor_limit();
-    if hard < NEEDED {
-        testkit::skip(&format!(
-            "this test needs a hard RLIMIT_NOFILE of {NEEDED}, not {hard}"
-        ));
+    if !testkit::limits::raise_own_descriptor_limit(NEEDED) {
         return;
-    }
-    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
-    if soft < NEEDED {
-        setrlimit(Resource::RLIMIT_NOFILE, NEEDED, hard).expect("setrlimit");
     }
 
     // As many slots as select() allows, so that descriptors run out first.
@@ -96,7 +77,10 @@ fn a_connection_whose_descriptor_select_cannot_watch_is_refused_cleanly() {
     );
     // Every descriptor below 1024 held a client or something the server
     // had before, and slots were left.
-    assert_eq!(descriptors_below(server.pid(), FD_SETSIZE), FD_SETSIZE);
+    assert_eq!(
+        procfs::descriptors_below(server.pid(), FD_SETSIZE as u64),
+        FD_SETSIZE
+    );
     assert!(clients.len() < 1020, "{} clients", clients.len());
 
     // The server goes on serving the clients it has, the first and the last.

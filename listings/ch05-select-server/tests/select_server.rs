@@ -4,41 +4,20 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use socket2::{Domain, Socket, Type};
+use testkit::select_server::{
+    FULL, IDLE, TOO_LONG, WELCOME, round_trip, welcomed,
+};
 use testkit::{
-    Client, Process, Server, Transcript, conventions, procfs, timeout,
+    Client, Process, Server, Transcript, conventions, limits, procfs, timeout,
 };
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch05-select-server");
-const WELCOME: [&str; 2] = [
-    "Welcome to php socket server version 1.0 \n",
-    "Enter a message and press enter, and i shall reply back \n",
-];
-const FULL: &str = "Sorry, the server is full. Try again later.\n";
-const IDLE: &str =
-    "Sorry, the server is full and you have been idle too long. Goodbye.\n";
-const TOO_LONG: &str = "Sorry, a line may be at most 1024 bytes. Goodbye.\n";
 const MAX_CLIENTS: usize = 10;
-
-/// Connects a client and reads the two-line welcome.
-fn welcomed(server: &Server) -> Client {
-    let mut client = server.connect();
-    assert_eq!(client.read_line(), WELCOME[0]);
-    assert_eq!(client.read_line(), WELCOME[1]);
-    client
-}
-
-/// Sends `line` and checks the reply.
-fn round_trip(client: &mut Client, line: &str) {
-    client.send_line(line);
-    assert_eq!(client.read_line(), format!("OK ... {line}\n"));
-}
 
 #[test]
 fn session_matches_the_book() {
@@ -438,18 +417,10 @@ fn out_of_descriptors() -> (Server, Vec<Client>, Client) {
     let mut command = Command::new(SERVER);
     // Slots to spare: here descriptors run out first.
     command.args(["127.0.0.1:0", "100"]);
-    // SAFETY: the closure runs in the child between fork and exec, and only
-    // calls getrlimit(2) and setrlimit(2), which are async-signal-safe. It
-    // lowers the limit of the server alone, not of this test process.
-    unsafe {
-        command.pre_exec(|| {
-            let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
-            setrlimit(Resource::RLIMIT_NOFILE, LIMIT, hard)?;
-            Ok(())
-        });
-    }
+    // The server's own limit, not this test process's.
+    limits::limit_descriptors(&mut command, LIMIT);
     let mut server = Server::from_process(Process::spawn(command));
-    let in_use = descriptors_below(server.pid(), LIMIT);
+    let in_use = procfs::descriptors_below(server.pid(), LIMIT);
     let room = LIMIT as usize - in_use;
     assert!(
         room >= 2,
@@ -508,16 +479,6 @@ fn out_of_descriptors_a_busy_server_tries_again_a_few_times_a_second() {
         failures <= 10,
         "{failures} failed accepts in a second of {rounds} lines"
     );
-}
-
-/// How many of `pid`'s open descriptors are numbered below `limit`.
-fn descriptors_below(pid: u32, limit: u64) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("read /proc/<pid>/fd")
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u64>().ok())
-        .filter(|&fd| fd < limit)
-        .count()
 }
 
 #[test]

@@ -5,13 +5,14 @@
 //! answer a server, so nothing can keep two programs sending to each other;
 //! every process is killed when its test ends.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::thread;
 use std::time::Duration;
 
 use regex::Regex;
 use testkit::kernel::assert_asleep_during;
 use testkit::php::{Original, php};
+use testkit::udp::{self, receive_from};
 use testkit::{Process, Transcript, timeout};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch06-udp-client");
@@ -34,12 +35,6 @@ fn original_server(port: u16) -> Original {
     )
 }
 
-/// A loopback UDP port on which, a moment ago, nothing was bound.
-fn unused_udp_port() -> u16 {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    socket.local_addr().expect("local_addr").port()
-}
-
 /// A stand-in server's socket on loopback, with the kit's read timeout.
 fn stand_in() -> (UdpSocket, u16) {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
@@ -48,14 +43,6 @@ fn stand_in() -> (UdpSocket, u16) {
         .expect("read timeout");
     let port = socket.local_addr().expect("local_addr").port();
     (socket, port)
-}
-
-/// Receives one datagram and returns it with its sender.
-fn receive(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
-    let mut buffer = vec![0u8; 65_536];
-    let (received, sender) = socket.recv_from(&mut buffer).expect("a datagram");
-    buffer.truncate(received);
-    (buffer, sender)
 }
 
 const PROMPT: &str = "Enter a message to send : ";
@@ -70,7 +57,7 @@ fn the_original_client_waits_for_a_lost_reply_with_no_end() {
     let mut client = php.spawn(&original_client(port), &[]);
     client.write_stdin(b"hello\n");
     // The message arrives; the stand-in never answers it.
-    assert_eq!(receive(&server).0, b"hello\n");
+    assert_eq!(receive_from(&server).0, b"hello\n");
     assert_asleep_during(client.pid(), Duration::from_secs(3));
     assert!(!client.has_exited(), "the client gave up");
     assert_eq!(client.stdout(), format!("Socket created \n{PROMPT}"));
@@ -84,7 +71,7 @@ fn the_original_client_takes_a_strangers_datagram_for_the_reply() {
     let (server, port) = stand_in();
     let mut client = php.spawn(&original_client(port), &[]);
     client.write_stdin(b"hello\n");
-    let (message, sender) = receive(&server);
+    let (message, sender) = receive_from(&server);
     assert_eq!(message, b"hello\n");
     // Not the server: another socket, which sends once and never answers.
     let stranger = UdpSocket::bind("127.0.0.1:0").expect("bind");
@@ -103,7 +90,7 @@ fn msg_waitall_does_not_make_the_original_client_wait_for_2045_bytes() {
     let (server, port) = stand_in();
     let mut client = php.spawn(&original_client(port), &[]);
     client.write_stdin(b"hi\n");
-    let (_, sender) = receive(&server);
+    let (_, sender) = receive_from(&server);
     server.send_to(b"OK hi\n", sender).expect("send_to");
     // The reply is printed and the next message asked for, with the input
     // still open: the client did not wait for more.
@@ -124,13 +111,13 @@ fn at_the_end_of_its_input_the_original_client_sends_an_empty_datagram_and_says_
     let (server, port) = stand_in();
     let answer = thread::spawn(move || {
         for expected in [&b"hello\n"[..], b"\n"] {
-            let (message, sender) = receive(&server);
+            let (message, sender) = receive_from(&server);
             assert_eq!(message, expected);
             let reply = [&b"OK "[..], &message].concat();
             server.send_to(&reply, sender).expect("send_to");
         }
         // The end of the input: an empty datagram, not answered.
-        receive(&server).0
+        receive_from(&server).0
     });
     let run = php.run(&original_client(port), b"hello\n\n");
     let last = answer.join().expect("the stand-in server");
@@ -152,7 +139,7 @@ fn at_the_end_of_its_input_the_original_client_sends_an_empty_datagram_and_says_
 #[test]
 fn the_books_client_talks_to_the_original_server() {
     let Some(php) = php() else { return };
-    let port = unused_udp_port();
+    let port = udp::unused_port();
     let server = php.spawn(&original_server(port), &[]);
     server.wait_for_stdout("Waiting for data ...");
     let run = Process::run(
@@ -190,7 +177,7 @@ fn the_books_client_talks_to_the_original_server() {
 #[test]
 fn the_original_servers_cut_reply_is_not_the_reply_listing_6_2_waits_for() {
     let Some(php) = php() else { return };
-    let port = unused_udp_port();
+    let port = udp::unused_port();
     let server = php.spawn(&original_server(port), &[]);
     server.wait_for_stdout("Waiting for data ...");
     let mut line = "z".repeat(150);

@@ -6,44 +6,18 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::os::fd::AsFd;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 
 use nix::fcntl::OFlag;
 use nix::pty::{PtyMaster, grantpt, posix_openpt, ptsname_r, unlockpt};
-use nix::sys::signal::Signal;
-use testkit::{Process, Server, Transcript, procfs, timeout, wait_until};
+use testkit::udp::{self, receive_from, stand_in};
+use testkit::{Process, Server, Transcript, conventions, timeout, wait_until};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch06-udp-client");
-
-/// A stand-in server: a socket on loopback and a thread that runs `serve`.
-fn stand_in<T: Send + 'static>(
-    serve: impl FnOnce(UdpSocket) -> T + Send + 'static,
-) -> (SocketAddr, JoinHandle<T>) {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    socket
-        .set_read_timeout(Some(timeout()))
-        .expect("read timeout");
-    let addr = socket.local_addr().expect("local_addr");
-    (addr, thread::spawn(move || serve(socket)))
-}
-
-/// Receives one datagram and returns it with its sender.
-fn receive(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
-    let mut buffer = vec![0u8; 65_536];
-    let (received, sender) = socket.recv_from(&mut buffer).expect("a datagram");
-    buffer.truncate(received);
-    (buffer, sender)
-}
-
-/// A loopback UDP port on which, a moment ago, nothing was bound.
-fn unused_udp_port() -> u16 {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    socket.local_addr().expect("local_addr").port()
-}
 
 #[test]
 fn a_session_with_the_books_server_matches_the_book() {
@@ -168,7 +142,7 @@ fn at_a_terminal_the_client_asks_for_each_message() {
 fn each_line_is_one_datagram_without_its_line_ending() {
     let (addr, server) = stand_in(|socket| {
         for expected in [&b"first"[..], b"", b"from telnet"] {
-            let (message, client) = receive(&socket);
+            let (message, client) = receive_from(&socket);
             assert_eq!(message, expected);
             let reply = [&b"OK "[..], &message].concat();
             socket.send_to(&reply, client).expect("send_to");
@@ -195,9 +169,9 @@ fn each_line_is_one_datagram_without_its_line_ending() {
 fn a_lost_message_is_reported_and_the_client_goes_on() {
     let (addr, server) = stand_in(|socket| {
         // The first datagram is "lost": received, never answered.
-        let (lost, _) = receive(&socket);
+        let (lost, _) = receive_from(&socket);
         assert_eq!(lost, b"lost in the network");
-        let (message, client) = receive(&socket);
+        let (message, client) = receive_from(&socket);
         socket
             .send_to(&[&b"OK "[..], &message].concat(), client)
             .expect("send_to");
@@ -231,10 +205,10 @@ fn a_lost_message_is_reported_and_the_client_goes_on() {
 #[test]
 fn a_late_reply_is_not_taken_for_the_next_one() {
     let (addr, server) = stand_in(|socket| {
-        let (_, client) = receive(&socket);
+        let (_, client) = receive_from(&socket);
         // The client has given up on "one" once "two" arrives. Now the
         // reply to "one" comes, late, just before the reply to "two".
-        let (two, _) = receive(&socket);
+        let (two, _) = receive_from(&socket);
         assert_eq!(two, b"two");
         socket.send_to(b"OK one", client).expect("send_to");
         socket.send_to(b"OK two", client).expect("send_to");
@@ -254,7 +228,7 @@ fn a_late_reply_is_not_taken_for_the_next_one() {
 #[test]
 fn a_connected_client_takes_no_datagrams_from_strangers() {
     let (addr, server) = stand_in(|socket| {
-        let (_, client) = receive(&socket);
+        let (_, client) = receive_from(&socket);
         // Another socket sends the very reply the client waits for. The
         // client's kernel does not deliver it: the socket is connected to
         // the server, and this is not the server. No other socket has that
@@ -276,7 +250,7 @@ fn a_connected_client_takes_no_datagrams_from_strangers() {
 fn no_server_at_the_address_is_an_error_at_once_not_a_timeout() {
     // connect() made the socket hear the ICMP "port unreachable" that the
     // kernel sends back; recv() reports it as "Connection refused".
-    let port = unused_udp_port();
+    let port = udp::unused_port();
     let addr = format!("127.0.0.1:{port}");
     let run = Process::run(CLIENT, [&addr], b"anyone there?\n");
     assert_eq!(run.code(), 1);
@@ -331,19 +305,11 @@ fn an_address_that_does_not_resolve_is_reported() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [vec!["--help"], vec!["127.0.0.1:9999", "extra"]] {
-        let run = Process::run(CLIENT, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch06-udp-client [ADDR]\n");
-    }
-}
-
-/// Waits until process `pid` is in state `state` (`S` asleep, `T` stopped).
-fn wait_for_state(pid: u32, state: char) {
-    let reached = wait_until(timeout(), || {
-        procfs::stat(pid).is_some_and(|stat| stat.state == state)
-    });
-    assert!(reached, "process {pid} never reached state {state}");
+    conventions::assert_bad_arguments_print_usage(
+        CLIENT,
+        &[&["--help"], &["127.0.0.1:9999", "extra"]],
+        "usage: ch06-udp-client [ADDR]",
+    );
 }
 
 /// Backs ch06-udp.md#stopped-and-continued: Ctrl-Z and `fg` while the
@@ -351,29 +317,7 @@ fn wait_for_state(pid: u32, state: char) {
 /// reason to stop.
 #[test]
 fn a_client_stopped_and_continued_while_it_waits_goes_on_waiting() {
-    let (addr, server) = stand_in(|socket| {
-        let (message, client) = receive(&socket);
-        (socket, message, client)
-    });
-    let mut command = Command::new(CLIENT);
-    command.arg(addr.to_string());
-    let mut client = Process::spawn(command);
-    client.write_stdin(b"hello\n");
-    client.close_stdin();
-    let (socket, message, sender) = server.join().expect("the stand-in");
-    assert_eq!(message, b"hello");
-    // The message has arrived: the client sleeps in recv() (state S) for
-    // the reply. Stop it and let it go on, as Ctrl-Z and `fg` do.
-    wait_for_state(client.pid(), 'S');
-    client.signal(Signal::SIGSTOP);
-    wait_for_state(client.pid(), 'T');
-    client.signal(Signal::SIGCONT);
-    // Only now does the reply come.
-    socket.send_to(b"OK hello", sender).expect("send_to");
-    let run = client.finish();
-    assert_eq!(run.stderr, "");
-    assert_eq!(run.stdout, "Reply : OK hello\n");
-    assert_eq!(run.code(), 0);
+    udp::assert_a_client_stopped_and_continued_while_it_waits_goes_on(CLIENT);
 }
 
 /// Backs ch06-udp.md#who-a-udp-server-answers.
@@ -395,37 +339,17 @@ fn a_message_that_begins_like_a_reply_is_not_sent() {
 
 #[test]
 fn a_stray_datagram_is_shown_escaped() {
-    let (addr, server) = stand_in(|socket| {
-        let (_, client) = receive(&socket);
-        socket
-            .send_to(b"OK \x1b[31mred\nforged", client)
-            .expect("send_to");
-        socket.send_to(b"OK hello", client).expect("send_to");
-    });
-    let run = Process::run(CLIENT, [addr.to_string()], b"hello\n");
-    server.join().expect("the stand-in server");
-    assert_eq!(run.code(), 0, "{run:?}");
-    assert_eq!(run.stdout, "Reply : OK hello\n");
-    assert_eq!(
-        run.stderr,
-        "skipping a late reply: OK \\x1b[31mred\\nforged\n"
-    );
+    udp::assert_a_stray_datagram_is_shown_escaped(CLIENT);
 }
 
 #[test]
 fn a_closed_stdout_stops_the_client_with_one_line_and_status_1() {
     let server = Server::start(testkit::bin("ch06-udp-server"));
-    let (reader, writer) = nix::unistd::pipe().expect("pipe");
-    drop(reader);
     let mut command = Command::new(CLIENT);
     command.arg(server.addr().to_string());
-    let mut client = Process::spawn_with_stdout(command, Stdio::from(writer));
-    client.write_stdin(b"hello\nhow are you?\n");
-    client.close_stdin();
-    let run = client.finish();
-    assert_eq!(
-        run.stderr,
-        "could not write to stdout: Broken pipe (os error 32)\n"
+    conventions::assert_a_closed_stdout_is_reported(
+        command,
+        b"hello\nhow are you?\n",
+        "could not write to stdout",
     );
-    assert_eq!(run.code(), 1);
 }

@@ -6,14 +6,12 @@
 //! Listing 6-1, which does not answer a reply, and so ends the exchange.
 //! Every process is killed when its test ends.
 
-mod common;
-
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use common::{LoggedServer, assert_quiet, socket_of};
 use testkit::php::{Original, php};
-use testkit::{Server, Transcript, procfs, skip, timeout, wait_until};
+use testkit::udp::{self, LoggedServer, assert_quiet, receive};
+use testkit::{Server, Transcript, pidfd, procfs, skip, timeout, wait_until};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch06-udp-server");
 
@@ -41,41 +39,14 @@ fn with_warnings(program: Original) -> Original {
     program.edit("error_reporting(~E_WARNING);", "", 1)
 }
 
-/// A loopback UDP port on which, a moment ago, nothing was bound.
-fn unused_udp_port() -> u16 {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    socket.local_addr().expect("local_addr").port()
-}
-
-/// The test's own socket, connected to `port` on loopback. It only sends
-/// and receives; it never answers.
-fn client(port: u16) -> UdpSocket {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    socket.connect(("127.0.0.1", port)).expect("connect");
-    socket
-        .set_read_timeout(Some(timeout()))
-        .expect("read timeout");
-    socket
-}
-
-/// Receives one datagram (the whole of it) and returns it.
-fn receive(socket: &UdpSocket) -> Vec<u8> {
-    let mut buffer = vec![0u8; 65_536];
-    let received = socket
-        .recv(&mut buffer)
-        .expect("a reply within the timeout");
-    buffer.truncate(received);
-    buffer
-}
-
 /// Backs ch06-udp.md#wrong-udp-reply-cut.
 #[test]
 fn the_original_server_keeps_512_bytes_of_a_message_and_replies_with_100() {
     let Some(php) = php() else { return };
-    let port = unused_udp_port();
+    let port = udp::unused_port();
     let server = php.spawn(&original_server(port), &[]);
     server.wait_for_stdout("Waiting for data ...");
-    let socket = client(port);
+    let socket = udp::client(SocketAddr::from(([127, 0, 0, 1], port)));
 
     // A short message comes back whole.
     socket.send(b"hello\n").expect("send");
@@ -175,7 +146,7 @@ fn the_original_server_reports_a_port_in_use_on_stdout_and_exits_0() {
 #[test]
 fn without_error_reporting_the_cuts_and_the_end_of_input_raise_no_warning() {
     let Some(php) = php() else { return };
-    let port = unused_udp_port();
+    let port = udp::unused_port();
     let server = php.spawn(&with_warnings(original_server(port)), &[]);
     server.wait_for_stdout("Waiting for data ...");
 
@@ -211,11 +182,12 @@ fn without_error_reporting_the_cuts_and_the_end_of_input_raise_no_warning() {
 #[test]
 fn the_books_server_ends_an_exchange_the_original_server_would_keep_up() {
     let Some(php) = php() else { return };
-    let port = unused_udp_port();
+    let port = udp::unused_port();
     let original = php.spawn(&original_server(port), &[]);
     original.wait_for_stdout("Waiting for data ...");
     let mut ours = LoggedServer::start(SERVER);
-    let forger = match socket_of(original.pid()) {
+    let original_addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let forger = match pidfd::copy_udp_socket(original.pid(), original_addr) {
         Ok(socket) => socket,
         Err(why) => return skip(&why),
     };

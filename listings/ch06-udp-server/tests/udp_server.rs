@@ -3,32 +3,13 @@
 //! sent what. Some tests show UDP itself: message boundaries are kept, and
 //! a buffer too small for a datagram loses the rest of it.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::thread;
 
-use testkit::{Process, Server, Transcript, timeout};
+use testkit::udp::{client, receive};
+use testkit::{Process, Server, Transcript, conventions};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch06-udp-server");
-
-/// A client socket on loopback, connected to the server, with timeouts.
-fn client(server: SocketAddr) -> UdpSocket {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    socket.connect(server).expect("connect");
-    socket
-        .set_read_timeout(Some(timeout()))
-        .expect("read timeout");
-    socket
-}
-
-/// Receives one datagram (the whole of it) and returns it.
-fn receive(socket: &UdpSocket) -> Vec<u8> {
-    let mut buffer = vec![0u8; 65_536];
-    let received = socket
-        .recv(&mut buffer)
-        .expect("a reply within the timeout");
-    buffer.truncate(received);
-    buffer
-}
 
 #[test]
 fn session_matches_the_book() {
@@ -175,9 +156,9 @@ fn a_port_in_use_is_reported_in_one_line() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [vec!["--help"], vec!["127.0.0.1:0", "extra"]] {
-        let run = Process::run(SERVER, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch06-udp-server [ADDR]\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        SERVER,
+        &[&["--help"], &["127.0.0.1:0", "extra"]],
+        "usage: ch06-udp-server [ADDR]",
+    );
 }

@@ -5,9 +5,7 @@
 //! Every test runs the daemon with its own pid file and log, in a
 //! `DaemonDir`, so tests run in parallel; the `DaemonDir` is made first and
 //! dropped last, and kills the daemon even when the test fails (and, with
-//! the watchdog of `common`, when the test binary itself is killed).
-
-mod common;
+//! its watchdog, when the test binary itself is killed).
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -28,9 +26,10 @@ use nix::sys::stat::{Mode, umask};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::{Pid, setsid};
 use testkit::daemon::DaemonDir;
+use testkit::pipes::{UnreadPipe, closed_pipe};
 use testkit::{
     Client, Finished, Process, Server, Transcript, connect_when_listening,
-    limits, procfs, timeout, unused_port, wait_until,
+    conventions, limits, procfs, timeout, unused_port, wait_until,
 };
 
 const DAEMON: &str = env!("CARGO_BIN_EXE_ch07-daemon");
@@ -84,7 +83,7 @@ fn descriptors(pid: u32) -> BTreeMap<u32, PathBuf> {
 
 #[test]
 fn the_launcher_returns_while_the_daemon_runs_on_and_greets_every_caller() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let (addr, launcher) = launch(daemon_command(&dir));
     assert_eq!(launcher.code(), 0, "{launcher:?}");
     // The launcher waits until the daemon is ready, so its pid file is
@@ -118,7 +117,7 @@ fn the_launcher_returns_while_the_daemon_runs_on_and_greets_every_caller() {
 
 #[test]
 fn the_daemon_is_in_a_session_of_its_own_that_it_does_not_lead() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let (_, pid) = start_daemon(&dir);
     let daemon = procfs::stat(pid).expect("the daemon runs");
     let test = procfs::stat(std::process::id()).expect("the test runs");
@@ -195,7 +194,7 @@ fn wait_child(child: &mut Child) -> ExitStatus {
 
 #[test]
 fn started_from_a_terminal_the_daemon_has_none() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let output = dir.path().join("launcher.out");
     let (_terminal, mut launcher) = spawn_in_terminal(&args(&dir), &output);
     let status = wait_child(&mut launcher);
@@ -218,7 +217,7 @@ fn started_from_a_terminal_the_daemon_has_none() {
 fn in_the_foreground_it_keeps_its_terminal() {
     // The other side of the test above: the same start, with a terminal
     // the server keeps when it does not detach.
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let output = dir.path().join("foreground.out");
     let mut args = args(&dir);
     args.insert(0, "--foreground".to_string());
@@ -242,7 +241,7 @@ fn in_the_foreground_it_keeps_its_terminal() {
 
 #[test]
 fn the_daemon_works_in_the_root_folder_with_its_own_umask() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let mut command = daemon_command(&dir);
     // SAFETY: runs in the child before exec; umask is one system call,
     // async-signal-safe.
@@ -261,7 +260,7 @@ fn the_daemon_works_in_the_root_folder_with_its_own_umask() {
 
 #[test]
 fn only_its_socket_pid_file_and_log_stay_open_and_0_to_2_are_dev_null() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     // A descriptor the launcher inherits, as from a careless parent.
     let inherited = File::create(dir.path().join("inherited")).expect("create");
     let inherited_fd = inherited.as_raw_fd();
@@ -295,7 +294,7 @@ fn only_its_socket_pid_file_and_log_stay_open_and_0_to_2_are_dev_null() {
 
 #[test]
 fn a_second_launch_fails_cleanly_while_the_first_daemon_runs() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let (addr, pid) = start_daemon(&dir);
     assert_eq!(
         fs::read_to_string(dir.pid_file()).ok(),
@@ -328,7 +327,7 @@ fn a_second_launch_fails_cleanly_while_the_first_daemon_runs() {
 
 #[test]
 fn sigterm_stops_the_daemon_and_removes_its_pid_file() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let (addr, pid) = start_daemon(&dir);
     kill(Pid::from_raw(pid as i32), Signal::SIGTERM).expect("kill");
     let status = dir.wait_exit(pid, timeout());
@@ -340,7 +339,7 @@ fn sigterm_stops_the_daemon_and_removes_its_pid_file() {
 
 #[test]
 fn a_pid_file_left_by_a_killed_daemon_does_not_stop_a_new_one() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let (_, first) = start_daemon(&dir);
     // SIGKILL cannot be caught: the daemon has no chance to clean up, and
     // its pid file stays. Its lock goes with it.
@@ -355,7 +354,7 @@ fn a_pid_file_left_by_a_killed_daemon_does_not_stop_a_new_one() {
 
 #[test]
 fn a_bind_error_reaches_the_terminal_and_no_daemon_starts() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("local_addr").to_string();
     let mut args = args(&dir);
@@ -375,7 +374,7 @@ fn a_bind_error_reaches_the_terminal_and_no_daemon_starts() {
 
 #[test]
 fn a_log_that_cannot_be_opened_is_reported_before_detaching() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let log = dir.path().join("no-such-folder").join("daemon.log");
     let mut args = args(&dir);
     args[3] = log.display().to_string();
@@ -394,7 +393,7 @@ fn a_log_that_cannot_be_opened_is_reported_before_detaching() {
 
 #[test]
 fn relative_paths_mean_the_folder_it_was_started_in() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let mut command = Command::new(DAEMON);
     command
         .current_dir(dir.path())
@@ -412,7 +411,7 @@ fn relative_paths_mean_the_folder_it_was_started_in() {
 
 #[test]
 fn in_the_foreground_it_logs_to_stderr_and_stops_on_ctrl_c() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let mut args = args(&dir);
     args.insert(0, "--foreground".to_string());
     let mut server = Server::start_with(DAEMON, &args, &[]);
@@ -434,7 +433,7 @@ fn in_the_foreground_it_logs_to_stderr_and_stops_on_ctrl_c() {
 
 #[test]
 fn the_daemon_sleeps_while_nobody_calls() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let (_, pid) = start_daemon(&dir);
     let used = procfs::cpu_used_during(pid, Duration::from_millis(500));
     assert!(used < Duration::from_millis(50), "used {used:?} of CPU");
@@ -442,21 +441,16 @@ fn the_daemon_sleeps_while_nobody_calls() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    let usage = "usage: ch07-daemon [--foreground] [--pid-file PATH] [--log-file PATH] [ADDR]\n";
-    for args in [
-        vec!["--help"],
-        vec!["127.0.0.1:0", "extra"],
-        vec!["--pid-file"],
-    ] {
-        let run = Process::run(DAEMON, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, usage);
-    }
+    conventions::assert_bad_arguments_print_usage(
+        DAEMON,
+        &[&["--help"], &["127.0.0.1:0", "extra"], &["--pid-file"]],
+        "usage: ch07-daemon [--foreground] [--pid-file PATH] [--log-file PATH] [ADDR]",
+    );
 }
 
 #[test]
 fn session_matches_the_book() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let (addr, launcher) = launch(daemon_command(&dir));
     assert_eq!(launcher.code(), 0, "{launcher:?}");
     let pid = dir.daemon_pid();
@@ -508,7 +502,7 @@ fn assert_refused(dir: &DaemonDir, args: &[String], error: &str) {
 
 #[test]
 fn a_symbolic_link_at_the_pid_files_path_is_not_followed() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let precious = dir.path().join("precious");
     fs::write(&precious, PRECIOUS).expect("write");
     std::os::unix::fs::symlink(&precious, dir.pid_file()).expect("symlink");
@@ -527,7 +521,7 @@ fn a_symbolic_link_at_the_pid_files_path_is_not_followed() {
 
 #[test]
 fn a_symbolic_link_at_the_logs_path_is_not_followed() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let precious = dir.path().join("precious");
     fs::write(&precious, PRECIOUS).expect("write");
     std::os::unix::fs::symlink(&precious, dir.log_file()).expect("symlink");
@@ -549,7 +543,7 @@ fn a_second_name_of_another_file_is_not_taken_for_the_pid_file() {
     // A hard link is not a link to follow: it is the file itself, under a
     // second name. Where protected_hardlinks is off (see proc(5)), anyone
     // may give a file of yours a second name in a folder they can write.
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let precious = dir.path().join("precious");
     fs::write(&precious, PRECIOUS).expect("write");
     fs::hard_link(&precious, dir.pid_file()).expect("link");
@@ -570,7 +564,7 @@ fn a_second_name_of_another_file_is_not_taken_for_the_pid_file() {
 fn a_fifo_at_the_logs_path_is_refused_at_once() {
     // open() of a FIFO for writing waits until someone opens it for
     // reading: the launcher would hang for ever.
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     nix::unistd::mkfifo(&dir.log_file(), Mode::from_bits_truncate(0o600))
         .expect("mkfifo");
     let error = format!(
@@ -588,7 +582,7 @@ fn a_pid_file_that_belongs_to_another_user_is_not_taken() {
         testkit::skip("only root can give a file to another user");
         return;
     }
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     fs::write(dir.pid_file(), "1\n").expect("write");
     let nobody = 65534;
     std::os::unix::fs::chown(dir.pid_file(), Some(nobody), Some(nobody))
@@ -613,7 +607,7 @@ fn mode(path: &Path) -> u32 {
 
 #[test]
 fn nobody_else_may_write_its_files_whatever_the_launchers_umask() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let mut command = daemon_command(&dir);
     // SAFETY: runs in the child before exec; umask is one system call,
     // async-signal-safe.
@@ -633,7 +627,7 @@ fn nobody_else_may_write_its_files_whatever_the_launchers_umask() {
 
 #[test]
 fn a_stale_pid_file_naming_a_live_process_is_taken_over() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     // Nobody holds the file locked: its daemon is dead, and the pid it
     // names now belongs to someone else.
     let mut innocent = Process::spawn(Command::new("cat"));
@@ -647,7 +641,7 @@ fn a_stale_pid_file_naming_a_live_process_is_taken_over() {
 
 #[test]
 fn a_pid_file_locked_by_another_program_is_not_a_running_daemon() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     // Some program (here the test) holds the pid file locked, and the pid
     // in it is not its own: it is the innocent's, which has not even
     // opened it. No daemon runs.
@@ -677,7 +671,7 @@ fn my_uid() -> u32 {
 
 #[test]
 fn by_default_the_pid_file_goes_in_the_users_runtime_folder() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     // The user's runtime folder, as a login manager makes it: private.
     let runtime = dir.path().join("run");
     fs::DirBuilder::new()
@@ -703,7 +697,7 @@ fn by_default_the_pid_file_goes_in_the_users_runtime_folder() {
 
 #[test]
 fn without_a_runtime_folder_they_go_in_a_private_folder_of_its_own() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let mut command = Command::new(DAEMON);
     command
         .env_remove("XDG_RUNTIME_DIR")
@@ -727,7 +721,7 @@ fn without_a_runtime_folder_they_go_in_a_private_folder_of_its_own() {
 
 #[test]
 fn a_default_folder_that_others_may_write_is_refused() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let folder = dir.path().join(format!("ch07-daemon-{}", my_uid()));
     fs::create_dir(&folder).expect("mkdir");
     fs::set_permissions(&folder, fs::Permissions::from_mode(0o777))
@@ -755,7 +749,7 @@ fn a_default_folder_that_others_may_write_is_refused() {
 
 #[test]
 fn out_of_descriptors_it_neither_spins_nor_floods_its_log() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let (addr, pid) = start_daemon(&dir);
     // accept() needs one more descriptor than the daemon has open now.
     let open = procfs::open_fds(pid) as u64;
@@ -801,13 +795,12 @@ fn args_on(dir: &DaemonDir, port: u16) -> Vec<String> {
 #[test]
 fn a_launcher_whose_stdout_is_closed_still_starts_the_daemon() {
     // As in `cargo run -p ch07-daemon | head -0`: writes fail with EPIPE.
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let port = unused_port();
-    let (read, write) = common::pipe();
-    drop(read);
     let mut command = Command::new(DAEMON);
     command.args(args_on(&dir, port));
-    let mut launcher = Process::spawn_with_stdout(command, Stdio::from(write));
+    let mut launcher =
+        Process::spawn_with_stdout(command, closed_pipe().into());
     let status = launcher.wait_exit(timeout());
     assert!(status.success(), "{status:?}: {}", launcher.stderr());
     let mut client = connect_when_listening(([127, 0, 0, 1], port).into());
@@ -816,12 +809,13 @@ fn a_launcher_whose_stdout_is_closed_still_starts_the_daemon() {
 
 #[test]
 fn a_launcher_whose_stdout_nobody_reads_does_not_block() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let port = unused_port();
-    let (_unread, write) = common::full_pipe();
+    let unread = UnreadPipe::full();
     let mut command = Command::new(DAEMON);
     command.args(args_on(&dir, port));
-    let mut launcher = Process::spawn_with_stdout(command, Stdio::from(write));
+    let mut launcher =
+        Process::spawn_with_stdout(command, unread.writer().into());
     let status = launcher.wait_exit(timeout());
     assert!(status.success(), "{status:?}: {}", launcher.stderr());
     let mut client = connect_when_listening(([127, 0, 0, 1], port).into());
@@ -830,13 +824,11 @@ fn a_launcher_whose_stdout_nobody_reads_does_not_block() {
 
 #[test]
 fn in_the_foreground_a_closed_stdout_stops_nothing() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let port = unused_port();
-    let (read, write) = common::pipe();
-    drop(read);
     let mut command = Command::new(DAEMON);
     command.arg("--foreground").args(args_on(&dir, port));
-    let mut server = Process::spawn_with_stdout(command, Stdio::from(write));
+    let mut server = Process::spawn_with_stdout(command, closed_pipe().into());
     let mut client = connect_when_listening(([127, 0, 0, 1], port).into());
     assert_eq!(client.read_to_end(), WELCOME);
     server.wait_for_stderr("connection from");
@@ -847,13 +839,13 @@ fn in_the_foreground_a_closed_stdout_stops_nothing() {
 fn in_the_foreground_a_log_nobody_reads_stops_nothing() {
     // The foreground log is stderr: here a pipe that is full already, so
     // every line the server logs finds no room.
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let port = unused_port();
-    let (_unread, write) = common::full_pipe();
+    let unread = UnreadPipe::full();
     let mut command = Command::new(DAEMON);
     command.arg("--foreground").args(args_on(&dir, port));
-    common::set_stderr(&mut command, write);
-    let mut server = Process::spawn(command);
+    let mut server =
+        Process::spawn_with_stderr(command, unread.writer().into());
     let addr = ([127, 0, 0, 1], port).into();
     assert_eq!(connect_when_listening(addr).read_to_end(), WELCOME);
     for _ in 0..100 {
@@ -864,17 +856,17 @@ fn in_the_foreground_a_log_nobody_reads_stops_nothing() {
 
 #[test]
 fn errors_are_reported_by_status_even_when_stderr_is_closed() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("local_addr").port();
     for (args, status) in [(args_on(&dir, port), 1), (vec!["--help".into()], 2)]
     {
-        let (read, write) = common::pipe();
-        drop(read);
         let mut command = Command::new(DAEMON);
         command.args(&args);
-        common::set_stderr(&mut command, write);
-        let run = Process::run_command(command);
+        let mut process =
+            Process::spawn_with_stderr(command, closed_pipe().into());
+        process.close_stdin();
+        let run = process.finish();
         assert_eq!(run.status.code(), Some(status), "{args:?}: {run:?}");
     }
 }
@@ -889,7 +881,7 @@ fn helper_a_test_that_starts_a_daemon_and_waits() {
     if std::env::var_os("WATCHDOG_VICTIM").is_none() {
         return;
     }
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let (_, pid) = start_daemon(&dir);
     println!("daemon {pid}");
     let _ = std::io::stdin().read(&mut [0]);

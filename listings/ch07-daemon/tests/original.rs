@@ -6,10 +6,8 @@
 //! guard finds the PHP processes by the script's path on their command line
 //! and kills them, even when the test fails. It also makes this test process
 //! a child subreaper, so that the daemon, once its parents have exited, is
-//! adopted by the test and can be reaped here. Its watchdog (see `common`)
-//! kills the daemons even if the test binary itself is killed.
-
-mod common;
+//! adopted by the test and can be reaped here. Its watchdog kills the
+//! daemons even if the test binary itself is killed.
 
 use std::ffi::CString;
 use std::fs::{self, File};
@@ -82,7 +80,7 @@ fn the_daemon(dir: &DaemonDir) -> u32 {
 fn with_its_port_taken_the_original_daemon_exits_0_and_says_success() {
     let _one_at_a_time = exclusive();
     let Some(php) = php() else { return };
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("local_addr").port();
 
@@ -159,7 +157,7 @@ fn socket_strerror_of_false_is_success() {
 fn the_original_daemon_binds_after_detaching_and_greets_our_client() {
     let _shared = shared();
     let Some(php) = php() else { return };
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let port = unused_port();
 
     let mut launcher = php.spawn_at(&original_daemon(port), &script(&dir));
@@ -210,7 +208,7 @@ fn the_original_daemon_binds_after_detaching_and_greets_our_client() {
 fn the_original_daemon_keeps_what_it_inherited() {
     let _shared = shared();
     let Some(php) = php() else { return };
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let port = unused_port();
     fs::write(script(&dir), original_daemon(port).source())
         .expect("write the script");
@@ -305,7 +303,7 @@ fn started_from_a_terminal_the_original_daemon_writes_into_it_without_owning_it(
  {
     let _shared = shared();
     let Some(php) = php() else { return };
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let port = unused_port();
     fs::write(script(&dir), original_daemon(port).source())
         .expect("write the script");
@@ -444,7 +442,7 @@ mod no_fork {
 fn when_fork_fails_the_original_daemon_still_exits_0() {
     let _shared = shared();
     let Some(php) = php() else { return };
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let port = unused_port();
     fs::write(script(&dir), original_daemon(port).source())
         .expect("write the script");

@@ -2,16 +2,12 @@
 //! what Listing 7-1 guarantees, which its tests (listings/ch07-daemon)
 //! check in full. These are the checks of its defences, run again here.
 
-// Kills the daemons a test starts even if the test binary is killed, and
-// the pipes for a program's output.
-#[path = "../../ch07-daemon/tests/common/mod.rs"]
-mod common;
-
 use std::fs;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use testkit::daemon::DaemonDir;
+use testkit::pipes::{UnreadPipe, closed_pipe};
 use testkit::{
     Client, Process, Server, connect_when_listening, limits, procfs, timeout,
     unused_port,
@@ -36,7 +32,7 @@ fn symbolic_links_at_its_files_paths_are_not_followed() {
     for (planted, error) in
         [("pid", "could not lock"), ("log", "could not open")]
     {
-        let dir = common::daemon_dir();
+        let dir = DaemonDir::new();
         let path = match planted {
             "pid" => dir.pid_file(),
             _ => dir.log_file(),
@@ -63,7 +59,7 @@ fn symbolic_links_at_its_files_paths_are_not_followed() {
 
 #[test]
 fn out_of_descriptors_it_neither_spins_nor_floods_its_log() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let server = Server::start_with(DAEMON, args(&dir, 0), &[]);
     let addr = server.addr();
     let launcher = server.into_process().finish();
@@ -85,26 +81,25 @@ fn out_of_descriptors_it_neither_spins_nor_floods_its_log() {
 #[test]
 fn a_closed_stdout_or_a_full_stderr_stops_nothing() {
     // The launcher, with stdout a closed pipe.
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let port = unused_port();
-    let (read, write) = common::pipe();
-    drop(read);
     let mut command = Command::new(DAEMON);
     command.args(args(&dir, port));
-    let mut launcher = Process::spawn_with_stdout(command, Stdio::from(write));
+    let mut launcher =
+        Process::spawn_with_stdout(command, closed_pipe().into());
     let status = launcher.wait_exit(timeout());
     assert!(status.success(), "{status:?}: {}", launcher.stderr());
     let addr = ([127, 0, 0, 1], port).into();
     assert_eq!(connect_when_listening(addr).read_to_end(), WELCOME);
 
     // In the foreground, with its log on stderr, a pipe nobody reads.
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let port = unused_port();
-    let (_unread, write) = common::full_pipe();
+    let unread = UnreadPipe::full();
     let mut command = Command::new(DAEMON);
     command.arg("--foreground").args(args(&dir, port));
-    common::set_stderr(&mut command, write);
-    let mut server = Process::spawn(command);
+    let mut server =
+        Process::spawn_with_stderr(command, unread.writer().into());
     let addr = ([127, 0, 0, 1], port).into();
     assert_eq!(connect_when_listening(addr).read_to_end(), WELCOME);
     for _ in 0..100 {

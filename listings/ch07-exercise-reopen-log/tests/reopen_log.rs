@@ -1,10 +1,6 @@
 //! The checks for exercise 7-1. They fail on the unchanged starter (SIGHUP
 //! kills it) and pass once SIGHUP makes the daemon reopen its log.
 
-// Kills the daemons a test starts even if the test binary is killed.
-#[path = "../../ch07-daemon/tests/common/mod.rs"]
-mod common;
-
 use std::fs;
 use std::net::SocketAddr;
 
@@ -49,7 +45,7 @@ fn hang_up_and_wait_for(dir: &DaemonDir, pid: u32, line: &str) {
 
 #[test]
 fn after_sighup_the_log_goes_to_a_new_file_at_the_same_path() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let (addr, pid) = start_daemon(&dir);
     // What logrotate does: rename the log...
     let rotated = dir.path().join("daemon.log.1");
@@ -75,7 +71,7 @@ fn after_sighup_the_log_goes_to_a_new_file_at_the_same_path() {
 
 #[test]
 fn a_log_that_cannot_be_reopened_keeps_the_old_one() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let (addr, pid) = start_daemon(&dir);
     let rotated = dir.path().join("daemon.log.1");
     fs::rename(dir.log_file(), &rotated).expect("rename the log");
@@ -103,7 +99,7 @@ fn a_log_that_cannot_be_reopened_keeps_the_old_one() {
 
 #[test]
 fn sighup_twice_is_fine_and_sigterm_still_stops_it() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let (_, pid) = start_daemon(&dir);
     let reopened = format!("reopened {}\n", dir.log_file().display());
     hang_up_and_wait_for(&dir, pid, &reopened);
@@ -123,7 +119,7 @@ fn sighup_twice_is_fine_and_sigterm_still_stops_it() {
 fn a_symbolic_link_at_the_logs_path_is_not_followed() {
     // Whoever may write in the log's folder could put a link there, to
     // make the daemon write into a file of their choice.
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let (addr, pid) = start_daemon(&dir);
     let rotated = dir.path().join("daemon.log.1");
     fs::rename(dir.log_file(), &rotated).expect("rename the log");

@@ -1,17 +1,13 @@
 //! The checks for exercise 7-2. They run the real daemon of Listing 7-1 and
 //! fail until the tool stops it, and only it.
 
-// Kills the daemons a test starts even if the test binary is killed.
-#[path = "../../ch07-daemon/tests/common/mod.rs"]
-mod common;
-
 use std::fs::{self, File};
 use std::process::Command;
 
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::Signal;
 use testkit::daemon::DaemonDir;
-use testkit::{Process, Server, procfs};
+use testkit::{Process, Server, conventions, procfs};
 
 const STOP: &str = env!("CARGO_BIN_EXE_ch07-exercise-stop");
 
@@ -42,7 +38,7 @@ fn stop(dir: &DaemonDir) -> testkit::Finished {
 
 #[test]
 fn stops_a_running_daemon_and_returns_once_it_has_exited() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let pid = start_daemon(&dir);
     let run = stop(&dir);
     assert_eq!(run.code(), 0, "{run:?}");
@@ -59,7 +55,7 @@ fn stops_a_running_daemon_and_returns_once_it_has_exited() {
 
 #[test]
 fn a_stale_pid_file_never_gets_anyone_killed() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     // Some innocent process, whose pid a dead daemon's pid file names.
     let mut innocent = Process::spawn(Command::new("cat"));
     fs::write(dir.pid_file(), format!("{}\n", innocent.pid())).expect("write");
@@ -83,7 +79,7 @@ fn a_stale_pid_file_never_gets_anyone_killed() {
 fn a_pid_file_locked_by_another_process_gets_nobody_killed() {
     // The lock is held, but not by the process the file names: someone
     // else holds it (here the test), and the pid is an innocent's.
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let mut innocent = Process::spawn(Command::new("cat"));
     let _held = lock_pid_file(&dir, &format!("{}\n", innocent.pid()));
 
@@ -105,7 +101,7 @@ fn a_pid_file_locked_by_another_process_gets_nobody_killed() {
 #[test]
 fn by_default_it_reads_the_daemons_default_pid_file() {
     // Listing 7-1's default: ch07-daemon.pid in the user's runtime folder.
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let mut command = Command::new(STOP);
     command.env("XDG_RUNTIME_DIR", dir.path());
     let run = Process::run_command(command);
@@ -228,7 +224,7 @@ fn pid_namespaces_work() -> Result<(), String> {
 fn a_pid_of_0_signals_nobody() {
     // kill(0, sig) signals every process in the caller's process group:
     // here the shell that started the tool and an innocent `sleep`.
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let _held = lock_pid_file(&dir, "0\n");
     let (shell, innocent, status) = run_in_a_group(&[], &dir);
     assert_eq!(
@@ -246,7 +242,7 @@ fn a_pid_of_0_signals_nobody() {
 #[test]
 fn a_negative_pid_signals_no_process_group() {
     // kill(-n, sig) signals every process in process group n.
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let mut innocent = Process::spawn(Command::new("cat"));
     let text = format!("-{}\n", innocent.pid());
     let _held = lock_pid_file(&dir, &text);
@@ -267,7 +263,7 @@ fn a_pid_of_minus_1_signals_nobody() {
         testkit::skip(&format!("cannot make a PID namespace here: {why}"));
         return;
     }
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let _held = lock_pid_file(&dir, "-1\n");
     let (shell, _, status) = run_in_a_group(&IN_A_PID_NAMESPACE, &dir);
     assert_eq!(
@@ -295,7 +291,7 @@ fn a_pid_of_minus_1_signals_nobody() {
 
 #[test]
 fn a_missing_pid_file_is_reported_in_one_line() {
-    let dir = common::daemon_dir();
+    let dir = DaemonDir::new();
     let run = stop(&dir);
     assert_eq!(run.code(), 1);
     assert_eq!(
@@ -309,13 +305,9 @@ fn a_missing_pid_file_is_reported_in_one_line() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    for args in [
-        vec!["--pid-file"],
-        vec!["/tmp/x.pid"],
-        vec!["--pid-file", "a", "b"],
-    ] {
-        let run = Process::run(STOP, &args, b"");
-        assert_eq!(run.code(), 2, "{args:?}");
-        assert_eq!(run.stderr, "usage: ch07-exercise-stop [--pid-file PATH]\n");
-    }
+    conventions::assert_bad_arguments_print_usage(
+        STOP,
+        &[&["--pid-file"], &["/tmp/x.pid"], &["--pid-file", "a", "b"]],
+        "usage: ch07-exercise-stop [--pid-file PATH]",
+    );
 }

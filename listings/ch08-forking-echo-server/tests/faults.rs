@@ -1,20 +1,12 @@
 //! Listing 8-1 under faults: its parent killed in the middle of a session,
 //! no descriptor left for accept(), a log nobody reads, and a hostile
-//! client's bytes.
+//! client's bytes. The checks shared with chapter 9's server and the
+//! exercises are the test kit's (`testkit::forking`, `testkit::survival`).
 
-use std::fs::File;
-use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::Command;
-use std::time::Duration;
 
-use nix::fcntl::{FcntlArg, fcntl};
-use nix::libc;
-use nix::sys::signal::Signal;
-use testkit::{
-    Client, Process, Server, connect_when_listening, limits, procfs, timeout,
-    unused_port, wait_until,
-};
+use testkit::forking::{self, Visit};
+use testkit::{Server, survival};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch08-forking-echo-server");
 
@@ -30,154 +22,35 @@ fn start(max_procs: usize) -> Server {
     server
 }
 
-/// How many sockets whose own port is `port` some process still holds. A
-/// socket no process holds any more (closed, and waiting out TCP's last
-/// states, such as TIME_WAIT) shows inode 0 in /proc/net/tcp.
-fn sockets_held_on(port: u16) -> usize {
-    let local = format!(":{port:04X}");
-    ["/proc/net/tcp", "/proc/net/tcp6"]
-        .iter()
-        .filter_map(|table| std::fs::read_to_string(table).ok())
-        .map(|text| {
-            text.lines()
-                .skip(1)
-                .filter(|line| {
-                    let fields: Vec<&str> = line.split_whitespace().collect();
-                    fields.len() > 9
-                        && fields[1].ends_with(&local)
-                        && fields[9] != "0"
-                })
-                .count()
-        })
-        .sum()
-}
-
-/// Whether `pid` runs (exists and is not a zombie).
-fn is_running(pid: u32) -> bool {
-    procfs::stat(pid).is_some_and(|process| process.state != 'Z')
+/// The server, with two slots, for the survival checks (which add its
+/// address).
+fn command() -> Command {
+    let mut command = Command::new(SERVER);
+    command.env("MAX_PROCS", "2");
+    command
 }
 
 #[test]
 fn children_end_with_their_parent_even_when_it_is_killed() {
-    for signal in [Signal::SIGKILL, Signal::SIGTERM] {
-        let mut server = start(2);
-        let (addr, group) = (server.addr(), server.pid());
-        let mut client = server.connect();
-        let child = client.read_greeting_pid();
-        // In the middle of a session.
-        client.send_line("hello");
-        assert_eq!(client.read_line(), "hello\n");
-
-        server.process().signal(signal);
-        server.process().wait_exit(timeout());
-        assert!(
-            wait_until(timeout(), || !is_running(child)),
-            "child {child} still serves after its parent got {signal}"
-        );
-        // No orphan: nothing the server started still runs.
-        let left: Vec<u32> = procfs::group_members(group)
-            .iter()
-            .filter(|process| process.state != 'Z')
-            .map(|process| process.pid)
-            .collect();
-        assert!(left.is_empty(), "left running: {left:?}");
-        // The client sees its connection end.
-        assert!(
-            !matches!(client.try_read_line(), Ok(Some(_))),
-            "the connection is still open"
-        );
-        // Nothing holds the port: a new server can have it.
-        assert_eq!(sockets_held_on(addr.port()), 0);
-        TcpListener::bind(addr).expect("bind the port again");
-    }
-}
-
-/// The standard-error lines that say accept() failed.
-fn accept_failures(server: &mut Server) -> usize {
-    server
-        .process()
-        .stderr()
-        .lines()
-        .filter(|line| line.starts_with("could not accept a client"))
-        .count()
-}
-
-/// The lowest descriptor number `pid` has free: the one its next socket
-/// would get. A limit of that many descriptors leaves it none: the limit
-/// bounds the numbers of new descriptors, and some above it may be open
-/// (inherited from whoever started the test, say).
-fn lowest_free_descriptor(pid: u32) -> u64 {
-    let open: Vec<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("read the descriptors")
-        .flatten()
-        .filter_map(|fd| fd.file_name().to_str()?.parse().ok())
-        .collect();
-    (0..).find(|fd| !open.contains(fd)).unwrap_or(0)
+    forking::assert_children_end_with_their_parent(|| start(2));
 }
 
 #[test]
 fn out_of_descriptors_the_parent_pauses_and_serves_again_when_it_can() {
-    let mut server = start(2);
-    let pid = server.pid();
-    let limit = lowest_free_descriptor(pid);
-    limits::set_descriptor_limit(pid, limit);
-
-    // Queued by the kernel; accept() has no descriptor to give it.
-    let mut client = server.connect();
-    server
-        .process()
-        .wait_for_stderr("could not accept a client: Too many open files");
-    let before = accept_failures(&mut server);
-    let used = procfs::cpu_used_during(pid, Duration::from_secs(1));
-    let logged = accept_failures(&mut server) - before;
-    assert!(used < Duration::from_millis(100), "used {used:?} of CPU");
-    assert!(logged <= 10, "{logged} lines of log in a second");
-
-    limits::set_descriptor_limit(pid, limit + 16);
-    client.read_greeting_pid();
-    client.send_line("served");
-    assert_eq!(client.read_line(), "served\n");
-}
-
-/// A pipe made as small as the kernel allows (a page): a few dozen lines of
-/// log fill it. Returns its read end, its write end and its size.
-fn small_pipe() -> (OwnedFd, OwnedFd, usize) {
-    let (reader, writer) = nix::unistd::pipe().expect("pipe");
-    let size =
-        fcntl(&writer, FcntlArg::F_SETPIPE_SZ(4096)).expect("F_SETPIPE_SZ");
-    (reader, writer, size as usize)
-}
-
-/// Serves `count` clients one after the other, each a greeting and an
-/// echoed line: two lines of log each, of 30 bytes or more.
-fn serve_clients(addr: SocketAddr, count: usize) {
-    let mut first = connect_when_listening(addr);
-    first.read_greeting_pid();
-    drop(first);
-    for _ in 1..count {
-        let mut client = Client::connect(addr);
-        client.read_greeting_pid();
-        client.send_line("hello");
-        assert_eq!(client.read_line(), "hello\n");
-    }
+    let failure =
+        "could not accept a client: Too many open files (os error 24)";
+    survival::assert_out_of_descriptors_it_pauses(
+        &mut start(2),
+        &Visit,
+        failure,
+    );
 }
 
 #[test]
 fn a_log_nobody_reads_neither_stops_nor_kills_the_server() {
     // A pipe that nobody reads, then one whose reader is gone.
-    for reader_gone in [false, true] {
-        let (reader, writer, size) = small_pipe();
-        let reader = (!reader_gone).then_some(reader);
-        let addr = SocketAddr::from(([127, 0, 0, 1], unused_port()));
-        let mut command = Command::new(SERVER);
-        command.arg(addr.to_string()).env("MAX_PROCS", "2");
-        let mut server =
-            Process::spawn_with_stdout(command, File::from(writer).into());
-        // Twice as much log as the pipe holds.
-        serve_clients(addr, 2 * size / 60);
-        assert!(!server.has_exited(), "{}", server.stderr());
-        drop(reader);
-    }
+    survival::assert_a_log_nobody_reads_never_stops(command(), &Visit);
+    survival::assert_a_closed_log_never_kills(command(), &Visit);
 }
 
 #[test]
@@ -198,41 +71,10 @@ fn a_clients_bytes_never_reach_the_log() {
     assert!(!log.contains('\x1b') && !log.contains("forged"), "{log:?}");
 }
 
-/// How many segments with data this side of a connection has received
-/// (`tcpi_data_segs_in` of TCP_INFO, see tcp(7)).
-fn data_segments_received(client: &Client) -> u32 {
-    let fd = client.stream().as_raw_fd();
-    // SAFETY: all zeros is a valid tcp_info (plain integers).
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes into `info`, and sets
-    // `len` to how many it wrote.
-    let result = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&raw mut info).cast(),
-            &mut len,
-        )
-    };
-    assert_eq!(result, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
-    info.tcpi_data_segs_in
-}
-
 /// Each reply is written at once, in one call, so it leaves in one TCP
-/// segment. (Counting the child's write calls would say it more directly,
-/// but std's TcpStream writes with send(2), which /proc/<pid>/io does not
-/// count.)
+/// segment.
 #[test]
 fn each_reply_arrives_in_one_segment() {
     let server = start(2);
-    let mut client = server.connect();
-    client.read_greeting_pid();
-    assert_eq!(data_segments_received(&client), 1, "the greeting");
-    for (count, line) in [(2, "hello"), (3, "a second line")] {
-        client.send_line(line);
-        assert_eq!(client.read_line(), format!("{line}\n"));
-        assert_eq!(data_segments_received(&client), count, "{line:?}");
-    }
+    forking::assert_each_reply_arrives_in_one_segment(&mut server.connect());
 }

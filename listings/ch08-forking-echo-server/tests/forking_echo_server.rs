@@ -2,16 +2,13 @@
 //! MAX_PROCS at a time, byte-exact echo, every child reaped, and a parent
 //! that sleeps while it waits.
 
-use std::ffi::OsStr;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
-use std::process::Command;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::{
-    Client, Process, Server, Transcript, conventions, kernel, procfs, timeout,
+    Client, Server, Transcript, conventions, kernel, procfs, timeout,
     wait_until,
 };
 
@@ -249,37 +246,15 @@ fn the_parent_sleeps_while_every_slot_is_busy() {
 #[test]
 fn max_procs_must_be_a_number_of_processes_from_one_up() {
     let absurd = "99999999999999999999999";
-    for value in ["0", "-1", "two", "", " 2", absurd] {
-        let run = Process::run_with_env(
-            SERVER,
-            ["127.0.0.1:0"],
-            &[("MAX_PROCS", value)],
-            b"",
-        );
-        assert_eq!(run.code(), 2, "MAX_PROCS={value:?}");
-        assert_eq!(run.stdout, "", "refused before it listens");
-        assert_eq!(
-            run.stderr,
-            format!(
-                "MAX_PROCS must be a number of processes, 1 or more, not \
-                 {value:?}\n"
-            )
-        );
-    }
+    conventions::assert_bad_max_procs_are_refused(
+        SERVER,
+        &["0", "-1", "two", "", " 2", absurd],
+    );
 }
 
 #[test]
 fn a_max_procs_that_is_not_text_is_refused_too() {
-    let mut command = Command::new(SERVER);
-    command
-        .arg("127.0.0.1:0")
-        .env("MAX_PROCS", OsStr::from_bytes(b"tw\xffo"));
-    let run = Process::run_command(command);
-    assert_eq!(run.code(), 2, "{run:?}");
-    assert_eq!(
-        run.stderr,
-        "MAX_PROCS must be a number of processes, 1 or more, not \"tw\\xFFo\"\n"
-    );
+    conventions::assert_a_max_procs_that_is_not_text_is_refused(SERVER);
 }
 
 #[test]

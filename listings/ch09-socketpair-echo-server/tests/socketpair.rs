@@ -4,15 +4,11 @@
 //! ends a session with an orderly close.
 
 use std::collections::BTreeSet;
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use testkit::{
-    Client, Process, Server, Transcript, conventions, kernel, procfs,
-};
+use testkit::{Client, Server, Transcript, conventions, kernel, procfs};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch09-socketpair-echo-server");
 
@@ -271,15 +267,8 @@ fn start_without_an_address() -> Server {
 
 #[test]
 fn without_an_address_it_listens_on_loopback_and_the_port_in_port() {
-    let port = testkit::unused_port();
-    let server = Server::start_with(
+    conventions::assert_without_an_address_it_listens_on_loopback_and_port(
         SERVER,
-        std::iter::empty::<&str>(),
-        &[("PORT", &port.to_string())],
-    );
-    assert_eq!(
-        server.addr(),
-        std::net::SocketAddr::from(([127, 0, 0, 1], port))
     );
 }
 
@@ -319,37 +308,15 @@ fn session_matches_the_book() {
 #[test]
 fn a_bad_max_procs_is_refused() {
     let absurd = "99999999999999999999999";
-    for value in ["0", "-1", "two", "", " 2", absurd] {
-        let finished = Process::run_with_env(
-            SERVER,
-            ["127.0.0.1:0"],
-            &[("MAX_PROCS", value)],
-            b"",
-        );
-        assert_eq!(finished.code(), 2, "MAX_PROCS={value:?}");
-        assert_eq!(finished.stdout, "", "refused before it listens");
-        assert_eq!(
-            finished.stderr,
-            format!(
-                "MAX_PROCS must be a number of processes, 1 or more, not \
-                 {value:?}\n"
-            )
-        );
-    }
+    conventions::assert_bad_max_procs_are_refused(
+        SERVER,
+        &["0", "-1", "two", "", " 2", absurd],
+    );
 }
 
 #[test]
 fn a_max_procs_that_is_not_text_is_refused_too() {
-    let mut command = std::process::Command::new(SERVER);
-    command
-        .arg("127.0.0.1:0")
-        .env("MAX_PROCS", OsStr::from_bytes(b"tw\xffo"));
-    let run = Process::run_command(command);
-    assert_eq!(run.code(), 2, "{run:?}");
-    assert_eq!(
-        run.stderr,
-        "MAX_PROCS must be a number of processes, 1 or more, not \"tw\\xFFo\"\n"
-    );
+    conventions::assert_a_max_procs_that_is_not_text_is_refused(SERVER);
 }
 
 #[test]

@@ -2,11 +2,8 @@
 //! socket of its own on the one port; the kernel spreads connections over
 //! them, so a client can wait behind a busy worker while another is idle;
 //! connections queued on a dead worker's socket go to its replacement. And it
-//! survives what every pool of the chapter must (`support`, shared with
-//! Listing 10-1's tests).
-
-#[path = "../../ch10-worker-pool/tests/support/mod.rs"]
-mod support;
+//! survives what every pool of the chapter must (the test kit's `pool`
+//! checks, which Listing 10-1's tests run too).
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;
@@ -14,7 +11,8 @@ use std::net::TcpListener;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::{
-    Process, Server, kernel, procfs, skip, tcp_queues, timeout, wait_until,
+    Process, Server, conventions, kernel, pool, procfs, skip, tcp_queues,
+    timeout, wait_until,
 };
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch10-reuseport-pool");
@@ -26,7 +24,7 @@ fn start_on(addr: &str, workers: usize) -> Server {
 #[test]
 fn every_worker_listens_on_a_socket_of_its_own_on_the_same_port() {
     let server = start_on("127.0.0.1:0", 3);
-    support::workers(server.pid(), 3);
+    pool::workers(server.pid(), 3);
     // Three listening sockets on one port: the kernel's own table says so.
     assert_eq!(kernel::listening_sockets(server.port()), 3);
     assert_eq!(kernel::threads(server.pid()), 1);
@@ -35,7 +33,7 @@ fn every_worker_listens_on_a_socket_of_its_own_on_the_same_port() {
 #[test]
 fn connections_are_spread_over_the_workers() {
     let server = start_on("127.0.0.1:0", 2);
-    let workers = support::workers(server.pid(), 2);
+    let workers = pool::workers(server.pid(), 2);
     // Each connection goes to a socket chosen by a hash of its addresses and
     // ports; forty in a row all landing on one of two is a 1 in 2^39 chance.
     let served_by: BTreeSet<u32> = (0..40)
@@ -59,7 +57,7 @@ fn started(line: &str) -> u32 {
 /// order it opened them: slot 0's first. Each one took the lowest free
 /// descriptor, so that is the order of their descriptor numbers.
 fn sockets_by_slot(server: &Server) -> Vec<u64> {
-    let listening: BTreeSet<u64> = support::accept_queues(server.port())
+    let listening: BTreeSet<u64> = kernel::accept_queues(server.port())
         .iter()
         .map(|&(inode, _)| inode)
         .collect();
@@ -76,7 +74,7 @@ fn sockets_by_slot(server: &Server) -> Vec<u64> {
                 target.to_string_lossy().starts_with("socket:")
             })
         })
-        .map(|fd| support::socket_inode(server.pid(), fd))
+        .map(|fd| procfs::socket_inode(server.pid(), fd))
         .filter(|inode| listening.contains(inode))
         .collect()
 }
@@ -88,7 +86,7 @@ fn a_client_can_wait_behind_a_busy_worker_while_another_is_idle() {
         return;
     }
     let mut server = start_on("127.0.0.1:0", 2);
-    let workers = support::workers(server.pid(), 2);
+    let workers = pool::workers(server.pid(), 2);
     // The supervisor starts slot 0, then slot 1.
     let slots = [started(&server.next_line()), started(&server.next_line())];
     assert_eq!(BTreeSet::from(slots), workers);
@@ -104,7 +102,7 @@ fn a_client_can_wait_behind_a_busy_worker_while_another_is_idle() {
     let busy_socket = sockets[busy_slot];
     let idle_worker = slots[1 - busy_slot];
     let queued_behind_busy = || {
-        support::accept_queues(server.port())
+        kernel::accept_queues(server.port())
             .iter()
             .any(|&(inode, queued)| inode == busy_socket && queued > 0)
     };
@@ -144,7 +142,7 @@ fn a_client_can_wait_behind_a_busy_worker_while_another_is_idle() {
 #[test]
 fn clients_queued_on_a_dead_workers_socket_go_to_its_replacement() {
     let mut server = start_on("127.0.0.1:0", 1);
-    let workers = support::workers(server.pid(), 1);
+    let workers = pool::workers(server.pid(), 1);
     let victim = *workers.first().expect("one worker");
     let mut served = server.connect();
     served.read_greeting_pid();
@@ -168,7 +166,7 @@ fn a_second_pool_on_the_same_port_is_not_refused_but_joins_in() {
     let first = start_on("127.0.0.1:0", 2);
     let addr = first.addr().to_string();
     let second = start_on(&addr, 2);
-    support::workers(second.pid(), 2);
+    pool::workers(second.pid(), 2);
     assert_eq!(second.addr(), first.addr());
     assert_eq!(kernel::listening_sockets(first.port()), 4);
 
@@ -194,7 +192,7 @@ fn a_port_held_without_reuseport_is_reported_in_one_line() {
 #[test]
 fn sigterm_stops_every_worker() {
     let mut server = start_on("127.0.0.1:0", 3);
-    let workers = support::workers(server.pid(), 3);
+    let workers = pool::workers(server.pid(), 3);
     server.process().signal(Signal::SIGTERM);
     let finished = server.into_process().finish();
     assert_eq!(finished.code(), 0, "{finished:?}");
@@ -205,63 +203,52 @@ fn sigterm_stops_every_worker() {
 
 #[test]
 fn bad_arguments_print_usage() {
-    let run = Process::run(SERVER, ["127.0.0.1:0", "extra"], b"");
-    assert_eq!(run.code(), 2);
-    assert_eq!(run.stderr, "usage: ch10-reuseport-pool [ADDR]\n");
+    conventions::assert_bad_arguments_print_usage(
+        SERVER,
+        &[&["127.0.0.1:0", "extra"]],
+        "usage: ch10-reuseport-pool [ADDR]",
+    );
 }
 
 #[test]
 fn a_bad_max_procs_is_refused_before_anything_is_printed() {
-    for value in ["0", "many", "99999999999999999999999"] {
-        let run = Process::run_with_env(
-            SERVER,
-            ["127.0.0.1:0"],
-            &[("MAX_PROCS", value)],
-            b"",
-        );
-        assert_eq!(run.code(), 2, "{run:?}");
-        assert_eq!(run.stdout, "");
-        assert_eq!(
-            run.stderr,
-            format!(
-                "MAX_PROCS must be a number of processes, 1 or more, not \
-                 {value:?}\n"
-            )
-        );
-    }
+    conventions::assert_bad_max_procs_are_refused(
+        SERVER,
+        &["0", "many", "99999999999999999999999"],
+    );
 }
 
 #[test]
 fn a_worker_that_cannot_be_replaced_is_retried_until_every_slot_is_full() {
-    support::failed_forks_are_retried_until_every_slot_is_refilled(SERVER);
+    pool::assert_failed_forks_are_retried_until_every_slot_is_refilled(SERVER);
 }
 
 #[test]
 fn sigterm_stops_the_pool_even_with_a_stopped_worker() {
-    support::sigterm_stops_the_pool_even_with_a_stopped_worker(SERVER);
+    pool::assert_sigterm_stops_the_pool_even_with_a_stopped_worker(SERVER);
 }
 
 #[test]
 fn a_stopped_worker_dies_with_its_killed_supervisor() {
-    support::a_stopped_worker_dies_with_its_killed_supervisor(SERVER);
+    pool::assert_a_stopped_worker_dies_with_its_killed_supervisor(SERVER);
 }
 
 #[test]
 fn a_worker_out_of_descriptors_pauses_instead_of_spinning() {
-    support::a_worker_out_of_descriptors_pauses_instead_of_spinning(SERVER);
+    pool::assert_a_worker_out_of_descriptors_pauses_instead_of_spinning(SERVER);
 }
 
 #[test]
 fn the_greeting_and_each_echo_are_one_write_each() {
-    support::each_reply_is_one_write(SERVER);
+    pool::assert_each_reply_is_one_write(SERVER);
 }
 
 #[test]
 fn a_closed_stdout_does_not_stop_the_pool() {
-    support::a_closed_stdout_does_not_stop_the_pool(SERVER);
+    pool::assert_a_closed_stdout_does_not_stop_the_pool(SERVER);
 }
 
 #[test]
 fn a_full_stdout_does_not_stop_the_supervisor() {
-    support::a_full_stdout_does_not_stop_the_supervisor(SERVER);
+    pool::assert_a_full_stdout_does_not_stop_the_supervisor(SERVER);
 }

@@ -1,10 +1,9 @@
 //! Listings 10-1 to 10-3 behave as chapter 10 says: MAX_PROCS workers, all
 //! children of the server, all asleep in accept() on one socket; a connection
 //! wakes one of them; a dead worker is replaced; SIGTERM or SIGINT stops them
-//! all; and the server itself sleeps while nothing happens. The checks in
-//! `support/` are what every pool of the chapter must also survive.
-
-mod support;
+//! all; and the server itself sleeps while nothing happens. The checks of
+//! the test kit's `pool` module are what every pool of the chapter must
+//! also survive.
 
 use std::collections::BTreeSet;
 use std::sync::mpsc;
@@ -13,8 +12,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::{
-    Process, Server, Transcript, conventions, kernel, procfs, timeout,
-    wait_until,
+    Server, Transcript, conventions, kernel, pool, procfs, timeout, wait_until,
 };
 
 const SERVER: &str = env!("CARGO_BIN_EXE_ch10-worker-pool");
@@ -31,7 +29,7 @@ fn start(workers: usize) -> Server {
 /// Waits until the server has exactly `count` workers, every one asleep in
 /// accept() (where the machine shows it), and returns their pids.
 fn idle_workers(server: &Server, count: usize) -> BTreeSet<u32> {
-    support::workers(server.pid(), count)
+    pool::workers(server.pid(), count)
 }
 
 /// Whether this machine shows where a process sleeps; if not, says that the
@@ -124,12 +122,12 @@ fn a_client_beyond_the_workers_waits_in_the_queue_until_one_is_free() {
     let mut second = server.connect();
     assert!(
         wait_until(timeout(), || {
-            support::accept_queues(server.port())
+            kernel::accept_queues(server.port())
                 .iter()
                 .any(|&(_, queued)| queued == 1)
         }),
         "{:?}",
-        support::accept_queues(server.port())
+        kernel::accept_queues(server.port())
     );
     assert!(!kernel::is_blocked_in_accept(worker));
     drop(first);
@@ -259,15 +257,8 @@ fn the_server_and_its_workers_sleep_while_nobody_connects() {
 
 #[test]
 fn without_an_address_it_listens_on_loopback_and_the_port_in_port() {
-    let port = testkit::unused_port();
-    let server = Server::start_with(
+    conventions::assert_without_an_address_it_listens_on_loopback_and_port(
         SERVER,
-        std::iter::empty::<&str>(),
-        &[("PORT", &port.to_string())],
-    );
-    assert_eq!(
-        server.addr(),
-        std::net::SocketAddr::from(([127, 0, 0, 1], port))
     );
 }
 
@@ -303,38 +294,15 @@ fn session_matches_the_book() {
 
 #[test]
 fn a_bad_max_procs_is_refused() {
-    for value in ["0", "two", "-1", "", "99999999999999999999999"] {
-        let finished = Process::run_with_env(
-            SERVER,
-            ["127.0.0.1:0"],
-            &[("MAX_PROCS", value)],
-            b"",
-        );
-        assert_eq!(finished.code(), 2);
-        assert_eq!(finished.stdout, "", "refused before anything is printed");
-        assert_eq!(
-            finished.stderr,
-            format!(
-                "MAX_PROCS must be a number of processes, 1 or more, not {value:?}\n"
-            )
-        );
-    }
+    conventions::assert_bad_max_procs_are_refused(
+        SERVER,
+        &["0", "two", "-1", "", "99999999999999999999999"],
+    );
 }
 
 #[test]
 fn a_max_procs_that_is_not_text_is_refused_too() {
-    use std::os::unix::ffi::OsStrExt;
-    let mut command = std::process::Command::new(SERVER);
-    command
-        .arg("127.0.0.1:0")
-        .env("MAX_PROCS", std::ffi::OsStr::from_bytes(b"tw\xFFo"));
-    let finished = Process::run_command(command);
-    assert_eq!(finished.code(), 2);
-    assert_eq!(finished.stdout, "");
-    assert_eq!(
-        finished.stderr,
-        "MAX_PROCS must be a number of processes, 1 or more, not \"tw\\xFFo\"\n"
-    );
+    conventions::assert_a_max_procs_that_is_not_text_is_refused(SERVER);
 }
 
 #[test]
@@ -354,37 +322,37 @@ fn bad_arguments_print_usage() {
 
 #[test]
 fn a_worker_that_cannot_be_replaced_is_retried_until_every_slot_is_full() {
-    support::failed_forks_are_retried_until_every_slot_is_refilled(SERVER);
+    pool::assert_failed_forks_are_retried_until_every_slot_is_refilled(SERVER);
 }
 
 #[test]
 fn sigterm_stops_the_pool_even_with_a_stopped_worker() {
-    support::sigterm_stops_the_pool_even_with_a_stopped_worker(SERVER);
+    pool::assert_sigterm_stops_the_pool_even_with_a_stopped_worker(SERVER);
 }
 
 #[test]
 fn a_stopped_worker_dies_with_its_killed_supervisor() {
-    support::a_stopped_worker_dies_with_its_killed_supervisor(SERVER);
+    pool::assert_a_stopped_worker_dies_with_its_killed_supervisor(SERVER);
 }
 
 #[test]
 fn a_worker_out_of_descriptors_pauses_instead_of_spinning() {
-    support::a_worker_out_of_descriptors_pauses_instead_of_spinning(SERVER);
+    pool::assert_a_worker_out_of_descriptors_pauses_instead_of_spinning(SERVER);
 }
 
 #[test]
 fn the_greeting_and_each_echo_are_one_write_each() {
-    support::each_reply_is_one_write(SERVER);
+    pool::assert_each_reply_is_one_write(SERVER);
 }
 
 #[test]
 fn a_closed_stdout_does_not_stop_the_pool() {
-    support::a_closed_stdout_does_not_stop_the_pool(SERVER);
+    pool::assert_a_closed_stdout_does_not_stop_the_pool(SERVER);
 }
 
 #[test]
 fn a_full_stdout_does_not_stop_the_supervisor() {
-    support::a_full_stdout_does_not_stop_the_supervisor(SERVER);
+    pool::assert_a_full_stdout_does_not_stop_the_supervisor(SERVER);
 }
 
 #[test]
@@ -413,5 +381,5 @@ fn spawn_worker_refuses_to_fork_a_process_that_runs_other_threads() {
 
 #[test]
 fn client_bytes_never_reach_the_log() {
-    support::client_bytes_never_reach_the_log(SERVER);
+    pool::assert_client_bytes_never_reach_the_log(SERVER);
 }

@@ -9,6 +9,18 @@
 //! failed before a pid file was written), reaps it, and removes the folder.
 //! Create it first in a test, so that it is dropped last.
 //!
+//! A test binary that is itself killed (`SIGKILL`, a crash) runs no
+//! destructor, and a daemon belongs to no process group or session of the
+//! test's and has no parent-death signal (fork clears it), so it would go
+//! on running. A watchdog closes that gap: each `DaemonDir` starts a small
+//! shell in a session of its own, so that nothing sent to the test's
+//! terminal or group reaches it, which waits until the test process is gone
+//! and then kills every process whose command line names the folder, and
+//! removes the folder, as the `DaemonDir` would have. It knows that the test
+//! is gone when its stdin, a pipe whose other end only the test holds,
+//! reaches end of file. When the `DaemonDir` is dropped, the watchdog finds
+//! nothing left to do, and exits.
+//!
 //! Making one also makes the test process a *child subreaper*
 //! (`PR_SET_CHILD_SUBREAPER`, see prctl(2)): a daemon whose parents have
 //! exited becomes a child of the test instead of init. The test can then wait
@@ -17,7 +29,10 @@
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -27,7 +42,24 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::{procfs, timeout};
+use crate::{pipes, procfs, timeout, wait_until};
+
+/// The watchdog's script (see the module docs). `$FOLDER` is the test's
+/// folder, passed in the environment so that the watchdog's own command
+/// line does not name it.
+const WATCHDOG: &str = r#"
+trap '' HUP INT QUIT TERM
+read -r _
+for cmdline in /proc/[0-9]*/cmdline; do
+    pid=${cmdline#/proc/}
+    pid=${pid%/cmdline}
+    if tr '\0' '\n' <"$cmdline" 2>/dev/null | grep -q -F -e "$FOLDER/"
+    then
+        kill -KILL "$pid" 2>/dev/null
+    fi
+done
+rm -rf -- "$FOLDER"
+"#;
 
 /// A temporary folder for one test's daemon; see the module docs.
 pub struct DaemonDir {
@@ -36,6 +68,8 @@ pub struct DaemonDir {
     /// `/proc`), so that `drop` can reap them even once they are zombies,
     /// whose command line `/proc` no longer shows.
     seen: Mutex<BTreeSet<u32>>,
+    /// The watchdog, and the end of its stdin that only this process holds.
+    watchdog: Option<(Child, OwnedFd)>,
 }
 
 impl DaemonDir {
@@ -55,9 +89,11 @@ impl DaemonDir {
         // Left over from an earlier run that had the same pid, perhaps.
         let _ = fs::remove_dir_all(&path);
         fs::create_dir_all(&path).expect("create the daemon's folder");
+        let watchdog = Some(watchdog(&path));
         DaemonDir {
             path,
             seen: Mutex::new(BTreeSet::new()),
+            watchdog,
         }
     }
 
@@ -178,6 +214,45 @@ impl Drop for DaemonDir {
             }
         }
         let _ = fs::remove_dir_all(&self.path);
+        // Let the watchdog go (end of file on its stdin): it finds nothing
+        // left to kill, and exits.
+        if let Some((mut watchdog, to_watchdog)) = self.watchdog.take() {
+            drop(to_watchdog);
+            let exited = wait_until(timeout(), || {
+                matches!(watchdog.try_wait(), Ok(Some(_)))
+            });
+            if !exited {
+                let _ = watchdog.kill();
+                let _ = watchdog.wait();
+            }
+        }
+    }
+}
+
+/// Starts the watchdog of `folder` (see the module docs); returns it and the
+/// end of its stdin that the test holds.
+fn watchdog(folder: &Path) -> (Child, OwnedFd) {
+    // Close-on-exec, so that no other program the tests start holds the
+    // test's end; the watchdog's end becomes its stdin.
+    let (from_test, to_watchdog) = pipes::pipe();
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", WATCHDOG])
+        .env("FOLDER", folder)
+        .stdin(Stdio::from(from_test))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: the closure runs in the forked child before exec, where only
+    // async-signal-safe calls are allowed; setsid is one system call.
+    unsafe {
+        command.pre_exec(|| {
+            nix::unistd::setsid()?;
+            Ok(())
+        });
+    }
+    match command.spawn() {
+        Ok(watchdog) => (watchdog, to_watchdog),
+        Err(err) => panic!("could not start the watchdog: {err}"),
     }
 }
 

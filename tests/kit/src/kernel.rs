@@ -106,26 +106,81 @@ pub fn threads(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
-/// How many TCP sockets of this network namespace listen on `port`, on any
-/// address (from `/proc/net/tcp` and `/proc/net/tcp6`, state `0A`).
-pub fn listening_sockets(port: u16) -> usize {
+/// The rows of `/proc/net/tcp` and `/proc/net/tcp6` whose own port is
+/// `port`, split into their fields: `sl local_address rem_address st
+/// tx_queue:rx_queue ... uid timeout inode` (see proc(5)); the local
+/// address is `HEXIP:HEXPORT`, the state `0A` for a listening socket.
+fn tcp_rows(port: u16) -> Vec<Vec<String>> {
     let wanted = format!(":{port:04X}");
     ["/proc/net/tcp", "/proc/net/tcp6"]
         .iter()
         .filter_map(|table| fs::read_to_string(table).ok())
-        .map(|text| {
+        .flat_map(|text| {
             text.lines()
                 .skip(1)
-                .filter(|line| {
-                    // sl local_address rem_address st ...: local is HEXIP:HEXPORT.
-                    let fields: Vec<&str> = line.split_whitespace().collect();
-                    fields.len() > 3
-                        && fields[1].ends_with(&wanted)
-                        && fields[3] == "0A"
+                .map(|line| {
+                    line.split_whitespace().map(str::to_string).collect()
                 })
-                .count()
+                .filter(|fields: &Vec<String>| {
+                    fields.len() > 9 && fields[1].ends_with(&wanted)
+                })
+                .collect::<Vec<_>>()
         })
-        .sum()
+        .collect()
+}
+
+/// How many TCP sockets of this network namespace listen on `port`, on any
+/// address (from `/proc/net/tcp` and `/proc/net/tcp6`, state `0A`).
+pub fn listening_sockets(port: u16) -> usize {
+    tcp_rows(port)
+        .iter()
+        .filter(|fields| fields[3] == "0A")
+        .count()
+}
+
+/// How many TCP sockets whose own port is `port`, listening or connected,
+/// some process still holds. A socket that no process holds any more
+/// (closed, and waiting out TCP's last states, such as `TIME_WAIT`) shows
+/// inode 0: it does not count, and keeps no server from binding the port.
+pub fn sockets_held_on(port: u16) -> usize {
+    tcp_rows(port)
+        .iter()
+        .filter(|fields| fields[9] != "0")
+        .count()
+}
+
+/// How many connections wait in the accept queue of each socket listening
+/// on `port`, by the socket's inode: for a listening socket,
+/// `/proc/net/tcp` shows the queue's length as its `rx_queue`.
+pub fn accept_queues(port: u16) -> Vec<(u64, usize)> {
+    tcp_rows(port)
+        .iter()
+        .filter(|fields| fields[3] == "0A")
+        .filter_map(|fields| {
+            let (_, queued) = fields[4].split_once(':')?;
+            Some((
+                fields[9].parse().ok()?,
+                usize::from_str_radix(queued, 16).ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// The descriptor of `pid` that is a socket listening on `port`, if it has
+/// one (the first, if it has several).
+pub fn listener_of(pid: u32, port: u16) -> Option<u32> {
+    let listening: Vec<String> = accept_queues(port)
+        .iter()
+        .map(|(inode, _)| format!("socket:[{inode}]"))
+        .collect();
+    procfs::descriptors(pid)
+        .into_iter()
+        .find_map(|(fd, target)| {
+            listening
+                .iter()
+                .any(|socket| target.as_os_str() == socket.as_str())
+                .then_some(fd)
+        })
 }
 
 #[cfg(test)]
@@ -140,6 +195,31 @@ mod tests {
         assert_eq!(listening_sockets(port), 1);
         drop(listener);
         assert_eq!(listening_sockets(port), 0);
+    }
+
+    #[test]
+    fn a_closed_connection_is_held_by_nobody_and_a_queued_one_is_counted() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("local_addr").port();
+        assert_eq!(accept_queues(port).iter().map(|q| q.1).sum::<usize>(), 0);
+        let client =
+            std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        // Queued, not accepted: the listener's queue holds one.
+        assert!(wait_until(timeout(), || {
+            accept_queues(port)
+                .first()
+                .is_some_and(|&(_, queued)| queued == 1)
+        }));
+        let me = std::process::id();
+        let fd = listener_of(me, port).expect("the test holds the listener");
+        use std::os::fd::AsRawFd;
+        assert_eq!(fd, listener.as_raw_fd() as u32);
+        // The listener and the accepted end, on `port`; the client's end is
+        // on another port.
+        let (server_end, _) = listener.accept().expect("accept");
+        assert_eq!(sockets_held_on(port), 2);
+        drop((listener, server_end, client));
+        assert_eq!(sockets_held_on(port), 0, "in TIME_WAIT, held by nobody");
     }
 
     use std::sync::mpsc;

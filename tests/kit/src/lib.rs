@@ -11,6 +11,15 @@
 //!   children) behind.
 //! - [`Client`] connects, reads and writes with timeouts.
 //! - [`procfs`] counts a process's children, zombies, descriptors and CPU time.
+//! - [`pipes`] makes the pipes a program's output can be: one nobody reads,
+//!   one nobody can read.
+//! - [`survival`] checks what every server survives: its log, and running
+//!   out of descriptors.
+//! - [`select_server`], [`udp`], [`forking`] and [`pool`] know the servers
+//!   of chapters 5, 6, 8 and 9, and 10 as their clients see them, and hold
+//!   the checks that a listing shares with the exercises built on it.
+//! - [`pidfd`] copies another process's socket, and [`ptrace`] holds a
+//!   process still after a `poll()`, for races too short to hit otherwise.
 //! - [`Transcript`] checks a console session shown in the book against a real
 //!   run.
 //! - [`php`] runs the original tutorial's PHP programs, for the tests that
@@ -23,15 +32,23 @@
 mod bin;
 pub mod conventions;
 pub mod daemon;
+pub mod forking;
 pub mod kernel;
 pub mod limits;
 pub mod measured;
 mod net;
 pub mod php;
+pub mod pidfd;
+pub mod pipes;
+pub mod pool;
 mod process;
 pub mod procfs;
+pub mod ptrace;
+pub mod select_server;
+pub mod survival;
 pub mod tcp_queues;
 mod transcript;
+pub mod udp;
 
 pub use bin::bin;
 pub use net::{

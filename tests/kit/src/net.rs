@@ -274,15 +274,68 @@ pub fn connect_when_listening(addr: SocketAddr) -> Client {
 
 /// A loopback port on which, a moment ago, nothing was listening: for tests
 /// of "connection refused", and for servers whose port the test must choose.
+///
+/// It is taken below the range from which the kernel hands out ports to
+/// sockets bound to port 0 and to clients that connect
+/// (`/proc/sys/net/ipv4/ip_local_port_range`): there, a client of another
+/// test, connecting between this call and the server's bind, could be given
+/// the very port. The tests of one process get the ports in turn, from an
+/// offset that depends on the process id, so no two get the same one.
 pub fn unused_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local_addr").port()
+    free_port(|port| TcpListener::bind(("127.0.0.1", port)).is_ok())
+}
+
+/// A port below the kernel's range of ephemeral ports for which `is_free`
+/// holds (see [`unused_port`]).
+pub(crate) fn free_port(is_free: impl Fn(u16) -> bool) -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_low =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|range| range.split_whitespace().next()?.parse().ok())
+            .unwrap_or(32768u32);
+    // The ports just below the ephemeral ones, above the well-known and
+    // registered ones a machine's own services are likely to use.
+    let high = ephemeral_low.clamp(2048, 65536);
+    let low = high.saturating_sub(12_000).max(1024);
+    let span = high - low;
+    let offset = std::process::id().wrapping_mul(7919) % span;
+    for _ in 0..span {
+        let turn = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (low + (offset + turn) % span) as u16;
+        if is_free(port) {
+            return port;
+        }
+    }
+    panic!("no free loopback port from {low} to {high}");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn unused_ports_are_free_distinct_and_outside_the_ephemeral_range() {
+        let range =
+            std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+                .expect("the ephemeral range");
+        let low: u16 = range
+            .split_whitespace()
+            .next()
+            .and_then(|low| low.parse().ok())
+            .expect("a number");
+        let ports: Vec<u16> = (0..20).map(|_| unused_port()).collect();
+        for &port in &ports {
+            assert!(port < low, "{port} is an ephemeral port");
+            TcpListener::bind(("127.0.0.1", port)).expect("free");
+        }
+        let mut distinct = ports.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+    }
 
     #[test]
     fn one_write_arrives_as_one_segment_and_three_as_three() {

@@ -152,11 +152,22 @@ impl Php {
     /// lines that show what one function of the original does, say. It runs
     /// like [`Php::spawn`], from a file `name.php` in a fresh folder.
     pub fn spawn_code(&self, name: &str, code: &str) -> Process {
+        self.spawn_code_with_env(name, code, &[])
+    }
+
+    /// [`Php::spawn_code`] with `env` added to the program's environment
+    /// (the port of a stand-in server the test runs, say).
+    pub fn spawn_code_with_env(
+        &self,
+        name: &str,
+        code: &str,
+        env: &[(&str, &str)],
+    ) -> Process {
         let program = Original {
             name: name.to_string(),
             source: code.to_string(),
         };
-        self.spawn(&program, &[])
+        self.spawn(&program, env)
     }
 
     /// Evaluates a few lines of PHP (`php -r`), for claims about a single
@@ -170,6 +181,61 @@ impl Php {
         process.close_stdin();
         process.finish()
     }
+
+    /// Evaluates a few lines of PHP as [`Php::eval`] does, checks that PHP
+    /// exited with status 0 and warned about nothing, and returns what the
+    /// lines printed.
+    pub fn output_of(&self, code: &str) -> String {
+        let run = self.eval(code);
+        assert_eq!(run.code(), 0, "{run:?}");
+        assert_eq!(run.stderr, "", "{run:?}");
+        run.stdout
+    }
+}
+
+/// A folder of the test's own, below the system's temporary folder, removed
+/// when the test drops it: for the files a few lines of PHP make (a Unix
+/// socket's, say), which the test may look at once PHP is done.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// A fresh, empty folder whose name begins with `name`.
+    pub fn new(name: &str) -> Scratch {
+        Scratch(fresh_folder(name))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The folder as PHP source text, a quoted string, for a script to
+    /// `chdir()` to.
+    pub fn php_string(&self) -> String {
+        format!("'{}'", self.0.display())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh, empty folder below the system's temporary folder, whose name
+/// begins with `name`; nobody removes it but its owner.
+fn fresh_folder(name: &str) -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "testkit-php-{name}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    // Left over from an earlier run that had the same pid, perhaps.
+    let _ = fs::remove_dir_all(&dir);
+    if let Err(err) = fs::create_dir_all(&dir) {
+        panic!("cannot create {}: {err}", dir.display());
+    }
+    dir
 }
 
 /// A program of the original, assembled from its files in `original/php/`,
@@ -237,16 +303,7 @@ impl Original {
     }
 
     fn write_to_fresh_folder(&self) -> PathBuf {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "testkit-php-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        if let Err(err) = fs::create_dir_all(&dir) {
-            panic!("cannot create {}: {err}", dir.display());
-        }
+        let dir = fresh_folder("script");
         let script = dir.join(format!("{}.php", self.name));
         self.write(&script);
         script
@@ -256,4 +313,21 @@ impl Original {
 /// `original/php/` of the workspace whose tests are running.
 fn original_dir() -> PathBuf {
     crate::bin::workspace_root().join("original").join("php")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scratch_folder_is_fresh_and_removed_when_dropped() {
+        let scratch = Scratch::new("unit");
+        let path = scratch.path().to_path_buf();
+        assert!(path.is_dir());
+        fs::write(path.join("file"), "x").expect("write in the folder");
+        assert!(Scratch::new("unit").path() != path, "each its own");
+        assert_eq!(scratch.php_string(), format!("'{}'", path.display()));
+        drop(scratch);
+        assert!(!path.exists());
+    }
 }

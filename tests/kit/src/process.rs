@@ -147,20 +147,32 @@ impl Finished {
 impl Process {
     /// Starts `command` with piped stdin, stdout and stderr.
     pub fn spawn(command: Command) -> Process {
-        Process::spawn_inner(command, None)
+        Process::spawn_inner(command, None, None)
     }
 
     /// Starts `command` with piped stdin and stderr and `stdout` as its
     /// standard output: a pipe the test closed or never reads, say, to show
-    /// that a server's log never stops or kills it. The program's stdout is
-    /// then not collected ([`Process::stdout`] stays empty), so the test
-    /// chooses the server's port itself and waits with
+    /// that a server's log never stops or kills it (see
+    /// [`pipes`](crate::pipes)). The program's stdout is then not collected
+    /// ([`Process::stdout`] stays empty), so the test chooses the server's
+    /// port itself and waits with
     /// [`connect_when_listening`](crate::connect_when_listening).
     pub fn spawn_with_stdout(command: Command, stdout: Stdio) -> Process {
-        Process::spawn_inner(command, Some(stdout))
+        Process::spawn_inner(command, Some(stdout), None)
     }
 
-    fn spawn_inner(mut command: Command, stdout: Option<Stdio>) -> Process {
+    /// Starts `command` with piped stdin and stdout and `stderr` as its
+    /// standard error, which is then not collected ([`Process::stderr`]
+    /// stays empty): for a program that logs on stderr.
+    pub fn spawn_with_stderr(command: Command, stderr: Stdio) -> Process {
+        Process::spawn_inner(command, None, Some(stderr))
+    }
+
+    fn spawn_inner(
+        mut command: Command,
+        stdout: Option<Stdio>,
+        stderr: Option<Stdio>,
+    ) -> Process {
         // Make the test process a child subreaper (prctl(2)): a process whose
         // parent dies is handed to us instead of to init, so that Drop can
         // reap the whole group. Some containers' init never reaps orphans.
@@ -170,10 +182,11 @@ impl Process {
         });
         let name = command.get_program().to_string_lossy().into_owned();
         let collect_stdout = stdout.is_none();
+        let collect_stderr = stderr.is_none();
         command
             .stdin(Stdio::piped())
             .stdout(stdout.unwrap_or_else(Stdio::piped))
-            .stderr(Stdio::piped())
+            .stderr(stderr.unwrap_or_else(Stdio::piped))
             // A group of its own, so that Drop can kill it with its children.
             .process_group(0);
         // SAFETY: the closure runs in the forked child before exec and only
@@ -194,8 +207,10 @@ impl Process {
             Some(pipe) if collect_stdout => Pipe::collect(pipe),
             _ => Arc::new(Pipe::default()),
         };
-        let stderr =
-            Pipe::collect(child.stderr.take().expect("stderr is piped"));
+        let stderr = match child.stderr.take() {
+            Some(pipe) if collect_stderr => Pipe::collect(pipe),
+            _ => Arc::new(Pipe::default()),
+        };
         let stdin = child.stdin.take();
         Process {
             name,
