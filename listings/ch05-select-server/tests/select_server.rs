@@ -350,8 +350,11 @@ fn full_of_silent_clients(
     (server, clients, welcomed_at, started)
 }
 
-/// Sleeps until `since + secs`: the server counts how long a client has
-/// been idle from before its welcome, so by then it has been idle longer.
+/// Sleeps until `since + secs`. The server notes a client's last activity
+/// just after writing its welcome, a moment after the client may have read
+/// it; so pass the time the *next* client was welcomed, which the server
+/// sends only after it has noted this one: by `since + secs` this one has
+/// surely been idle that long.
 fn wait_until_idle(since: Instant, secs: u64) {
     let idle = since + Duration::from_secs(secs);
     thread::sleep(idle.saturating_duration_since(Instant::now()));
@@ -369,7 +372,7 @@ fn ten_silent_clients_make_room_for_an_eleventh_once_one_is_idle_too_long() {
         server.next_line();
     }
 
-    wait_until_idle(welcomed_at[0], 1);
+    wait_until_idle(welcomed_at[1], 1);
     let mut eleventh = server.connect();
     // The first client, idle the longest, is told why it must go.
     let first = clients[0].local_addr();
@@ -396,7 +399,7 @@ fn ten_silent_clients_make_room_for_an_eleventh_once_one_is_idle_too_long() {
 #[test]
 fn the_client_idle_the_longest_is_the_one_let_go() {
     let (mut server, mut clients, welcomed_at, _) = full_of_silent_clients("1");
-    wait_until_idle(welcomed_at[1], 1);
+    wait_until_idle(welcomed_at[2], 1);
     // The first client speaks: now the second has been idle the longest.
     round_trip(&mut clients[0], "I am here");
     let mut eleventh = server.connect();
