@@ -254,6 +254,7 @@ fn build_and_test(
             binary: binary.clone(),
             package_dir: dir.join("listings").join(&binary.package),
             timeout_secs: None,
+            only: Vec::new(),
         })
         .collect();
     let done = run::run_all(jobs, run::cpus(), &target.join("xtask-grade"))?;

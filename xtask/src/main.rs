@@ -106,9 +106,18 @@ fn main() -> ExitCode {
 
 type Result<T = ()> = std::result::Result<T, String>;
 
-/// The repository's top folder (xtask lives one below it).
+/// The repository's top folder (xtask lives one below it). `cargo run` says
+/// where xtask's manifest is when it runs it: that is the repository the
+/// command was typed in, even when cargo ran a build made from another copy
+/// of the repository, which it may find fresh (a shared target folder, or a
+/// copied one). The folder xtask was built from is the fallback.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| {
+            dir.ends_with("xtask") && dir.join("Cargo.toml").is_file()
+        })
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .expect("xtask is inside the repository")
         .to_path_buf()

@@ -177,6 +177,8 @@ pub struct Job {
     pub package_dir: PathBuf,
     /// `TESTKIT_TIMEOUT_SECS` for the run; `None` keeps the caller's.
     pub timeout_secs: Option<u64>,
+    /// Run only these tests (`--exact`); all of them when empty.
+    pub only: Vec<String>,
 }
 
 /// What one run of a test binary showed.
@@ -273,9 +275,20 @@ fn test_command(job: &Job) -> Command {
     command
 }
 
+/// The arguments that run only `job.only`.
+fn filter(job: &Job) -> Vec<String> {
+    if job.only.is_empty() {
+        return Vec::new();
+    }
+    let mut args = job.only.clone();
+    args.push("--exact".to_string());
+    args
+}
+
 fn run_one(job: &Job, scratch: &Path, index: usize) -> Result<Outcome> {
     let listed = test_command(job)
         .args(["--list", "--format", "terse"])
+        .args(filter(job))
         .stderr(Stdio::null())
         .output()
         .map_err(|err| {
@@ -290,6 +303,7 @@ fn run_one(job: &Job, scratch: &Path, index: usize) -> Result<Outcome> {
             .map_err(|err| format!("cannot create {}: {err}", path.display()))
     };
     let mut child = test_command(job)
+        .args(filter(job))
         .stdout(create(&stdout_path)?)
         .stderr(create(&stderr_path)?)
         .spawn()
@@ -428,6 +442,7 @@ mod tests {
             },
             package_dir: env::temp_dir(),
             timeout_secs: None,
+            only: Vec::new(),
         };
         // `sleep --list ...` fails at once; `sleep` with no argument too:
         // either way the run ends, unsuccessful, with no tests.
