@@ -306,23 +306,45 @@ pub fn student_main(
                 .to_string(),
         );
     }
-    for line in original.lines().map(str::trim) {
-        let understood = line.is_empty()
-            || line.starts_with("//")
-            || line.starts_with("#[cfg(")
-            || line.starts_with("#[path = \"")
-            || line == "mod program;"
-            || line == "fn main() -> std::process::ExitCode {"
-            || line == "fn main() -> ExitCode {"
-            || line == "use std::process::ExitCode;"
-            || line == "program::main()"
-            || line == "}";
-        if !understood {
-            return Err(format!(
-                "src/main.rs does more than choose the starter, the solution or a \
-                 wrong answer, and the student edition would lose it: `{line}`"
-            ));
+    // What is left without comments and attributes (`#[cfg(...)]` and
+    // `#[path = ...]`, however rustfmt wraps them) must be the modules and
+    // `main`, nothing more.
+    let code: String = original
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut rest = String::new();
+    let mut depth = 0;
+    let mut chars = code.chars().peekable();
+    while let Some(ch) = chars.next() {
+        if depth == 0 && ch == '#' && chars.peek() == Some(&'[') {
+            chars.next();
+            depth = 1;
+        } else if depth > 0 {
+            match ch {
+                '[' => depth += 1,
+                ']' => depth -= 1,
+                _ => {}
+            }
+        } else {
+            rest.push(ch);
         }
+    }
+    let words = rest.split_whitespace().collect::<Vec<_>>().join(" ");
+    let words = words
+        .replace("mod program;", "")
+        .replace("use std::process::ExitCode;", "");
+    let words = words.split_whitespace().collect::<Vec<_>>().join(" ");
+    let understood = [
+        "fn main() -> std::process::ExitCode { program::main() }",
+        "fn main() -> ExitCode { program::main() }",
+    ];
+    if !understood.contains(&words.as_str()) {
+        return Err(format!(
+            "src/main.rs does more than choose the starter, the solution or \
+             a wrong answer, and the student edition would lose it: `{words}`"
+        ));
     }
     let title = if exercise.description.is_empty() {
         exercise.name.clone()
@@ -1083,6 +1105,14 @@ mod tests {
         assert!(main.starts_with("//! Exercise 1-1: number the callers.\n"));
         let more = original.replace("fn main()", "mod helpers;\nfn main()");
         assert!(student_main(&exercise(), &more).is_err());
+        let wrapped = "#[cfg(not(any(\n    feature = \"solution\",\n    \
+                       feature = \"wrong-late-count\"\n)))]\n\
+                       #[path = \"starter.rs\"]\nmod program;\n\
+                       #[cfg(all(feature = \"wrong-late-count\", not(feature = \"solution\")))]\n\
+                       #[path = \"wrong/late-count.rs\"]\nmod program;\n\
+                       use std::process::ExitCode;\n\
+                       fn main() -> ExitCode {\n    program::main()\n}\n";
+        assert!(student_main(&exercise(), wrapped).is_ok());
     }
 
     #[test]

@@ -711,7 +711,9 @@ pub fn variants_fail_their_tests(
         let what = if round == 0 {
             format!("{} starters", members.len())
         } else {
-            format!("{} wrong answers (round {round})", members.len())
+            let count = members.len();
+            let plural = if count == 1 { "" } else { "s" };
+            format!("{count} wrong answer{plural} (round {round})")
         };
         println!("    {what}: {:.1}s", round_started.elapsed().as_secs_f64());
     }

@@ -141,16 +141,17 @@ pub fn parse_build_messages(
                     .unwrap_or_default()
                     .trim_end()
                     .to_string();
-                match diagnostic["level"].as_str() {
-                    Some("error") => {
-                        build.errors.entry(package).or_default().push(rendered)
+                let list = match diagnostic["level"].as_str() {
+                    Some("error") => build.errors.entry(package).or_default(),
+                    Some("warning") => {
+                        build.warnings.entry(package).or_default()
                     }
-                    Some("warning") => build
-                        .warnings
-                        .entry(package)
-                        .or_default()
-                        .push(rendered),
-                    _ => {}
+                    _ => continue,
+                };
+                // The same file compiled for the binary and for its unit
+                // tests gives the same message twice.
+                if !list.contains(&rendered) {
+                    list.push(rendered);
                 }
             }
             _ => {}
