@@ -159,8 +159,9 @@ fn loopback(
         TcpStream::connect_timeout(&address, Duration::from_secs(2))?;
         listener.accept().map(|_| ())
     });
+    let host = address.trim_end_matches(":0");
     match works {
-        Ok(()) => ok(format!("{name}: a connection to {address} works")),
+        Ok(()) => ok(format!("{name}: a connection to {host} works")),
         Err(err) => not_ok(
             if required {
                 State::Missing
@@ -168,7 +169,7 @@ fn loopback(
                 State::Limited
             },
             required,
-            format!("{name}: cannot connect on {address}: {err}"),
+            format!("{name}: cannot connect on {host}: {err}"),
             advice,
         ),
     }
