@@ -11,7 +11,8 @@
 //! - every link between pages names a page and a heading that exist (the
 //!   link checker run by `mdbook build` checks the rendered book as well, but
 //!   it reports lines of the page after includes are expanded);
-//! - listings follow the conventions (names, no unwrap, exercises complete).
+//! - listings follow the conventions (names, no unwrap, exercises complete:
+//!   a starter and tests, and a solution where the `solution` feature is).
 //!
 //! Every problem is reported as `path:line: what is wrong`.
 
@@ -669,20 +670,48 @@ fn listings_report_errors_instead_of_unwrapping() {
     report("listings that can panic on an error", problems);
 }
 
+/// The files an exercise must have and a page must show, given its
+/// manifest: a starter and tests always; a solution where the `solution`
+/// feature selects one (the student edition has neither).
+fn exercise_files(manifest: &str) -> (Vec<&'static str>, Vec<&'static str>) {
+    let has_solution = manifest.lines().any(|line| {
+        line.split_once('=')
+            .is_some_and(|(key, _)| key.trim().trim_matches('"') == "solution")
+    });
+    if has_solution {
+        (
+            vec!["src/starter.rs", "src/solution.rs", "tests"],
+            vec!["src/starter.rs", "src/solution.rs"],
+        )
+    } else {
+        (vec!["src/starter.rs", "tests"], vec!["src/starter.rs"])
+    }
+}
+
 #[test]
-fn every_exercise_has_a_starter_a_solution_and_tests_and_is_shown() {
+fn every_exercise_has_a_starter_and_tests_and_is_shown() {
     let all_includes: Vec<PathBuf> = pages()
         .iter()
         .flat_map(includes)
         .map(|include| include.file)
         .collect();
     let mut problems = Vec::new();
+    let mut with_solution = Vec::new();
+    let mut without_solution = Vec::new();
     for name in listings()
         .into_iter()
         .filter(|name| name.contains("-exercise-"))
     {
         let dir = Path::new("listings").join(&name);
-        for required in ["src/starter.rs", "src/solution.rs", "tests"] {
+        let manifest = fs::read_to_string(root().join(dir.join("Cargo.toml")))
+            .expect("read Cargo.toml");
+        let (required, shown) = exercise_files(&manifest);
+        if required.contains(&"src/solution.rs") {
+            with_solution.push(name.clone());
+        } else {
+            without_solution.push(name.clone());
+        }
+        for required in required {
             if !root().join(&dir).join(required).exists() {
                 problems.push(format!(
                     "{}:1: an exercise needs {required}",
@@ -690,21 +719,22 @@ fn every_exercise_has_a_starter_a_solution_and_tests_and_is_shown() {
                 ));
             }
         }
-        let manifest = fs::read_to_string(root().join(dir.join("Cargo.toml")))
-            .expect("read Cargo.toml");
-        if !manifest.contains("solution = []") {
-            problems.push(format!(
-                "{}:1: an exercise needs the feature `solution = []`",
-                dir.join("Cargo.toml").display()
-            ));
-        }
-        for shown in ["src/starter.rs", "src/solution.rs"] {
+        for shown in shown {
             if !all_includes.contains(&dir.join(shown)) {
                 problems.push(format!(
                     "{}:1: no page includes this file",
                     dir.join(shown).display()
                 ));
             }
+        }
+    }
+    // The book has every solution; the student edition has none.
+    if !with_solution.is_empty() {
+        for name in without_solution {
+            problems.push(format!(
+                "listings/{name}/Cargo.toml:1: an exercise needs the feature \
+                 `solution = []`, as the other exercises have"
+            ));
         }
     }
     report("exercises that are incomplete", problems);
@@ -1084,12 +1114,22 @@ mod the_checks_themselves {
             "listings/ch01-hello-server/src/main.rs"
         )));
         assert!(is_compiled_source(Path::new(
-            "listings/ch01-exercise-caller-number/src/solution.rs"
+            "listings/ch01-exercise-caller-number/src/starter.rs"
         )));
         assert!(!is_compiled_source(Path::new(
             "listings/ch01-hello-server/src/stray.rs"
         )));
         assert!(!is_compiled_source(Path::new("src/snippet.rs")));
+    }
+
+    #[test]
+    fn a_solution_is_required_only_with_its_feature() {
+        let full = "[features]\n# The book's answer.\nsolution = []\n";
+        assert!(exercise_files(full).0.contains(&"src/solution.rs"));
+        assert!(exercise_files(full).1.contains(&"src/solution.rs"));
+        let student = "[package]\nname = \"ch01-exercise-x\"\n";
+        assert_eq!(exercise_files(student).0, ["src/starter.rs", "tests"]);
+        assert_eq!(exercise_files(student).1, ["src/starter.rs"]);
     }
 
     #[test]

