@@ -30,6 +30,7 @@ use std::process::Command;
 
 use crate::Result;
 use crate::exercises::{self, Workspace};
+use crate::regions;
 
 /// Where `cargo xtask check` writes the student edition it checks.
 pub const CHECKED_EDITION: &str = "target/student-edition";
@@ -59,6 +60,7 @@ enum ExerciseFile<'a> {
     Answer,
     Manifest,
     Main(&'a exercises::Exercise),
+    Starter(&'a exercises::Exercise),
     Other,
 }
 
@@ -77,6 +79,7 @@ fn exercise_file<'a>(workspace: &'a Workspace, path: &str) -> ExerciseFile<'a> {
         inside if inside.starts_with("src/wrong/") => ExerciseFile::Answer,
         "Cargo.toml" => ExerciseFile::Manifest,
         "src/main.rs" => ExerciseFile::Main(exercise),
+        "src/starter.rs" => ExerciseFile::Starter(exercise),
         _ => ExerciseFile::Other,
     }
 }
@@ -169,6 +172,9 @@ pub fn make(root: &Path, workspace: &Workspace) -> Result<Edition> {
                 }
                 ExerciseFile::Main(exercise) => student_main(exercise, &text())
                     .map(|t| Some(t.into_bytes())),
+                ExerciseFile::Starter(exercise) => {
+                    starter(exercise, &bytes).map(Some)
+                }
                 ExerciseFile::Other if path.ends_with(".md") => {
                     markdown(&path, &text()).map(|(out, notes)| {
                         edition.notes.extend(notes);
@@ -198,6 +204,30 @@ pub fn make(root: &Path, workspace: &Workspace) -> Result<Edition> {
             problems.join("\n")
         ))
     }
+}
+
+/// An exercise's starter in the edition: the one its solution's regions
+/// make (see regions.rs), which must be the committed one; or, for a
+/// solution without regions yet, the committed starter.
+fn starter(
+    exercise: &exercises::Exercise,
+    committed: &[u8],
+) -> Result<Vec<u8>> {
+    let Ok(solution) = fs::read_to_string(exercise.dir.join("src/solution.rs"))
+    else {
+        return Ok(committed.to_vec());
+    };
+    if !solution.lines().any(regions::is_marker) {
+        return Ok(committed.to_vec());
+    }
+    let shown = format!("listings/{}/src/solution.rs", exercise.name);
+    let made = regions::generate(&shown, &solution)?;
+    if made.as_bytes() != committed {
+        return Err(format!(
+            "is not the starter {shown} makes: run `cargo xtask bless`"
+        ));
+    }
+    Ok(made.into_bytes())
 }
 
 fn has_hash_comments(path: &str) -> bool {
@@ -819,6 +849,14 @@ pub fn leaks(
         }
         for (index, line) in text.lines().enumerate() {
             let here = format!("{path}:{}", index + 1);
+            if in_exercise && path.ends_with(".rs") && regions::is_marker(line)
+            {
+                problems.push(format!(
+                    "{here}: a region marker (`{}`): the starter holds the \
+                     answer's regions",
+                    line.trim()
+                ));
+            }
             if !is_tool_source(path) {
                 if let Some(word) =
                     ANSWER_WORDS.iter().find(|word| line.contains(*word))

@@ -1448,4 +1448,169 @@ mod tests {
             "{report}"
         );
     }
+
+    #[test]
+    fn every_field_is_required_when_exercises_must_be_complete() {
+        let partial = json!({"title": "Exercise 1-1: number the callers"});
+        let lenient = Workspace::from_metadata(
+            Path::new("/w"),
+            &metadata(partial.clone()),
+            false,
+        );
+        assert!(lenient.meta_problems.is_empty());
+        let strict =
+            Workspace::from_metadata(Path::new("/w"), &metadata(partial), true);
+        assert_eq!(
+            strict.meta_problems,
+            ["listings/ch01-exercise-caller-number/Cargo.toml: \
+              [package.metadata.exercise]: missing: difficulty, minutes, \
+              teaches, read, base (every exercise states them all; see \
+              src/for-instructors.md)"]
+        );
+        let none = Workspace::from_metadata(
+            Path::new("/w"),
+            &metadata(Value::Null),
+            true,
+        );
+        assert_eq!(none.meta_problems.len(), 1);
+        let complete = Workspace::from_metadata(
+            Path::new("/w"),
+            &metadata(json!({
+                "title": "Exercise 1-1: number the callers",
+                "difficulty": "easy",
+                "minutes": 30,
+                "teaches": "state across accepts",
+                "read": ["ch01-x.md"],
+                "base": "ch01-hello-server",
+                "base-file": "src/main.rs"
+            })),
+            true,
+        );
+        assert!(
+            complete.meta_problems.is_empty(),
+            "{:?}",
+            complete.meta_problems
+        );
+        let meta = &complete.exercises[0].meta;
+        assert_eq!(meta.base.as_deref(), Some("ch01-hello-server"));
+        assert_eq!(meta.base_file.as_deref(), Some("src/main.rs"));
+        assert_eq!(
+            complete.dirs.get("ch01-hello-server"),
+            Some(&PathBuf::from("/w/listings/ch01-hello-server"))
+        );
+        let bad = Workspace::from_metadata(
+            Path::new("/w"),
+            &metadata(json!({"base": 1, "base-file": "../x.rs"})),
+            false,
+        );
+        let problems = bad.meta_problems.join("\n");
+        assert!(problems.contains("base must be the name"), "{problems}");
+        assert!(problems.contains("base-file must be a path"), "{problems}");
+    }
+
+    #[test]
+    fn an_empty_base_says_why() {
+        let above = "[package.metadata.exercise]\n# Two listings in one.\nbase = \"\"\n";
+        assert!(explains_empty_base(above));
+        let trailing = "[package.metadata.exercise]\nbase = \"\"  # new code\n";
+        assert!(explains_empty_base(trailing));
+        let silent = "[package.metadata.exercise]\nminutes = 3\nbase = \"\"\n";
+        assert!(!explains_empty_base(silent));
+    }
+
+    /// A workspace on disk: an exercise and its base listing.
+    fn exercise_on_disk(
+        name: &str,
+        solution: &str,
+        starter: &str,
+        base_meta: &str,
+    ) -> (PathBuf, Workspace) {
+        let root = std::env::temp_dir()
+            .join(format!("xtask-one-source-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let exercise = root.join("listings/ch01-exercise-caller-number");
+        let base = root.join("listings/ch01-hello-server");
+        fs::create_dir_all(exercise.join("src")).expect("mkdir");
+        fs::create_dir_all(base.join("src")).expect("mkdir");
+        fs::write(exercise.join("src/solution.rs"), solution).expect("write");
+        fs::write(exercise.join("src/starter.rs"), starter).expect("write");
+        fs::write(exercise.join("Cargo.toml"), base_meta).expect("write");
+        fs::write(base.join("src/main.rs"), "fn main() {\n    serve();\n}\n")
+            .expect("write");
+        let mut value = metadata(Value::Null);
+        let packages = value["packages"].as_array_mut().expect("packages");
+        for package in packages {
+            let manifest = package["manifest_path"]
+                .as_str()
+                .expect("a path")
+                .replace("/w/", &format!("{}/", root.display()));
+            package["manifest_path"] = Value::String(manifest);
+        }
+        let mut workspace = Workspace::from_metadata(&root, &value, false);
+        let meta = &mut workspace.exercises[0].meta;
+        if base_meta.contains("base = \"\"") {
+            meta.base = Some(String::new());
+        } else {
+            meta.base = Some("ch01-hello-server".to_string());
+        }
+        (root, workspace)
+    }
+
+    const REGION_SOLUTION: &str = "fn main() {\n    // [starter]\n    // \
+                                   // TODO: count the callers.\n    // \
+                                   [solution]\n    count();\n    // [end]\n    \
+                                   serve();\n}\n";
+    const REGION_STARTER: &str =
+        "fn main() {\n    // TODO: count the callers.\n    serve();\n}\n";
+
+    #[test]
+    fn check_compares_the_starter_and_bless_writes_it() {
+        let (root, workspace) =
+            exercise_on_disk("bless", REGION_SOLUTION, "stale\n", "");
+        let error = one_source(&workspace, false).expect_err("stale");
+        assert!(
+            error.contains(
+                "ch01-exercise-caller-number: its starter is not the one its \
+                 solution makes: listings/ch01-exercise-caller-number/src/\
+                 starter.rs:1: is `stale`, but listings/ch01-exercise-caller-\
+                 number/src/solution.rs:1 makes it `fn main() {`; run `cargo \
+                 xtask bless`"
+            ),
+            "{error}"
+        );
+        one_source(&workspace, true).expect("bless writes it");
+        let starter =
+            root.join("listings/ch01-exercise-caller-number/src/starter.rs");
+        assert_eq!(fs::read_to_string(&starter).expect("read"), REGION_STARTER);
+        one_source(&workspace, false).expect("now in step");
+        let _ = fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn check_finds_a_change_to_the_base_outside_regions() {
+        let solution = REGION_SOLUTION.replace("serve();", "serve_all();");
+        let starter = REGION_STARTER.replace("serve();", "serve_all();");
+        let (root, workspace) =
+            exercise_on_disk("base", &solution, &starter, "");
+        let error = one_source(&workspace, false).expect_err("off base");
+        assert!(
+            error.contains(
+                "listings/ch01-exercise-caller-number/src/solution.rs:7: \
+                 `serve_all();` is outside every region, but the base listing \
+                 listings/ch01-hello-server/src/main.rs has `serve();` at the \
+                 same distance from its end (line 2)"
+            ),
+            "{error}"
+        );
+        let _ = fs::remove_dir_all(root);
+        let (root, workspace) = exercise_on_disk(
+            "nobase",
+            &solution,
+            &starter,
+            "[package.metadata.exercise]\nbase = \"\"\n",
+        );
+        let error = one_source(&workspace, false).expect_err("no reason");
+        assert!(error.contains("needs a comment"), "{error}");
+        let _ = fs::remove_dir_all(root);
+    }
 }

@@ -9,6 +9,8 @@
 //!                         solutions, the console transcripts from real runs,
 //!                         and the exercises' table of the page for
 //!                         instructors
+//!   cargo xtask starters [--check]
+//!                         only the starters' part of bless (or of check)
 //!   cargo xtask browser-check
 //!                         load every page of the built book in Chromium
 //!   cargo xtask tools     install the pinned tools only
@@ -64,6 +66,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   check                   every check CI runs
   build                   render the book into target/book, links checked
   bless                   rewrite the starters, transcripts and exercises' table
+  starters [--check]      write (or only check) the starters, made from
+                          their solutions' regions, and their base check
   browser-check           load every page of the built book in Chromium
   tools                   install the pinned mdBook tools
   progress                which exercises are done
@@ -81,6 +85,10 @@ fn main() -> ExitCode {
         ["check"] => check(),
         ["build"] => install_tools(&TOOLS).and_then(|()| build_book()),
         ["bless"] => bless(),
+        ["starters"] => Workspace::load(&root())
+            .and_then(|workspace| exercises::one_source(&workspace, true)),
+        ["starters", "--check"] => Workspace::load(&root())
+            .and_then(|workspace| exercises::one_source(&workspace, false)),
         ["browser-check"] => {
             install_tools(&TOOLS).and_then(|()| browser_check())
         }

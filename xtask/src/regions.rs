@@ -85,6 +85,11 @@ fn marker(line: &str) -> Option<Marker> {
     }
 }
 
+/// Whether a line is a region marker.
+pub fn is_marker(line: &str) -> bool {
+    marker(line).is_some()
+}
+
 /// A line that looks like a marker and is not one (`//[starter]`,
 /// `// [starter] the name`, `// [Solution]`): a mistake, surely.
 fn near_marker(line: &str) -> bool {
