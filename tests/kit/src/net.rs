@@ -147,8 +147,9 @@ impl Client {
         let mut bytes = Vec::new();
         if let Err(err) = self.reader.read_to_end(&mut bytes) {
             panic!(
-                "{} did not close the connection: {err} (read so far: {bytes:?})",
-                self.addr
+                "{} did not close the connection: {err} (read so far: {})",
+                self.addr,
+                crate::show_bytes(&bytes)
             );
         }
         bytes
@@ -160,9 +161,9 @@ impl Client {
         let rest = self.read_to_end();
         assert!(
             rest.is_empty(),
-            "expected {} to close the connection, but it sent {:?}",
+            "expected {} to close the connection, but it sent {}",
             self.addr,
-            String::from_utf8_lossy(&rest)
+            crate::show_bytes(&rest)
         );
     }
 

@@ -16,13 +16,16 @@ use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
 use crate::pipes::{UnreadPipe, closed_pipe, pipe};
-use crate::{Process, Server, pidfd, procfs, skip, timeout, wait_until};
+use crate::{
+    Helper, Process, Server, pidfd, procfs, skip, spawn_helper, timeout,
+    wait_until,
+};
 
 /// A loopback UDP port on which, a moment ago, nothing was bound; like
 /// [`crate::unused_port`], below the ports the kernel hands out to sockets
@@ -57,7 +60,13 @@ pub fn receive_from(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
     let mut buffer = vec![0u8; 65_536];
     let (received, sender) = match socket.recv_from(&mut buffer) {
         Ok(datagram) => datagram,
-        Err(err) => panic!("no datagram within the timeout: {err}"),
+        Err(err) => panic!(
+            "no datagram on {} within {:?}: {err}",
+            socket
+                .local_addr()
+                .map_or_else(|_| "the socket".to_string(), |a| a.to_string()),
+            socket.read_timeout().ok().flatten().unwrap_or_default()
+        ),
     };
     buffer.truncate(received);
     (buffer, sender)
@@ -68,13 +77,13 @@ pub fn receive_from(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
 #[track_caller]
 pub fn stand_in<T: Send + 'static>(
     serve: impl FnOnce(UdpSocket) -> T + Send + 'static,
-) -> (SocketAddr, JoinHandle<T>) {
+) -> (SocketAddr, Helper<T>) {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
     socket
         .set_read_timeout(Some(timeout()))
         .expect("read timeout");
     let addr = socket.local_addr().expect("local_addr");
-    (addr, thread::spawn(move || serve(socket)))
+    (addr, spawn_helper(move || serve(socket)))
 }
 
 /// For a [`stand_in`]: answers every datagram with `OK ` and the message,
@@ -334,7 +343,7 @@ pub fn assert_a_datagram_that_looks_like_a_reply_is_not_answered(
     socket.send(b"hello").expect("send");
     // The first datagram to come back answers the second: had the server
     // answered the first, `OK OK hello` would have come first.
-    assert_eq!(receive(&socket), b"OK hello");
+    crate::assert_bytes_eq!(receive(&socket), b"OK hello");
     assert_eq!(
         server.next_line(),
         format!("{me} -- OK hello (not answered: it is a reply)")
@@ -351,7 +360,7 @@ pub fn assert_what_a_client_sends_is_escaped_in_the_log(program: &str) {
     let socket = client(server.addr());
     let me = socket.local_addr().expect("local_addr");
     socket.send(b"\x1b[31mred\nforged line").expect("send");
-    assert_eq!(receive(&socket), b"OK \x1b[31mred\nforged line");
+    crate::assert_bytes_eq!(receive(&socket), b"OK \x1b[31mred\nforged line");
     assert_eq!(
         server.next_line(),
         format!("{me} -- \\x1b[31mred\\nforged line")
@@ -369,7 +378,7 @@ pub fn assert_a_long_message_is_cut_in_the_log_but_not_in_the_reply(
     let me = socket.local_addr().expect("local_addr");
     let message = [b'x'; 1000];
     socket.send(&message).expect("send");
-    assert_eq!(receive(&socket), [&b"OK "[..], &message].concat());
+    crate::assert_bytes_eq!(receive(&socket), [&b"OK "[..], &message].concat());
     assert_eq!(
         server.next_line(),
         format!("{me} -- {}... (1000 bytes)", "x".repeat(512))
@@ -385,11 +394,20 @@ fn assert_serves_many(server: SocketAddr) {
     let largest = vec![0xff; 65_507];
     socket.send(&largest).expect("send");
     let reply = receive(&socket);
-    assert_eq!(reply[..3], *b"OK ");
+    crate::assert_bytes_eq!(
+        reply[..3],
+        b"OK ",
+        "the reply to {} bytes",
+        largest.len()
+    );
     for number in 0..200 {
         let message = vec![b'\x1b'.wrapping_add(number as u8); 1000];
         socket.send(&message).expect("send");
-        assert_eq!(receive(&socket), [&b"OK "[..], &message].concat());
+        crate::assert_bytes_eq!(
+            receive(&socket),
+            [&b"OK "[..], &message].concat(),
+            "the reply to message {number}"
+        );
     }
 }
 
@@ -432,8 +450,8 @@ pub fn assert_a_client_stopped_and_continued_while_it_waits_goes_on(
     let mut client = Process::spawn(command);
     client.write_stdin(b"hello\n");
     client.close_stdin();
-    let (socket, message, sender) = server.join().expect("the stand-in");
-    assert_eq!(message, b"hello");
+    let (socket, message, sender) = server.joined("the stand-in server");
+    crate::assert_bytes_eq!(message, b"hello");
     // The message has arrived: the client sleeps in recv() (state S) for
     // the reply. Stop it and let it go on, as Ctrl-Z and `fg` do.
     procfs::wait_for_state(client.pid(), 'S');
@@ -461,7 +479,7 @@ pub fn assert_a_stray_datagram_is_shown_escaped(program: &str) {
         socket.send_to(b"OK hello", client).expect("send_to");
     });
     let run = Process::run(program, [addr.to_string()], b"hello\n");
-    server.join().expect("the stand-in server");
+    server.joined("the stand-in server");
     assert_eq!(run.code(), 0, "{run:?}");
     assert_eq!(run.stdout, "Reply : OK hello\n");
     assert_eq!(
@@ -479,6 +497,6 @@ mod tests {
         let (addr, _server) = stand_in(answer_all);
         let socket = client(addr);
         socket.send(b"ping").expect("send");
-        assert_eq!(receive(&socket), b"OK ping");
+        crate::assert_bytes_eq!(receive(&socket), b"OK ping");
     }
 }
