@@ -83,6 +83,21 @@ pub fn timeout() -> Duration {
     Duration::from_secs(secs)
 }
 
+/// How a failure names a wait of [`timeout()`] that ran out: `within 10s`,
+/// and, when the timeout is the default one, how to wait less while
+/// working on an exercise (an unfinished program makes tests wait it out).
+pub fn within_timeout() -> String {
+    let limit = timeout();
+    if std::env::var_os("TESTKIT_TIMEOUT_SECS").is_some() {
+        format!("within {limit:?}")
+    } else {
+        format!(
+            "within {limit:?} (while you work, TESTKIT_TIMEOUT_SECS=3 makes \
+             every wait shorter)"
+        )
+    }
+}
+
 /// Waits until `condition` holds, checking every few milliseconds, for at most
 /// `limit`. Returns whether it held. Use it for facts only `/proc` can tell
 /// (a process has exited, a child was reaped), never to "give a server time".

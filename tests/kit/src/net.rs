@@ -90,14 +90,23 @@ impl Client {
     /// server closed the connection first.
     #[track_caller]
     pub fn read_line(&mut self) -> String {
-        match self.try_read_line() {
-            Ok(Some(line)) => line,
-            Ok(None) => panic!(
+        let mut bytes = Vec::new();
+        match self.reader.read_until(b'\n', &mut bytes) {
+            Ok(0) => panic!(
                 "{} closed the connection instead of sending a line",
                 self.addr
             ),
+            Ok(_) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(err) => {
-                panic!("no line from {} within the timeout: {err}", self.addr)
+                let sent = if bytes.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; it sent {}, with no newline",
+                        crate::show_bytes(&bytes)
+                    )
+                };
+                panic!("no line from {} {}{sent}", self.addr, ran_out(&err))
             }
         }
     }
@@ -135,7 +144,11 @@ impl Client {
     pub fn read_exact(&mut self, len: usize) -> Vec<u8> {
         let mut bytes = vec![0; len];
         if let Err(err) = self.reader.read_exact(&mut bytes) {
-            panic!("could not read {len} bytes from {}: {err}", self.addr);
+            panic!(
+                "could not read {len} bytes from {} {}",
+                self.addr,
+                ran_out(&err)
+            );
         }
         bytes
     }
@@ -147,8 +160,9 @@ impl Client {
         let mut bytes = Vec::new();
         if let Err(err) = self.reader.read_to_end(&mut bytes) {
             panic!(
-                "{} did not close the connection: {err} (read so far: {})",
+                "{} did not close the connection {} (read so far: {})",
                 self.addr,
+                ran_out(&err),
                 crate::show_bytes(&bytes)
             );
         }
@@ -237,6 +251,15 @@ pub fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
         .expect("a blocking connection");
     set_timeouts(&stream);
     (stream, peer)
+}
+
+/// What a read that failed says: `within 10s ...` when the kit's timeout ran
+/// out (the error is then only EAGAIN), the error otherwise.
+fn ran_out(err: &io::Error) -> String {
+    match err.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => crate::within_timeout(),
+        _ => format!("({err})"),
+    }
 }
 
 /// Gives a test's connection the kit's read and write timeouts.

@@ -81,6 +81,10 @@ impl Pipe {
         }
     }
 
+    fn is_closed(&self) -> bool {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).closed
+    }
+
     fn text(&self) -> String {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         String::from_utf8_lossy(&state.bytes).into_owned()
@@ -306,13 +310,15 @@ impl Process {
     pub fn next_line(&mut self) -> String {
         match self.next_line_within(timeout()) {
             Some(line) => line,
-            None => panic!(
-                "{} printed no further line within {:?}\nstdout so far: {:?}\nstderr: {}",
-                self.name,
-                timeout(),
-                self.stdout(),
-                self.stderr()
-            ),
+            None => {
+                let waited = self.how_it_ended();
+                panic!(
+                    "{} printed no further line {waited}\nstdout so far: {:?}\nstderr: {}",
+                    self.name,
+                    self.stdout(),
+                    self.stderr()
+                )
+            }
         }
     }
 
@@ -330,6 +336,15 @@ impl Process {
         self.read_upto = end + 1;
         let state = self.stdout.state.lock().unwrap_or_else(|e| e.into_inner());
         Some(String::from_utf8_lossy(&state.bytes[start..end]).into_owned())
+    }
+
+    /// Why a wait for output ended without it: the program exited (how),
+    /// or the kit's timeout ran out.
+    fn how_it_ended(&mut self) -> String {
+        match self.child.try_wait() {
+            Ok(Some(status)) => format!("before it exited ({status})"),
+            _ => crate::within_timeout(),
+        }
     }
 
     /// Waits until stdout contains `text`; fails the test otherwise.
@@ -350,10 +365,14 @@ impl Process {
             String::from_utf8_lossy(bytes).contains(text).then_some(())
         });
         if found.is_none() {
+            let waited = if pipe.is_closed() {
+                format!("before its {pipe_name} closed (it exited?)")
+            } else {
+                crate::within_timeout()
+            };
             panic!(
-                "{} did not print {text:?} to {pipe_name} within {:?}\nstdout: {:?}\nstderr: {}",
+                "{} did not print {text:?} to {pipe_name} {waited}\nstdout: {:?}\nstderr: {}",
                 self.name,
-                timeout(),
                 self.stdout(),
                 self.stderr()
             );
@@ -475,10 +494,11 @@ impl Server {
     #[track_caller]
     pub fn from_process(mut process: Process) -> Server {
         let Some(first) = process.next_line_within(timeout()) else {
+            let waited = process.how_it_ended();
             panic!(
-                "{} printed no `listening on` line within {:?}\nstderr: {}",
+                "{} printed no `listening on` line {waited}\nstdout: {:?}\nstderr: {}",
                 process.name,
-                timeout(),
+                process.stdout(),
                 process.stderr()
             );
         };
