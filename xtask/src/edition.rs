@@ -1275,4 +1275,43 @@ mod tests {
             "{all}"
         );
     }
+
+    #[test]
+    fn the_starter_is_the_one_the_solution_makes_without_regions() {
+        let dir = std::env::temp_dir()
+            .join(format!("xtask-edition-starter-{}", std::process::id()));
+        fs::create_dir_all(dir.join("src")).expect("mkdir");
+        let mut exercise = exercise();
+        exercise.dir = dir.clone();
+        let solution = "fn main() {\n    // [starter]\n    // // TODO: count.\n    \
+                        // [solution]\n    count();\n    // [end]\n}\n";
+        fs::write(dir.join("src/solution.rs"), solution).expect("write");
+        let made = "fn main() {\n    // TODO: count.\n}\n";
+        assert_eq!(
+            starter(&exercise, made.as_bytes()).expect("in step"),
+            made.as_bytes()
+        );
+        let error = starter(&exercise, b"stale\n").expect_err("stale");
+        assert!(error.contains("run `cargo xtask bless`"), "{error}");
+        // A solution without regions yet: the committed starter, as it is.
+        fs::write(dir.join("src/solution.rs"), "fn main() {}\n")
+            .expect("write");
+        assert_eq!(
+            starter(&exercise, b"by hand\n").expect("as is"),
+            b"by hand\n"
+        );
+        let _ = fs::remove_dir_all(dir);
+        // A region marker in the edition is a leak.
+        let mut edition = Edition::default();
+        edition.files.insert(
+            "listings/ch01-exercise-x/src/starter.rs".to_string(),
+            File {
+                bytes: b"    // [solution]\n".to_vec(),
+                executable: false,
+            },
+        );
+        let problems = leaks(&edition, &BTreeMap::new());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains(":1: a region marker"), "{problems:?}");
+    }
 }
