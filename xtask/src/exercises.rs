@@ -835,6 +835,38 @@ pub fn one_source(workspace: &Workspace, write: bool) -> Result {
             );
         }
     }
+    if require_complete() {
+        problems.extend(
+            workspace
+                .meta_problems
+                .iter()
+                .filter(|problem| problem.contains("missing: "))
+                .cloned(),
+        );
+    } else {
+        // Made an error, with the rest of the metadata's problems, by the
+        // same switch (see `overview_table`).
+        let incomplete: Vec<String> = with_solution
+            .iter()
+            .filter(|exercise| !missing_fields(&exercise.meta).is_empty())
+            .map(|exercise| {
+                format!(
+                    "{} ({})",
+                    exercise.name,
+                    missing_fields(&exercise.meta).join(", ")
+                )
+            })
+            .collect();
+        if !incomplete.is_empty() {
+            println!(
+                "    metadata not complete yet ({} of {}): {} (an error with \
+                 {REQUIRE_COMPLETE_VAR}=1)",
+                incomplete.len(),
+                with_solution.len(),
+                incomplete.join("; ")
+            );
+        }
+    }
     if problems.is_empty() {
         println!(
             "    {} of {} starters are made from their solutions",
