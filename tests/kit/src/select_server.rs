@@ -27,6 +27,7 @@ pub const TOO_LONG: &str =
     "Sorry, a line may be at most 1024 bytes. Goodbye.\n";
 
 /// Connects a client and reads the two-line welcome.
+#[track_caller]
 pub fn welcomed(server: &Server) -> Client {
     let mut client = server.connect();
     hear_welcome(&mut client);
@@ -34,12 +35,14 @@ pub fn welcomed(server: &Server) -> Client {
 }
 
 /// Reads the two-line welcome on a connected client.
+#[track_caller]
 pub fn hear_welcome(client: &mut Client) {
     assert_eq!(client.read_line(), WELCOME[0]);
     assert_eq!(client.read_line(), WELCOME[1]);
 }
 
 /// Sends `line` and checks the reply.
+#[track_caller]
 pub fn round_trip(client: &mut Client, line: &str) {
     client.send_line(line);
     assert_eq!(client.read_line(), format!("OK ... {line}\n"));
@@ -64,6 +67,7 @@ impl Conversation for Visit {
 /// limit of one idle second: an eleventh is told the server is full; a
 /// second after its welcome the first client has been idle too long, and
 /// the next one to connect makes it go, with a reason, and takes its slot.
+#[track_caller]
 pub fn assert_silent_clients_make_room_once_idle_too_long(program: &str) {
     let server = Server::start_with(program, ["127.0.0.1:0", "10", "1"], &[]);
     let mut clients: Vec<Client> = Vec::new();
@@ -94,6 +98,7 @@ pub fn assert_silent_clients_make_room_once_idle_too_long(program: &str) {
 
 /// A client whose line is longer than 1024 bytes gets the replies it was
 /// owed for the lines before, then the reason it must go, and is let go.
+#[track_caller]
 pub fn assert_a_line_too_long_is_told_why_after_the_replies_owed(
     program: &str,
 ) {
@@ -110,6 +115,7 @@ pub fn assert_a_line_too_long_is_told_why_after_the_replies_owed(
 /// Started with a number of clients it cannot serve (too large to hold,
 /// zero, not a number) or an idle limit of 0 seconds, the server says so
 /// and exits with status 2 before it listens.
+#[track_caller]
 pub fn assert_limits_it_cannot_serve_are_refused_before_listening(
     program: &str,
 ) {
@@ -138,6 +144,7 @@ pub fn assert_limits_it_cannot_serve_are_refused_before_listening(
 /// for whom accept() fails with `EMFILE`. While a client keeps the server
 /// busy for a second, a line after a line, the server tries accept() again
 /// a few times only (10 at most), not after every line.
+#[track_caller]
 pub fn assert_out_of_descriptors_a_busy_server_tries_again_rarely(
     program: &str,
 ) {
