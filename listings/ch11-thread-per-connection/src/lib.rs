@@ -42,14 +42,16 @@ pub enum Ending {
 // ANCHOR_END: ending
 
 // ANCHOR: serve
-/// Serves one client until it leaves; `lines` is told how many lines each
-/// read brought. Every call blocks, and every wait is bounded by
-/// `max_idle`: a read by the socket's read timeout, a write by its write
-/// timeout. Returns how the visit ended, or why the client was dropped.
+/// Serves one client until it leaves. `answer` is given each line, without
+/// its line ending, and appends the reply to the replies of this read:
+/// [`ok`] for Listing 5-1's `OK ... <line>`. Every call blocks, and every
+/// wait is bounded by `max_idle`: a read by the socket's read timeout, a
+/// write by its write timeout. Returns how the visit ended, or why the
+/// client was dropped.
 pub fn serve(
     stream: &TcpStream,
     max_idle: Duration,
-    mut lines: impl FnMut(u64),
+    mut answer: impl FnMut(&[u8], &mut Vec<u8>),
 ) -> Result<Ending, String> {
     // `&TcpStream` reads and writes: no `mut`, no second descriptor.
     let mut socket = stream;
@@ -78,14 +80,12 @@ pub fn serve(
             // End of stream: what came after the last newline is the
             // client's last line.
             if !partial_line.is_empty() {
-                reply(&mut replies, &partial_line);
-                lines(1);
+                answer(without_ending(&partial_line), &mut replies);
             }
             send(socket, &replies, max_idle)?;
             return Ok(Ending::Disconnected);
         }
         partial_line.extend_from_slice(&chunk[..received]);
-        let mut answered = 0;
         let mut too_long = false;
         while let Some(end) = partial_line.iter().position(|&b| b == b'\n') {
             if end + 1 > MAX_LINE {
@@ -93,11 +93,9 @@ pub fn serve(
                 break;
             }
             let line: Vec<u8> = partial_line.drain(..=end).collect();
-            reply(&mut replies, &line);
-            answered += 1;
+            answer(without_ending(&line), &mut replies);
         }
         too_long |= partial_line.len() >= MAX_LINE;
-        lines(answered);
         // One write for all the replies this read brought.
         send(socket, &replies, max_idle)?;
         if too_long {
@@ -109,13 +107,16 @@ pub fn serve(
 }
 // ANCHOR_END: serve
 
-/// Appends `OK ... <line>` to `replies`, the line's own line ending (`\n`,
-/// or telnet's `\r\n`) replaced by ours.
-fn reply(replies: &mut Vec<u8>, line: &[u8]) {
+/// A line without its line ending: `\n`, or telnet's `\r\n`.
+fn without_ending(line: &[u8]) -> &[u8] {
     let text = line.strip_suffix(b"\n").unwrap_or(line);
-    let text = text.strip_suffix(b"\r").unwrap_or(text);
+    text.strip_suffix(b"\r").unwrap_or(text)
+}
+
+/// Listing 5-1's answer: appends `OK ... <line>` to `replies`.
+pub fn ok(line: &[u8], replies: &mut Vec<u8>) {
     replies.extend_from_slice(b"OK ... ");
-    replies.extend_from_slice(text);
+    replies.extend_from_slice(line);
     replies.push(b'\n');
 }
 
@@ -178,26 +179,43 @@ pub fn is_out_of_files(err: &io::Error) -> bool {
 /// dropped.
 const LOG_BACKLOG: usize = 1024;
 
+/// What the writer thread is given: a line, or a request to say when it
+/// has written every line before it.
+enum ToWriter {
+    Line(String),
+    Flush(SyncSender<()>),
+}
+
+type Writer = Option<SyncSender<ToWriter>>;
+
+/// The writer of stdout, started by the first line.
+fn stdout_writer() -> &'static Writer {
+    static STDOUT: OnceLock<Writer> = OnceLock::new();
+    STDOUT.get_or_init(|| start_writer("stdout", io::stdout))
+}
+
+/// The writer of stderr, started by the first line.
+fn stderr_writer() -> &'static Writer {
+    static STDERR: OnceLock<Writer> = OnceLock::new();
+    STDERR.get_or_init(|| start_writer("stderr", io::stderr))
+}
+
 /// A line of the server's log, on stdout.
 pub fn log(line: fmt::Arguments) {
-    static STDOUT: OnceLock<Option<SyncSender<String>>> = OnceLock::new();
-    let writer = STDOUT.get_or_init(|| start_writer("stdout", io::stdout));
-    hand_over(writer, line);
+    hand_over(stdout_writer(), line);
 }
 
 /// A line about an error, on stderr.
 pub fn warn(line: fmt::Arguments) {
-    static STDERR: OnceLock<Option<SyncSender<String>>> = OnceLock::new();
-    let writer = STDERR.get_or_init(|| start_writer("stderr", io::stderr));
-    hand_over(writer, line);
+    hand_over(stderr_writer(), line);
 }
 
 /// Gives a line to the writer thread, if it has room for it; drops it
 /// otherwise. Never blocks: a thread that serves a client, or accepts
 /// them, never waits for the log.
-fn hand_over(writer: &Option<SyncSender<String>>, line: fmt::Arguments) {
+fn hand_over(writer: &Writer, line: fmt::Arguments) {
     if let Some(writer) = writer {
-        let _ = writer.try_send(format!("{line}\n"));
+        let _ = writer.try_send(ToWriter::Line(format!("{line}\n")));
     }
 }
 
@@ -205,16 +223,20 @@ fn hand_over(writer: &Option<SyncSender<String>>, line: fmt::Arguments) {
 /// the only thread that ever waits for a pipe nobody reads, and it ignores
 /// errors: a closed pipe fails every write (EPIPE) and stops nothing.
 /// `None` if the thread cannot be started: the log is then lost.
-fn start_writer<W: Write + 'static>(
-    name: &str,
-    out: fn() -> W,
-) -> Option<SyncSender<String>> {
-    let (sender, receiver) = mpsc::sync_channel::<String>(LOG_BACKLOG);
+fn start_writer<W: Write + 'static>(name: &str, out: fn() -> W) -> Writer {
+    let (sender, receiver) = mpsc::sync_channel(LOG_BACKLOG);
     let writer = move || {
         let mut out = out();
-        for line in receiver {
-            let _ = out.write_all(line.as_bytes());
-            let _ = out.flush();
+        for message in receiver {
+            match message {
+                ToWriter::Line(line) => {
+                    let _ = out.write_all(line.as_bytes());
+                    let _ = out.flush();
+                }
+                ToWriter::Flush(done) => {
+                    let _ = done.send(());
+                }
+            }
         }
     };
     let started = thread::Builder::new()
@@ -223,3 +245,15 @@ fn start_writer<W: Write + 'static>(
     started.ok().map(|_| sender)
 }
 // ANCHOR_END: log
+
+/// Waits, for at most `limit` each, until the lines logged so far on stdout
+/// and stderr are written: for a server about to exit, whose writer
+/// threads end with it. A log nobody reads is given up on.
+pub fn flush_log(limit: Duration) {
+    for writer in [stdout_writer(), stderr_writer()].into_iter().flatten() {
+        let (done, written) = mpsc::sync_channel(1);
+        if writer.try_send(ToWriter::Flush(done)).is_ok() {
+            let _ = written.recv_timeout(limit);
+        }
+    }
+}

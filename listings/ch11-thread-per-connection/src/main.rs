@@ -15,7 +15,7 @@ use std::thread;
 use std::time::Duration;
 
 use ch11_thread_per_connection::{
-    Ending, FULL, is_out_of_files, log, serve, warn,
+    Ending, FULL, is_out_of_files, log, ok, serve, warn,
 };
 
 /// How many clients are served at once, each by its own thread.
@@ -122,7 +122,7 @@ fn main() -> ExitCode {
         let number = seat.number;
         let work = move |stream: &TcpStream| {
             log(format_args!("{peer} connected ({number} of {max_clients})"));
-            let ending = serve(stream, max_idle, drop);
+            let ending = serve(stream, max_idle, ok);
             log_ending(peer, ending, max_idle);
         };
         if let Err((stream, err)) = spawn_client(stream, seat, work) {

@@ -19,7 +19,7 @@ use std::thread;
 use std::time::Duration;
 
 use ch11_thread_per_connection::{
-    Ending, FULL, is_out_of_files, log, serve, warn,
+    Ending, FULL, is_out_of_files, log, ok, serve, warn,
 };
 
 const WORKERS: usize = 10;
@@ -222,10 +222,11 @@ fn serve_one(
     let _panic = PanicCount(&shared.stats);
     log(format_args!("worker {number}: {peer} connected"));
     let mut own_lines = 0;
-    let ending = serve(&stream, shared.max_idle, |lines| {
-        own_lines += lines;
-        // A short critical section: two numbers, no I/O, no waiting.
-        lock(&shared.stats).lines += lines;
+    let ending = serve(&stream, shared.max_idle, |line, replies| {
+        ok(line, replies);
+        own_lines += 1;
+        // A short critical section: one addition, no I/O, no waiting.
+        lock(&shared.stats).lines += 1;
     });
     // Copy what the log line needs, and let the lock go before logging.
     let (clients, lines) = {
