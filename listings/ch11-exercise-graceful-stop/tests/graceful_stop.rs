@@ -4,7 +4,6 @@
 
 use std::net::TcpStream;
 use std::os::unix::process::ExitStatusExt;
-use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use testkit::select_server::{round_trip, welcomed};
