@@ -126,9 +126,11 @@ pub fn main() -> ExitCode {
             continue;
         };
         let number = seat.number;
-        let work = move |stream: &TcpStream| {
+        let work = move |stream: &TcpStream, seat: Seat| {
             log(format_args!("{peer} connected ({number} of {max_clients})"));
             let ending = serve(stream, max_idle, ok);
+            // Free before the log says so: whoever reads it may connect.
+            drop(seat);
             log_ending(peer, ending, max_idle);
         };
         if let Err((stream, err)) = spawn_client(stream, seat, work) {
@@ -214,7 +216,7 @@ impl Drop for Seat {
 fn spawn_client(
     stream: TcpStream,
     seat: Seat,
-    work: impl FnOnce(&TcpStream) + Send + 'static,
+    work: impl FnOnce(&TcpStream, Seat) + Send + 'static,
 ) -> Result<(), (Arc<TcpStream>, std::io::Error)> {
     // The thread gets the stream, and so does a failed spawn: it drops the
     // closure it was given, and would close the connection unseen. Sharing
@@ -224,11 +226,10 @@ fn spawn_client(
     let thread = thread::Builder::new()
         .name(format!("client {}", seat.peer))
         .spawn(move || {
-            work(&for_thread);
-            // The place first, then the connection: a client that sees the
-            // connection close finds its place free. (A panic in `work`
-            // drops both as it unwinds.)
-            drop(seat);
+            // `work` gives the seat back when it is done with the client,
+            // before it logs so. (A panic in `work` drops the seat and the
+            // stream as it unwinds.)
+            work(&for_thread, seat);
             drop(for_thread);
         });
     match thread {

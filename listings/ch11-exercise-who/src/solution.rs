@@ -119,7 +119,7 @@ pub fn main() -> ExitCode {
         let number = seat.number;
         // ANCHOR: solution_thread
         let connected = Arc::clone(&connected);
-        let work = move |stream: &TcpStream| {
+        let work = move |stream: &TcpStream, seat: Seat| {
             log(format_args!("{peer} connected ({number} of {max_clients})"));
             let listed = Listed::add(&connected, peer);
             let answer = |line: &[u8], replies: &mut Vec<u8>| {
@@ -133,6 +133,7 @@ pub fn main() -> ExitCode {
             // Off the list before the log says it left. (A panic in
             // `serve` drops `listed` too, as it unwinds.)
             drop(listed);
+            drop(seat);
             log_ending(peer, ending, max_idle);
         };
         // ANCHOR_END: solution_thread
@@ -259,7 +260,7 @@ impl Drop for Seat {
 fn spawn_client(
     stream: TcpStream,
     seat: Seat,
-    work: impl FnOnce(&TcpStream) + Send + 'static,
+    work: impl FnOnce(&TcpStream, Seat) + Send + 'static,
 ) -> Result<(), (Arc<TcpStream>, std::io::Error)> {
     // The thread gets the stream, and so does a failed spawn: it drops the
     // closure it was given, and would close the connection unseen. Sharing
@@ -269,11 +270,10 @@ fn spawn_client(
     let thread = thread::Builder::new()
         .name(format!("client {}", seat.peer))
         .spawn(move || {
-            work(&for_thread);
-            // The place first, then the connection: a client that sees the
-            // connection close finds its place free. (A panic in `work`
-            // drops both as it unwinds.)
-            drop(seat);
+            // `work` gives the seat back when it is done with the client,
+            // before it logs so. (A panic in `work` drops the seat and the
+            // stream as it unwinds.)
+            work(&for_thread, seat);
             drop(for_thread);
         });
     match thread {

@@ -120,9 +120,11 @@ fn main() -> ExitCode {
             continue;
         };
         let number = seat.number;
-        let work = move |stream: &TcpStream| {
+        let work = move |stream: &TcpStream, seat: Seat| {
             log(format_args!("{peer} connected ({number} of {max_clients})"));
             let ending = serve(stream, max_idle, ok);
+            // Free before the log says so: whoever reads it may connect.
+            drop(seat);
             log_ending(peer, ending, max_idle);
         };
         if let Err((stream, err)) = spawn_client(stream, seat, work) {
@@ -203,13 +205,14 @@ impl Drop for Seat {
 // ANCHOR_END: seat
 
 // ANCHOR: spawn
-/// Starts a thread that runs `work` on `stream` and then closes it. If the
-/// thread cannot be started, returns the stream (so that the client can be
-/// told) with the error; the seat is given back either way.
+/// Starts a thread that runs `work` on `stream` and `seat`, and then
+/// closes the stream. If the thread cannot be started, returns the stream
+/// (so that the client can be told) with the error; the seat is given back
+/// either way.
 fn spawn_client(
     stream: TcpStream,
     seat: Seat,
-    work: impl FnOnce(&TcpStream) + Send + 'static,
+    work: impl FnOnce(&TcpStream, Seat) + Send + 'static,
 ) -> Result<(), (Arc<TcpStream>, std::io::Error)> {
     // The thread gets the stream, and so does a failed spawn: it drops the
     // closure it was given, and would close the connection unseen. Sharing
@@ -219,11 +222,10 @@ fn spawn_client(
     let thread = thread::Builder::new()
         .name(format!("client {}", seat.peer))
         .spawn(move || {
-            work(&for_thread);
-            // The place first, then the connection: a client that sees the
-            // connection close finds its place free. (A panic in `work`
-            // drops both as it unwinds.)
-            drop(seat);
+            // `work` gives the seat back when it is done with the client,
+            // before it logs so. (A panic in `work` drops the seat and the
+            // stream as it unwinds.)
+            work(&for_thread, seat);
             drop(for_thread);
         });
     match thread {
@@ -271,7 +273,7 @@ mod tests {
             panic!("a free seat");
         };
         assert!(Seat::take(&served, 1, peer).is_none(), "one seat only");
-        let job = |_: &TcpStream| panic!("a bug in the handler");
+        let job = |_: &TcpStream, _: Seat| panic!("a bug in the handler");
         assert!(spawn_client(stream, seat, job).is_ok());
         // The connection closes when the unwinding thread drops its stream.
         let mut rest = Vec::new();

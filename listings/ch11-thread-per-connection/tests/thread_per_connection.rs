@@ -148,11 +148,18 @@ fn a_line_too_long_is_told_why_after_the_replies_owed() {
 #[test]
 fn the_client_after_max_clients_is_told_the_server_is_full() {
     let mut server = Server::start_with(SERVER, ["127.0.0.1:0", "3"], &[]);
+    let mut log = format!("listening on {}\n", server.addr());
+    let mut log_next = |server: &mut Server| {
+        let line = server.next_line();
+        log.push_str(&line);
+        log.push('\n');
+        line
+    };
     let mut clients: Vec<Client> = Vec::new();
     for number in 1..=3 {
         let client = welcomed(&server);
         assert_eq!(
-            server.next_line(),
+            log_next(&mut server),
             format!("{} connected ({number} of 3)", client.local_addr())
         );
         clients.push(client);
@@ -161,20 +168,26 @@ fn the_client_after_max_clients_is_told_the_server_is_full() {
     assert_eq!(fourth.read_line(), FULL);
     fourth.expect_closed();
     assert_eq!(
-        server.next_line(),
+        log_next(&mut server),
         format!(
             "{} refused: 3 clients are served already",
             fourth.local_addr()
         )
     );
-    // One leaves: its place is free for the next.
+    // One leaves: once the log says so, its place is free for the next.
     drop(clients.remove(1));
-    assert!(server.next_line().ends_with(" disconnected"));
+    assert!(log_next(&mut server).ends_with(" disconnected"));
     let mut newcomer = welcomed(&server);
+    assert!(log_next(&mut server).ends_with(" connected (3 of 3)"));
     round_trip(&mut newcomer, "in the freed place");
     for client in &mut clients {
         round_trip(client, "still here");
     }
+    Transcript::new("transcripts/full.console")
+        .command("cargo run -p ch11-thread-per-connection -- 127.0.0.1:5000 3")
+        .output(&log)
+        .show_port(server.port(), 5000)
+        .check();
 }
 
 #[test]

@@ -119,7 +119,7 @@ pub fn main() -> ExitCode {
         let number = seat.number;
         // ANCHOR: solution_thread
         let connected = Arc::clone(&connected);
-        let work = move |stream: &TcpStream| {
+        let work = move |stream: &TcpStream, seat: Seat| {
             log(format_args!("{peer} connected ({number} of {max_clients})"));
             lock(&connected).push(peer);
             let answer = |line: &[u8], replies: &mut Vec<u8>| {
@@ -130,6 +130,7 @@ pub fn main() -> ExitCode {
                 }
             };
             let ending = serve(stream, max_idle, answer);
+            drop(seat);
             // The mistake: only a client that closes is taken off the list.
             if ending == Ok(Ending::Disconnected) {
                 lock(&connected).retain(|&listed| listed != peer);
@@ -240,7 +241,7 @@ impl Drop for Seat {
 fn spawn_client(
     stream: TcpStream,
     seat: Seat,
-    work: impl FnOnce(&TcpStream) + Send + 'static,
+    work: impl FnOnce(&TcpStream, Seat) + Send + 'static,
 ) -> Result<(), (Arc<TcpStream>, std::io::Error)> {
     // The thread gets the stream, and so does a failed spawn: it drops the
     // closure it was given, and would close the connection unseen. Sharing
@@ -250,11 +251,10 @@ fn spawn_client(
     let thread = thread::Builder::new()
         .name(format!("client {}", seat.peer))
         .spawn(move || {
-            work(&for_thread);
-            // The place first, then the connection: a client that sees the
-            // connection close finds its place free. (A panic in `work`
-            // drops both as it unwinds.)
-            drop(seat);
+            // `work` gives the seat back when it is done with the client,
+            // before it logs so. (A panic in `work` drops the seat and the
+            // stream as it unwinds.)
+            work(&for_thread, seat);
             drop(for_thread);
         });
     match thread {
