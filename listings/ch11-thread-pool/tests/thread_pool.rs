@@ -313,3 +313,17 @@ fn the_welcome_is_listing_5_1s() {
     let mut client = server.connect();
     assert_eq!(client.read_line(), WELCOME[0]);
 }
+
+#[test]
+fn what_clients_send_never_reaches_the_log() {
+    let mut server = Server::start(SERVER);
+    let mut client = server.connect();
+    hear_welcome(&mut client);
+    client.send(b"\x1b[31mred\nforged line\n");
+    assert_eq!(client.read_line(), "OK ... \x1b[31mred\n");
+    assert_eq!(client.read_line(), "OK ... forged line\n");
+    drop(client);
+    server.process().wait_for_stdout(" disconnected (");
+    let log = server.process().stdout();
+    assert!(!log.contains('\x1b') && !log.contains("forged"), "{log}");
+}
