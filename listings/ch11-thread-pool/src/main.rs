@@ -40,8 +40,6 @@ struct Stats {
     clients: u64,
     /// Lines answered, to all clients.
     lines: u64,
-    /// Clients whose worker panicked.
-    panics: u64,
 }
 
 /// What the workers share.
@@ -219,7 +217,6 @@ fn serve_one(
     shared.busy.fetch_add(1, Ordering::Relaxed);
     // Counted down when this function ends, even by a panic.
     let _busy = CountDown(&shared.busy);
-    let _panic = PanicCount(&shared.stats);
     log(format_args!("worker {number}: {peer} connected"));
     let mut own_lines = 0;
     let ending = serve(&stream, shared.max_idle, |line, replies| {
@@ -255,17 +252,6 @@ struct CountDown<'a>(&'a AtomicUsize);
 impl Drop for CountDown<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Counts a panic, if one unwinds through it.
-struct PanicCount<'a>(&'a Mutex<Stats>);
-
-impl Drop for PanicCount<'_> {
-    fn drop(&mut self) {
-        if thread::panicking() {
-            lock(self.0).panics += 1;
-        }
     }
 }
 
