@@ -157,7 +157,10 @@ async fn run(addr: String, max_clients: usize, max_idle: Duration) -> ExitCode {
     // Stop accepting: new connections are refused by the kernel from now.
     drop(listener);
     let connected = max_clients - server.places.available_permits();
-    log(format_args!("{name}: telling {connected} clients to leave"));
+    log(format_args!(
+        "{name}: telling {} to leave",
+        count_clients(connected)
+    ));
     let _ = stop.send(true);
     // Every client's task holds a permit until it is done: when all are
     // back, everyone has heard the goodbye and left.
@@ -167,7 +170,8 @@ async fn run(addr: String, max_clients: usize, max_idle: Duration) -> ExitCode {
         Err(_) => {
             let stayed = max_clients - server.places.available_permits();
             log(format_args!(
-                "shut down; {stayed} clients did not leave within {} s",
+                "shut down; {} did not leave within {} s",
+                count_clients(stayed),
                 GRACE.as_secs()
             ));
         }
@@ -175,6 +179,14 @@ async fn run(addr: String, max_clients: usize, max_idle: Duration) -> ExitCode {
     ExitCode::SUCCESS
 }
 // ANCHOR_END: run
+
+/// "1 client", "2 clients".
+fn count_clients(count: usize) -> String {
+    match count {
+        1 => "1 client".to_string(),
+        _ => format!("{count} clients"),
+    }
+}
 
 // ANCHOR: shared
 /// What the accepting task and the clients' tasks share.
@@ -193,7 +205,7 @@ struct Shared {
 /// What the accepting task knows of one client.
 struct Place {
     peer: SocketAddr,
-    /// When it last sent a line, in milliseconds since `started`.
+    /// When it last sent a line, in microseconds since `started`.
     last_active: AtomicU64,
     /// Rung when the client must give its place to the next one.
     give_way: Notify,
@@ -212,8 +224,8 @@ impl Shared {
         }
     }
 
-    fn now_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+    fn now_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
     }
 
     /// A mutex is poisoned when a thread panics holding it. Nothing here
@@ -273,7 +285,7 @@ async fn accept_clients(
         let number = server.next_number.fetch_add(1, Ordering::Relaxed);
         let place = Arc::new(Place {
             peer,
-            last_active: AtomicU64::new(server.now_ms()),
+            last_active: AtomicU64::new(server.now_us()),
             give_way: Notify::new(),
         });
         server.clients().insert(number, place.clone());
@@ -294,16 +306,18 @@ async fn accept_clients(
 /// more than `max_idle`. Returns whether one will.
 fn make_room(server: &Shared) -> bool {
     let mut clients = server.clients();
-    let Some((&number, idlest)) = clients
-        .iter()
-        .min_by_key(|(_, place)| place.last_active.load(Ordering::Relaxed))
+    // Of two clients idle since the same moment, the first to come goes.
+    let Some((&number, idlest)) =
+        clients.iter().min_by_key(|(number, place)| {
+            (place.last_active.load(Ordering::Relaxed), **number)
+        })
     else {
         return false;
     };
-    let idle_ms = server
-        .now_ms()
+    let idle_us = server
+        .now_us()
         .saturating_sub(idlest.last_active.load(Ordering::Relaxed));
-    if Duration::from_millis(idle_ms) < server.max_idle {
+    if Duration::from_micros(idle_us) < server.max_idle {
         return false;
     }
     log(format_args!(
@@ -400,10 +414,8 @@ impl Client {
         };
         // Its place is free for the next client at once, unless the server
         // is shutting down: then it waits for this client to be done.
-        let permit = match ending {
-            Ok(Ending::ShuttingDown) => Some(permit),
-            _ => None,
-        };
+        let shutting_down = matches!(ending, Ok(Ending::ShuttingDown));
+        let permit = shutting_down.then_some(permit); // None: dropped now
         match say_goodbye(&mut reader, &mut writer, goodbye).await {
             Ok(()) => log(format_args!("{peer} disconnected")),
             Err(reason) => log(format_args!("{peer} dropped: {reason}")),
@@ -448,7 +460,7 @@ impl Client {
             }
             self.place
                 .last_active
-                .store(self.server.now_ms(), Ordering::Relaxed);
+                .store(self.server.now_us(), Ordering::Relaxed);
             // At most MAX_UNSENT bytes wait in `writer`: past that, this
             // write waits until the kernel takes them, and meanwhile we
             // read nothing more from this client. That is backpressure.
