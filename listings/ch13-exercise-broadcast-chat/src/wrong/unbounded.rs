@@ -94,10 +94,6 @@ async fn chat(
                     let Ok(true) = read else { break };
                     let text = String::from_utf8_lossy(&line);
                     let text = text.trim_end_matches(['\n', '\r']);
-                    let reply = format!("OK ... {text}\n");
-                    if writer.write_all(reply.as_bytes()).await.is_err() {
-                        break;
-                    }
                     let said: Arc<str> = format!("{peer}: {text}\n").into();
                     if let Ok(members) = room.lock() {
                         for (member, tell) in members.iter() {
@@ -105,6 +101,10 @@ async fn chat(
                                 let _ = tell.send(said.clone());
                             }
                         }
+                    }
+                    let reply = format!("OK ... {text}\n");
+                    if writer.write_all(reply.as_bytes()).await.is_err() {
+                        break;
                     }
                     line.clear();
                 }
