@@ -134,8 +134,8 @@ async fn chat(
             },
         }
     }
-    // ANCHOR_END: solution
 }
+// ANCHOR_END: solution
 
 /// Reads one line of at most MAX_LINE bytes into `line`. Ok(false) at the
 /// end of the stream or for a line too long. Cancel safe: what it read

@@ -94,8 +94,8 @@ async fn chat(stream: TcpStream, peer: SocketAddr) {
         }
         line.clear();
     }
-    // ANCHOR_END: task
 }
+// ANCHOR_END: task
 
 /// Reads one line of at most MAX_LINE bytes into `line`. Ok(false) at the
 /// end of the stream or for a line too long. Cancel safe: what it read
