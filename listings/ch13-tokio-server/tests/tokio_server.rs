@@ -467,3 +467,52 @@ fn what_clients_send_never_reaches_the_log() {
     let log = server.process().stdout();
     assert!(!log.contains('\x1b') && !log.contains("forged"), "{log}");
 }
+
+#[test]
+fn a_client_that_never_reads_gives_way_once_idle_too_long_while_full() {
+    let mut server = Server::start_with(SERVER, ["127.0.0.1:0", "2", "1"], &[]);
+    let mut polite = welcomed(&server);
+    server.next_line();
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket
+        .connect_timeout(&server.addr().into(), timeout())
+        .expect("connect");
+    let mut hog = TcpStream::from(socket);
+    hog.set_nonblocking(true).expect("non-blocking");
+    let hog_addr = hog.local_addr().expect("local_addr");
+    server.next_line();
+    // The hog sends until the server stops reading from it: its task
+    // waits in a write, and the hog sends no line the server reads.
+    let batch = format!("{}\n", "h".repeat(999)).repeat(16);
+    let started = Instant::now();
+    loop {
+        assert!(started.elapsed() < timeout(), "the hog was never held back");
+        match hog.write(batch.as_bytes()) {
+            Ok(written) if written == batch.len() => {}
+            Ok(_) => break,
+            Err(err) if err.kind() == ErrorKind::WouldBlock => break,
+            Err(err) => panic!("the hog was cut off: {err}"),
+        }
+        round_trip(&mut polite, "paced");
+    }
+    // A second later the hog has been idle for more than a second; the
+    // polite client has just spoken.
+    thread::sleep(Duration::from_millis(1100));
+    round_trip(&mut polite, "still here");
+    let mut third = server.connect();
+    assert_eq!(
+        server.next_line(),
+        format!(
+            "{hog_addr} dropped: idle for more than 1 s while the server is \
+             full"
+        )
+    );
+    // The third is welcomed at once, not after the hog's goodbye, which
+    // the hog will never read.
+    third.set_read_timeout(Duration::from_millis(1000));
+    assert_eq!(third.read_line(), WELCOME[0]);
+    assert_eq!(third.read_line(), WELCOME[1]);
+    round_trip(&mut third, "served");
+    round_trip(&mut polite, "and me");
+}
