@@ -11,6 +11,8 @@
 //!                         instructors
 //!   cargo xtask starters [--check]
 //!                         only the starters' part of bless (or of check)
+//!   cargo xtask table     rewrite only the exercises' table of the page
+//!                         for instructors
 //!   cargo xtask browser-check
 //!                         load every page of the built book in Chromium
 //!   cargo xtask tools     install the pinned tools only
@@ -68,6 +70,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   bless                   rewrite the starters, transcripts and exercises' table
   starters [--check]      write (or only check) the starters, made from
                           their solutions' regions, and their base check
+  table                   rewrite only the exercises' table (For instructors)
   browser-check           load every page of the built book in Chromium
   tools                   install the pinned mdBook tools
   progress                which exercises are done
@@ -89,6 +92,8 @@ fn main() -> ExitCode {
             .and_then(|workspace| exercises::one_source(&workspace, true)),
         ["starters", "--check"] => Workspace::load(&root())
             .and_then(|workspace| exercises::one_source(&workspace, false)),
+        ["table"] => Workspace::load(&root())
+            .and_then(|workspace| exercises::refresh_table(&workspace, true)),
         ["browser-check"] => {
             install_tools(&TOOLS).and_then(|()| browser_check())
         }
