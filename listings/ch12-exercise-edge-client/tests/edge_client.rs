@@ -9,7 +9,7 @@ use testkit::{Process, Server, procfs};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch12-exercise-edge-client");
 const WELCOME: &str = "Welcome to php socket server version 1.0 \n\
-                       Enter a message and press enter, and i shall reply back \n";
+    Enter a message and press enter, and i shall reply back \n";
 
 fn server() -> Server {
     Server::start(testkit::bin("ch12-epoll-server"))

@@ -3,8 +3,8 @@
 //! of their own, as the workers of a prefork server would; CONNECTIONS
 //! clients connect, one at a time. Each waiter counts how often the kernel
 //! woke it (from /proc), how often epoll_wait() returned, and how often it
-//! then found a connection to accept. The program does it twice: without EPOLLEXCLUSIVE,
-//! then with it, and prints a table.
+//! then found a connection to accept. The program does it twice: without
+//! EPOLLEXCLUSIVE, then with it, and prints a table.
 //!
 //! Run it with `cargo run -p ch12-thundering-herd [WAITERS [CONNECTIONS]]`
 //! (defaults 4 and 100).
