@@ -52,13 +52,20 @@ fn each_client_goes_at_its_own_deadline() {
     let server = Server::start_with(SERVER, ["127.0.0.1:0", "10", "2"], &[]);
     let mut first = welcomed(&server);
     thread::sleep(Duration::from_secs(1));
+    let second_connecting = Instant::now();
     let mut second = welcomed(&server);
-    // The first is due a second before the second is.
+    // The first is due a second before the second is, which cannot be due
+    // before two seconds after it began to connect.
     assert_eq!(first.read_line(), IDLE_TOO_LONG);
-    assert!(
-        second.is_silent_for(Duration::from_millis(500)),
-        "the second client was let go with the first"
-    );
+    let second_not_due = (second_connecting + Duration::from_secs(2))
+        .saturating_duration_since(Instant::now());
+    // (A machine so busy that the second is nearly due by now skips this.)
+    if second_not_due > Duration::from_millis(200) {
+        assert!(
+            second.is_silent_for(second_not_due - Duration::from_millis(100)),
+            "the second client was let go with the first"
+        );
+    }
     assert_eq!(second.read_line(), IDLE_TOO_LONG);
 }
 
