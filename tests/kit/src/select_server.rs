@@ -2,8 +2,9 @@
 //! a welcome of two lines, `OK ... <line>` for every line, room made for a
 //! new client when silent ones fill the server, a line too long turned away
 //! with a reason. The servers of chapter 5's exercises are built on it and
-//! must keep doing all of it: the checks here run on any of them, and the
-//! listing's own tests use the same client.
+//! must keep doing all of it, and chapter 12's poll and epoll servers speak
+//! its protocol: the checks here run on any of them, and the listing's own
+//! tests use the same client.
 
 use std::process::Command;
 use std::thread;
