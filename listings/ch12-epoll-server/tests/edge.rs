@@ -38,6 +38,18 @@ fn a_client_that_sends_many_reads_worth_at_once_gets_every_reply() {
 }
 
 #[test]
+fn a_burst_of_connections_is_accepted_whole() {
+    // Sixty clients connect before any reads its welcome: more than one
+    // turn of accepts, and more than one edge may stand for them all.
+    let server = Server::start_with(edge_server(), ["127.0.0.1:0", "100"], &[]);
+    let mut clients: Vec<testkit::Client> =
+        (0..60).map(|_| server.connect()).collect();
+    for client in &mut clients {
+        select_server::hear_welcome(client);
+    }
+}
+
+#[test]
 fn every_line_is_answered_whole_and_in_order() {
     select_server::assert_every_line_is_answered_whole(edge_server());
 }
