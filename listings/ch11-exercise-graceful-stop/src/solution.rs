@@ -1,23 +1,43 @@
+// [starter]
+// //! Exercise 11-2: a graceful stop. Listing 11-1, which SIGTERM or SIGINT
+// //! (Ctrl-C) kills on the spot, cutting every client off. Make it stop
+// //! gracefully instead: stop accepting, let the clients it serves finish,
+// //! join every thread, and exit with status 0. The TODO comments mark the
+// //! spots. Check your work with `cargo test -p ch11-exercise-graceful-stop`.
+// [solution]
 //! Exercise 11-2, the book's answer: Listing 11-1, stopped gracefully by
 //! SIGTERM or SIGINT. Every thread blocks both signals; one thread waits for
 //! them with sigwait. On the first, the server stops accepting, serves its
 //! clients until they leave, joins every client's thread, and exits with
 //! status 0. A second signal ends it at once, with status 1.
+// [end]
 
 use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
+// [starter]
+// [solution]
 use std::sync::atomic::AtomicBool;
+// [end]
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
+// [starter]
+// [solution]
 use std::thread::JoinHandle;
+// [end]
 use std::time::Duration;
 
+// [starter]
+// use ch11_thread_per_connection::{
+//     Ending, FULL, is_out_of_files, log, ok, serve, warn,
+// };
+// [solution]
 use ch11_thread_per_connection::{
     Ending, FULL, flush_log, is_out_of_files, log, ok, serve, warn,
 };
 use nix::sys::signal::{SigSet, Signal};
+// [end]
 
 /// How many clients are served at once, each by its own thread.
 const MAX_CLIENTS: usize = 100;
@@ -27,7 +47,11 @@ const MOST_CLIENTS: usize = 1_000_000;
 /// A client silent for this long is let go.
 const MAX_IDLE: Duration = Duration::from_secs(60);
 
+// [starter]
+// pub fn main() -> ExitCode {
+// [solution]
 pub fn main() -> ExitCode {
+    // [end]
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:5000".to_string());
     let max_clients = match args.next() {
@@ -57,13 +81,28 @@ pub fn main() -> ExitCode {
         },
     };
     if addr.starts_with('-') || args.next().is_some() {
+        // [starter]
+        // eprintln!(
+        //     "usage: ch11-exercise-graceful-stop [ADDR [MAX_CLIENTS \
+        //      [MAX_IDLE_SECS]]]"
+        // );
+        // [solution]
         eprintln!(
             "usage: ch11-exercise-graceful-stop [ADDR [MAX_CLIENTS \
              [MAX_IDLE_SECS]]]"
         );
+        // [end]
         return ExitCode::from(2);
     }
 
+    // [starter]
+    // // ANCHOR: task_block
+    // // TODO: the signals must reach one thread that waits for them, and no
+    // // other: block SIGTERM and SIGINT here, before any thread starts (a
+    // // new thread inherits the signals its creator blocks).
+    // // ANCHOR_END: task_block
+    //
+    // [solution]
     // ANCHOR: solution_block
     // Blocked here, before any thread starts, so in every thread: the
     // kernel delivers SIGTERM and SIGINT to none of them, and keeps them
@@ -75,6 +114,7 @@ pub fn main() -> ExitCode {
     }
     // ANCHOR_END: solution_block
 
+    // [end]
     // A panic prints its message from the thread that panics, with a
     // blocking write to stderr: route it through the log instead, which
     // never blocks.
@@ -91,6 +131,15 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // [starter]
+    // match listener.local_addr() {
+    //     Ok(local) => log(format_args!("listening on {local}")),
+    //     Err(err) => {
+    //         eprintln!("could not read the address of {addr}: {err}");
+    //         return ExitCode::FAILURE;
+    //     }
+    // }
+    // [solution]
     let local = match listener.local_addr() {
         Ok(local) => local,
         Err(err) => {
@@ -99,11 +148,62 @@ pub fn main() -> ExitCode {
         }
     };
     log(format_args!("listening on {local}"));
+    // [end]
 
     // How many clients have a thread: the acceptor counts up, each thread
     // counts down as it ends. Shared, so in an Arc; a number, so atomic.
     let served = Arc::new(AtomicUsize::new(0));
     let mut pause = FIRST_PAUSE;
+    // [starter]
+    // // ANCHOR: task_loop
+    // // TODO: a thread that waits for SIGTERM or SIGINT, says the server is
+    // // stopping, and wakes this loop, asleep in accept().
+    // // TODO: keep every client thread's JoinHandle.
+    // loop {
+    //     let (stream, peer) = match listener.accept() {
+    //         Ok(connection) => connection,
+    //         Err(err) if is_out_of_files(&err) => {
+    //             // The connection stays queued: trying again at once would
+    //             // fail at once, forever. Wait, longer each time.
+    //             warn(format_args!("could not accept a connection: {err}"));
+    //             thread::sleep(pause);
+    //             pause = (pause * 2).min(LAST_PAUSE);
+    //             continue;
+    //         }
+    //         Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+    //         Err(err) => {
+    //             // The client gave up before we took it, and such: the next
+    //             // one is not concerned.
+    //             warn(format_args!("could not accept a connection: {err}"));
+    //             continue;
+    //         }
+    //     };
+    //     pause = FIRST_PAUSE;
+    //     // TODO: once stopping, accept no client: leave the loop.
+    //     let Some(seat) = Seat::take(&served, max_clients, peer) else {
+    //         let reason = format!("{max_clients} clients are served already");
+    //         refuse(&stream, peer, &reason);
+    //         continue;
+    //     };
+    //     let number = seat.number;
+    //     let work = move |stream: &TcpStream, seat: Seat| {
+    //         log(format_args!("{peer} connected ({number} of {max_clients})"));
+    //         let ending = serve(stream, max_idle, ok);
+    //         // Free before the log says so: whoever reads it may connect.
+    //         drop(seat);
+    //         log_ending(peer, ending, max_idle);
+    //     };
+    //     if let Err((stream, err)) = spawn_client(stream, seat, work) {
+    //         // EAGAIN: the kernel has no thread for us (RLIMIT_NPROC, or
+    //         // the system's limit on threads), or no memory for its stack.
+    //         let reason = format!("could not start a thread: {err}");
+    //         refuse(&stream, peer, &reason);
+    //     }
+    // }
+    // // TODO: close the listener, wait for every client's thread, log
+    // // `stopped`, and return ExitCode::SUCCESS.
+    // // ANCHOR_END: task_loop
+    // [solution]
     // ANCHOR: solution_loop
     let stopping = Arc::new(AtomicBool::new(false));
     let waiter = Arc::clone(&stopping);
@@ -179,8 +279,11 @@ pub fn main() -> ExitCode {
     flush_log(Duration::from_secs(1));
     ExitCode::SUCCESS
     // ANCHOR_END: solution_loop
+    // [end]
 }
 
+// [starter]
+// [solution]
 // ANCHOR: solution_signal
 /// Waits for SIGTERM or SIGINT; on the first, says the server is stopping
 /// and wakes the acceptor with a connection of its own; on the second,
@@ -204,6 +307,7 @@ fn stop_on_signal(signals: SigSet, stopping: &AtomicBool, local: SocketAddr) {
 }
 // ANCHOR_END: solution_signal
 
+// [end]
 /// Says in the log how a client's visit ended.
 fn log_ending(
     peer: SocketAddr,
@@ -269,14 +373,23 @@ impl Drop for Seat {
     }
 }
 
-/// Starts a thread that runs `work` on `stream` and then closes it. If the
-/// thread cannot be started, returns the stream (so that the client can be
-/// told) with the error; the seat is given back either way.
+/// Starts a thread that runs `work` on `stream` and `seat`, and then
+/// closes the stream. If the thread cannot be started, returns the stream
+/// (so that the client can be told) with the error; the seat is given back
+/// either way.
+// [starter]
+// fn spawn_client(
+//     stream: TcpStream,
+//     seat: Seat,
+//     work: impl FnOnce(&TcpStream, Seat) + Send + 'static,
+// ) -> Result<(), (Arc<TcpStream>, std::io::Error)> {
+// [solution]
 fn spawn_client(
     stream: TcpStream,
     seat: Seat,
     work: impl FnOnce(&TcpStream, Seat) + Send + 'static,
 ) -> Result<JoinHandle<()>, (Arc<TcpStream>, std::io::Error)> {
+    // [end]
     // The thread gets the stream, and so does a failed spawn: it drops the
     // closure it was given, and would close the connection unseen. Sharing
     // it in an Arc keeps ours open until we know.
@@ -292,9 +405,15 @@ fn spawn_client(
             drop(for_thread);
         });
     match thread {
+        // [starter]
+        // // Nobody joins it: the thread ends on its own, and its seat and
+        // // its stream go with it.
+        // Ok(_handle) => Ok(()),
+        // [solution]
         // The acceptor keeps the handle, to join the thread when the
         // server stops.
         Ok(handle) => Ok(handle),
+        // [end]
         Err(err) => Err((stream, err)),
     }
 }
@@ -306,3 +425,7 @@ fn refuse(mut stream: &TcpStream, peer: SocketAddr, reason: &str) {
     // If it fails anyway, the client still sees the connection close.
     let _ = stream.write_all(FULL);
 }
+// [starter]
+// [solution]
+// (Listing 11-1's unit test of `spawn_client` stays with the listing.)
+// [end]

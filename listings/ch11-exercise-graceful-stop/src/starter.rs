@@ -210,9 +210,10 @@ impl Drop for Seat {
     }
 }
 
-/// Starts a thread that runs `work` on `stream` and then closes it. If the
-/// thread cannot be started, returns the stream (so that the client can be
-/// told) with the error; the seat is given back either way.
+/// Starts a thread that runs `work` on `stream` and `seat`, and then
+/// closes the stream. If the thread cannot be started, returns the stream
+/// (so that the client can be told) with the error; the seat is given back
+/// either way.
 fn spawn_client(
     stream: TcpStream,
     seat: Seat,

@@ -1,13 +1,28 @@
+// [starter]
+// //! Exercise 11-1: who is here? Listing 11-1, to which you add `/who`:
+// //! the line `/who` is answered with the addresses of every client being
+// //! served, in the order they connected:
+// //!
+// //!     connected: 127.0.0.1:40000 127.0.0.1:40002
+// //!
+// //! Every other line is still answered `OK ... <line>`. The TODO comments
+// //! mark the spots. Check your work with `cargo test -p ch11-exercise-who`.
+// [solution]
 //! Exercise 11-1, the book's answer: Listing 11-1 with `/who`. The clients
 //! being served are in a list every thread shares, behind a Mutex; a
 //! client's thread adds it when it starts serving it and takes it out when
 //! it ends, however it ends.
+// [end]
 
 use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+// [starter]
+// [solution]
+use std::sync::{Mutex, PoisonError};
+// [end]
 use std::thread;
 use std::time::Duration;
 
@@ -23,7 +38,11 @@ const MOST_CLIENTS: usize = 1_000_000;
 /// A client silent for this long is let go.
 const MAX_IDLE: Duration = Duration::from_secs(60);
 
+// [starter]
+// pub fn main() -> ExitCode {
+// [solution]
 pub fn main() -> ExitCode {
+    // [end]
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:5000".to_string());
     let max_clients = match args.next() {
@@ -53,10 +72,17 @@ pub fn main() -> ExitCode {
         },
     };
     if addr.starts_with('-') || args.next().is_some() {
+        // [starter]
+        // eprintln!(
+        //     "usage: ch11-exercise-who [ADDR [MAX_CLIENTS \
+        //      [MAX_IDLE_SECS]]]"
+        // );
+        // [solution]
         eprintln!(
             "usage: ch11-exercise-who [ADDR [MAX_CLIENTS \
              [MAX_IDLE_SECS]]]"
         );
+        // [end]
         return ExitCode::from(2);
     }
 
@@ -87,9 +113,16 @@ pub fn main() -> ExitCode {
     // How many clients have a thread: the acceptor counts up, each thread
     // counts down as it ends. Shared, so in an Arc; a number, so atomic.
     let served = Arc::new(AtomicUsize::new(0));
+    // [starter]
+    // // ANCHOR: task_state
+    // // TODO: the list of the clients being served, which every client's
+    // // thread reads (for `/who`) and changes (as its client comes and goes).
+    // // ANCHOR_END: task_state
+    // [solution]
     // ANCHOR: solution_state
     let connected: Connected = Arc::default();
     // ANCHOR_END: solution_state
+    // [end]
     let mut pause = FIRST_PAUSE;
     loop {
         let (stream, peer) = match listener.accept() {
@@ -117,6 +150,20 @@ pub fn main() -> ExitCode {
             continue;
         };
         let number = seat.number;
+        // [starter]
+        // // ANCHOR: task_thread
+        // let work = move |stream: &TcpStream, seat: Seat| {
+        //     log(format_args!("{peer} connected ({number} of {max_clients})"));
+        //     // TODO: put `peer` on the list now, and take it off when this
+        //     // thread is done with it, whatever ends the visit.
+        //     // TODO: answer `/who` with the list; `ok` answers the rest.
+        //     let ending = serve(stream, max_idle, ok);
+        //     // Free before the log says so: whoever reads it may connect.
+        //     drop(seat);
+        //     log_ending(peer, ending, max_idle);
+        // };
+        // // ANCHOR_END: task_thread
+        // [solution]
         // ANCHOR: solution_thread
         let connected = Arc::clone(&connected);
         let work = move |stream: &TcpStream, seat: Seat| {
@@ -137,6 +184,7 @@ pub fn main() -> ExitCode {
             log_ending(peer, ending, max_idle);
         };
         // ANCHOR_END: solution_thread
+        // [end]
         if let Err((stream, err)) = spawn_client(stream, seat, work) {
             // EAGAIN: the kernel has no thread for us (RLIMIT_NPROC, or
             // the system's limit on threads), or no memory for its stack.
@@ -146,6 +194,8 @@ pub fn main() -> ExitCode {
     }
 }
 
+// [starter]
+// [solution]
 // ANCHOR: solution_listed
 /// The clients being served, in the order they connected.
 type Connected = Arc<Mutex<Vec<SocketAddr>>>;
@@ -189,6 +239,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 // ANCHOR_END: solution_listed
 
+// [end]
 /// Says in the log how a client's visit ended.
 fn log_ending(
     peer: SocketAddr,
@@ -254,9 +305,10 @@ impl Drop for Seat {
     }
 }
 
-/// Starts a thread that runs `work` on `stream` and then closes it. If the
-/// thread cannot be started, returns the stream (so that the client can be
-/// told) with the error; the seat is given back either way.
+/// Starts a thread that runs `work` on `stream` and `seat`, and then
+/// closes the stream. If the thread cannot be started, returns the stream
+/// (so that the client can be told) with the error; the seat is given back
+/// either way.
 fn spawn_client(
     stream: TcpStream,
     seat: Seat,
@@ -291,3 +343,7 @@ fn refuse(mut stream: &TcpStream, peer: SocketAddr, reason: &str) {
     // If it fails anyway, the client still sees the connection close.
     let _ = stream.write_all(FULL);
 }
+// [starter]
+// [solution]
+// (Listing 11-1's unit test of `spawn_client` stays with the listing.)
+// [end]
