@@ -3,7 +3,7 @@
 //! that name.
 
 use std::fmt;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::process::ExitCode;
@@ -65,8 +65,13 @@ pub fn main() -> ExitCode {
         // Read up to and including the first newline. A BufReader reads the
         // socket in large chunks and finds the line in what it got; `&stream`
         // lets us read through a shared reference and write to `stream` later.
+        // take() ends the name after MAX_NAME bytes, newline or not: without
+        // it, a caller who never sends one would fill our memory.
         let mut line = Vec::new();
-        if let Err(err) = BufReader::new(&stream).read_until(b'\n', &mut line) {
+        let read = BufReader::new(&stream)
+            .take(MAX_NAME)
+            .read_until(b'\n', &mut line);
+        if let Err(err) = read {
             warn(format_args!("could not read from {peer}: {err}"));
             continue;
         }
@@ -84,6 +89,10 @@ pub fn main() -> ExitCode {
         // `stream` is dropped here, which closes the socket: we hang up.
     }
 }
+
+/// The longest name we read: a caller who sends more without a newline is
+/// greeted by its first 64 bytes.
+const MAX_NAME: u64 = 64;
 
 /// The pause before trying accept() again, when it failed for want of a
 /// descriptor: 10 ms at first, twice as long after each failure in a row,
