@@ -25,6 +25,12 @@ const MOST_CLIENTS: usize = FD_SETSIZE - 4;
 const MAX_LINE: usize = 1024;
 /// How many bytes of replies may wait for a client that does not read them.
 const MAX_UNSENT: usize = 64 * 1024;
+/// How many bytes of one client's lines one turn of the loop passes on to
+/// each of the others, at most (and one line more). Without a limit, one
+/// read of 4,096 empty lines becomes 4,096 lines of a name for everybody
+/// else, far more than MAX_UNSENT at once: a client that reads all the time
+/// would be dropped before it had a chance to.
+const MAX_SAID: usize = 4096;
 /// While every slot is taken, a client that has sent no line for this long
 /// gives its slot to the next one.
 const MAX_IDLE: Duration = Duration::from_secs(30);
@@ -199,23 +205,33 @@ fn wait(
     if retry_at.is_none() {
         read_set.insert(listener.as_fd());
     }
+    // ANCHOR: solution_wait
+    // A client may have lines left over from the last turn (see MAX_SAID):
+    // it is served now, without waiting, and read from once they are gone.
+    let mut lines_left = false;
     for client in slots.iter().flatten() {
         // Ask only about what we will act on. A client that has finished
         // sending stays readable (end of stream) forever, and almost every
         // socket is writable almost always: either would wake us for nothing.
-        if !client.finished_sending {
+        if client.has_line() {
+            lines_left = true;
+        } else if !client.finished_sending {
             read_set.insert(client.stream.as_fd());
         }
         if !client.unsent.is_empty() {
             write_set.insert(client.stream.as_fd());
         }
     }
-    // No timeout: sleep until something happens. The one exception is a
-    // pause after accept() ran out of descriptors: wake up when it is over.
+    // No timeout: sleep until something happens. Two exceptions: after
+    // accept() ran out of descriptors, wake up when the pause is over; and
+    // while lines are left to pass on, do not sleep at all.
     let mut until_retry = retry_at.map(|at| {
         let left = at.saturating_duration_since(Instant::now());
         TimeVal::new(left.as_secs() as _, left.subsec_micros() as _)
     });
+    if lines_left {
+        until_retry = Some(TimeVal::new(0, 0));
+    }
     select(
         None,
         &mut read_set,
@@ -230,13 +246,14 @@ fn wait(
         .iter()
         .map(|slot| match slot {
             Some(client) => (
-                read_set.contains(client.stream.as_fd()),
+                read_set.contains(client.stream.as_fd()) || client.has_line(),
                 write_set.contains(client.stream.as_fd()),
             ),
             None => (false, false),
         })
         .collect();
     Ok((new_connection, ready))
+    // ANCHOR_END: solution_wait
 }
 
 /// The first pause after accept() ran out of descriptors, and the longest.
@@ -433,33 +450,48 @@ impl Client {
         Ok(())
     }
 
-    /// Reads once, and queues a reply for every complete line.
+    // ANCHOR: solution_receive
+    /// Whether a complete line waits in `partial_line`: one that a turn
+    /// left for the next (see MAX_SAID).
+    fn has_line(&self) -> bool {
+        !self.leaving && self.partial_line.contains(&b'\n')
+    }
+
+    /// Reads once, unless lines are left from the last turn, and queues a
+    /// reply for every complete line, until the others have MAX_SAID bytes
+    /// of them for this turn.
     fn receive(&mut self) -> Result<(), String> {
-        let mut chunk = [0u8; 4096];
-        let received = match self.stream.read(&mut chunk) {
-            Ok(received) => received,
-            Err(err) if is_not_now(&err) => return Ok(()),
-            Err(err) => return Err(format!("could not read: {err}")),
-        };
-        if received == 0 {
-            // End of stream: the client closed, or half-closed its sending
-            // side. What came after its last newline is its last line.
-            self.finished_sending = true;
-            if !self.partial_line.is_empty() && !self.leaving {
-                let last = std::mem::take(&mut self.partial_line);
-                self.queue_reply(&last);
+        if !self.has_line() {
+            let mut chunk = [0u8; 4096];
+            let received = match self.stream.read(&mut chunk) {
+                Ok(received) => received,
+                Err(err) if is_not_now(&err) => return Ok(()),
+                Err(err) => return Err(format!("could not read: {err}")),
+            };
+            if received == 0 {
+                // End of stream: the client closed, or half-closed its
+                // sending side. What came after its last newline is its
+                // last line.
+                self.finished_sending = true;
+                if !self.partial_line.is_empty() && !self.leaving {
+                    let last = std::mem::take(&mut self.partial_line);
+                    self.queue_reply(&last);
+                }
+                return Ok(());
             }
-            return Ok(());
+            if self.leaving {
+                return Ok(()); // its lines are no longer answered
+            }
+            // TCP carries bytes, not lines: this chunk may hold half a line,
+            // or several lines. Keep what is incomplete for the next read.
+            self.partial_line.extend_from_slice(&chunk[..received]);
         }
-        if self.leaving {
-            return Ok(()); // its lines are no longer answered
-        }
-        // TCP carries bytes, not lines: this chunk may hold half a line, or
-        // several lines. Keep what is incomplete for the next read.
-        self.partial_line.extend_from_slice(&chunk[..received]);
-        while let Some(end) =
-            self.partial_line.iter().position(|&byte| byte == b'\n')
-        {
+        while self.said.len() < MAX_SAID {
+            let Some(end) =
+                self.partial_line.iter().position(|&byte| byte == b'\n')
+            else {
+                break;
+            };
             if end + 1 > MAX_LINE {
                 self.say_goodbye();
                 return Ok(());
@@ -468,11 +500,12 @@ impl Client {
             self.queue_reply(&line);
             self.last_active = Instant::now();
         }
-        if self.partial_line.len() >= MAX_LINE {
+        if !self.has_line() && self.partial_line.len() >= MAX_LINE {
             self.say_goodbye();
         }
         Ok(())
     }
+    // ANCHOR_END: solution_receive
 
     // ANCHOR: solution_line
     /// Answers a line with `OK ... <line>` and keeps it, with our name, for
