@@ -53,10 +53,10 @@ fn read_head(stream: &TcpStream) -> String {
     }
 }
 
-/// Runs the client with a 2-second limit, so that a client that waits for
+/// Runs the client with a 1-second limit, so that a client that waits for
 /// the server to close fails quickly.
 fn run(addr: SocketAddr) -> Finished {
-    Process::run(CLIENT, ["127.0.0.1", &addr.port().to_string(), "2"], b"")
+    Process::run(CLIENT, ["127.0.0.1", &addr.port().to_string(), "1"], b"")
 }
 
 const RESPONSE: &[&[u8]] =
