@@ -1,5 +1,11 @@
+// [starter]
+// //! Exercise 1-1 (your work): Listing 1-1, to be changed so that it tells
+// //! every caller its number, counting from 1. The TODO comments mark the
+// //! spots.
+// [solution]
 //! Exercise 1-1 (the book's answer): Listing 1-1, changed so that it tells
 //! every caller its number, counting from 1.
+// [end]
 
 use std::fmt;
 use std::io::{self, Write};
@@ -41,11 +47,15 @@ pub fn main() -> ExitCode {
     };
     log(format_args!("listening on {local}"));
 
+    // [starter]
+    // // ANCHOR: task
+    // [solution]
     // ANCHOR: solution
     // The count lives outside the loop, so it survives from call to call.
     // One process answers the calls one after another, so a plain counter is
     // enough: no two calls are ever served at the same time.
     let mut callers: u64 = 0;
+    // [end]
     let mut pause = FIRST_PAUSE;
     loop {
         // accept() waits until a client has connected, then hands us a new
@@ -63,19 +73,36 @@ pub fn main() -> ExitCode {
         };
         // Picked up: the next shortage, if any, starts with a short pause.
         pause = FIRST_PAUSE;
+        // [starter]
+        // // TODO: print `call <number> from <peer>` instead.
+        // log(format_args!("call from {peer}"));
+        // [solution]
         // Count only calls we picked up: a failed accept() is not a caller.
         callers += 1;
         log(format_args!("call {callers} from {peer}"));
+        // [end]
 
+        // [starter]
+        // let greeting = format!(
+        //     // TODO: greet with `Hello <peer>, you are caller number
+        //     // <number>. Goodbye!`
+        //     "Hello {peer}, you reached {local}. Goodbye!\n"
+        // );
+        // [solution]
         let greeting = format!(
             "Hello {peer}, you are caller number {callers}. Goodbye!\n"
         );
+        // [end]
         if let Err(err) = stream.write_all(greeting.as_bytes()) {
             warn(format_args!("could not write to {peer}: {err}"));
         }
         // `stream` is dropped here, which closes the socket: we hang up.
     }
+    // [starter]
+    // // ANCHOR_END: task
+    // [solution]
     // ANCHOR_END: solution
+    // [end]
 }
 
 /// The pause before trying accept() again, when it failed for want of a

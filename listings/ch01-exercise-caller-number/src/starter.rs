@@ -1,5 +1,6 @@
-//! Exercise 1-1 (your work): Listing 1-1, to be changed so that it tells every
-//! caller its number, counting from 1. The TODO comments mark the spots.
+//! Exercise 1-1 (your work): Listing 1-1, to be changed so that it tells
+//! every caller its number, counting from 1. The TODO comments mark the
+//! spots.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -62,9 +63,11 @@ pub fn main() -> ExitCode {
         // TODO: print `call <number> from <peer>` instead.
         log(format_args!("call from {peer}"));
 
-        // TODO: greet with `Hello <peer>, you are caller number <number>.
-        // Goodbye!`
-        let greeting = format!("Hello {peer}, you reached {local}. Goodbye!\n");
+        let greeting = format!(
+            // TODO: greet with `Hello <peer>, you are caller number
+            // <number>. Goodbye!`
+            "Hello {peer}, you reached {local}. Goodbye!\n"
+        );
         if let Err(err) = stream.write_all(greeting.as_bytes()) {
             warn(format_args!("could not write to {peer}: {err}"));
         }

@@ -1,9 +1,21 @@
+// [starter]
+// //! Exercise 1-2 (your work): Listing 1-1, to be changed so that the caller
+// [solution]
 //! Exercise 1-2 (the book's answer): Listing 1-1, changed so that the caller
+// [end]
 //! speaks first: it sends its name on one line, and the server greets it by
+// [starter]
+// //! that name. The TODO comment marks the spot.
+// [solution]
 //! that name.
+// [end]
 
 use std::fmt;
+// [starter]
+// use std::io::{self, Write};
+// [solution]
 use std::io::{self, BufRead, BufReader, Read, Write};
+// [end]
 use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::process::ExitCode;
@@ -42,6 +54,10 @@ pub fn main() -> ExitCode {
     };
     log(format_args!("listening on {local}"));
 
+    // [starter]
+    // // ANCHOR: task
+    // [solution]
+    // [end]
     let mut pause = FIRST_PAUSE;
     loop {
         // accept() waits until a client has connected, then hands us a new
@@ -61,6 +77,14 @@ pub fn main() -> ExitCode {
         pause = FIRST_PAUSE;
         log(format_args!("call from {peer}"));
 
+        // [starter]
+        // // TODO: read one line from the caller, at most 64 bytes: its name.
+        // let greeting = format!(
+        //     // TODO: answer `Hello, <name>!`, or `Hello, stranger!` if the
+        //     // name is empty.
+        //     "Hello {peer}, you reached {local}. Goodbye!\n"
+        // );
+        // [solution]
         // ANCHOR: solution
         // Read up to and including the first newline. A BufReader reads the
         // socket in large chunks and finds the line in what it got; `&stream`
@@ -83,16 +107,24 @@ pub fn main() -> ExitCode {
         let name = if name.is_empty() { "stranger" } else { name };
         let greeting = format!("Hello, {name}!\n");
         // ANCHOR_END: solution
+        // [end]
         if let Err(err) = stream.write_all(greeting.as_bytes()) {
             warn(format_args!("could not write to {peer}: {err}"));
         }
         // `stream` is dropped here, which closes the socket: we hang up.
     }
+    // [starter]
+    // // ANCHOR_END: task
+    // [solution]
+    // [end]
 }
+// [starter]
+// [solution]
 
 /// The longest name we read: a caller who sends more without a newline is
 /// greeted by its first 64 bytes.
 const MAX_NAME: u64 = 64;
+// [end]
 
 /// The pause before trying accept() again, when it failed for want of a
 /// descriptor: 10 ms at first, twice as long after each failure in a row,

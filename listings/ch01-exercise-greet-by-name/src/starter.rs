@@ -62,9 +62,12 @@ pub fn main() -> ExitCode {
         pause = FIRST_PAUSE;
         log(format_args!("call from {peer}"));
 
-        // TODO: read one line from the caller: its name. Answer
-        // `Hello, <name>!`, or `Hello, stranger!` if the name is empty.
-        let greeting = format!("Hello {peer}, you reached {local}. Goodbye!\n");
+        // TODO: read one line from the caller, at most 64 bytes: its name.
+        let greeting = format!(
+            // TODO: answer `Hello, <name>!`, or `Hello, stranger!` if the
+            // name is empty.
+            "Hello {peer}, you reached {local}. Goodbye!\n"
+        );
         if let Err(err) = stream.write_all(greeting.as_bytes()) {
             warn(format_args!("could not write to {peer}: {err}"));
         }

@@ -1,8 +1,18 @@
+// [starter]
+// //! Exercise 3-1 (your work): Listing 3-4, the echo server, to be changed so
+// //! that it hangs up on a client that says nothing for too long. The TODO
+// //! comment marks the spot.
+// [solution]
 //! Exercise 3-1 (the book's answer): Listing 3-4, changed so that it hangs up
 //! on a client that says nothing for too long.
+// [end]
 
 use std::fmt;
+// [starter]
+// use std::io::{self, BufRead, BufReader, Read, Write};
+// [solution]
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+// [end]
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
@@ -82,6 +92,10 @@ pub fn main() -> ExitCode {
     };
     log(format_args!("listening on {bound}"));
 
+    // [starter]
+    // // ANCHOR: task
+    // [solution]
+    // [end]
     // Out of descriptors, accept() pauses before it tries again (chapter 1).
     let mut pause = FIRST_PAUSE;
     loop {
@@ -102,6 +116,8 @@ pub fn main() -> ExitCode {
 
         // Steps 7 and 8: read lines and write them back, until the client
         // hangs up or breaks the rules.
+        // [starter]
+        // [solution]
         // ANCHOR: timeout
         // Every read() on this connection now waits at most `idle`.
         if let Err(err) = connection.set_read_timeout(Some(idle)) {
@@ -111,6 +127,7 @@ pub fn main() -> ExitCode {
             continue;
         }
         // ANCHOR_END: timeout
+        // [end]
         match echo_lines(&connection, peer, idle) {
             Ok(lines) => {
                 log(format_args!("client {peer} hung up after {lines} lines"))
@@ -120,6 +137,10 @@ pub fn main() -> ExitCode {
         // Step 9: `connection` is dropped here, which closes it. The
         // listening socket is closed when the program ends.
     }
+    // [starter]
+    // // ANCHOR_END: task
+    // [solution]
+    // [end]
 }
 
 /// Steps 3 to 5: socket(), bind() and listen(), one call each. (Chapter 1's
@@ -141,6 +162,10 @@ fn listen(local: SocketAddr) -> std::io::Result<TcpListener> {
     Ok(TcpListener::from(socket))
 }
 
+// [starter]
+// // ANCHOR: lines
+// [solution]
+// [end]
 /// Sends every line the client sends back to it, and returns how many lines
 /// there were once the client has hung up. The error says what went wrong.
 fn echo_lines(
@@ -148,6 +173,13 @@ fn echo_lines(
     peer: SocketAddr,
     idle: Duration,
 ) -> Result<usize, String> {
+    // [starter]
+    // // TODO: if the client sends nothing for `idle`, answer
+    // // `ERROR idle for too long` and hang up, with the message
+    // // `client <peer> said nothing for <idle in ms> ms; hanging up`.
+    // let _ = idle;
+    // [solution]
+    // [end]
     // The BufReader asks the kernel for big chunks and hands them out line by
     // line: the Rust form of PHP's socket_read(..., PHP_NORMAL_READ).
     let mut reader = BufReader::new(connection);
@@ -158,9 +190,17 @@ fn echo_lines(
         // bytes of it: a client that never sends a newline cannot make us
         // buffer without end.
         let mut line = Vec::new();
+        // [starter]
+        // (&mut reader)
+        // [solution]
         // ANCHOR: idle
         let read = (&mut reader)
+            // [end]
             .take(MAX_LINE as u64 + 1)
+            // [starter]
+            // .read_until(b'\n', &mut line)
+            // .map_err(|err| format!("could not read from {peer}: {err}"))?;
+            // [solution]
             .read_until(b'\n', &mut line);
         match read {
             Ok(_) => {}
@@ -184,6 +224,7 @@ fn echo_lines(
             }
         }
         // ANCHOR_END: idle
+        // [end]
         if line.is_empty() {
             return Ok(lines); // read() returned 0: the client hung up.
         }
@@ -204,6 +245,10 @@ fn echo_lines(
         lines += 1;
     }
 }
+// [starter]
+// // ANCHOR_END: lines
+// [solution]
+// [end]
 
 /// The pause before trying accept() again, when it failed for want of a
 /// descriptor: 10 ms at first, twice as long after each failure in a row,

@@ -1,17 +1,32 @@
+// [starter]
+// //! Exercise 5-2 (your work): Listing 5-1, to be changed to wait with
+// //! poll(2) instead of select(2), so that it serves clients whose descriptors
+// //! are 1024 or more. The TODO comments mark the spots.
+// [solution]
 //! Exercise 5-2 (the book's answer): Listing 5-1 with poll(2) instead of
 //! select(2). poll() takes an array of descriptors, not a bitmap of
 //! FD_SETSIZE bits, so any descriptor the process may open can be watched.
+// [end]
 
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+// [starter]
+// use std::os::fd::{AsFd, AsRawFd, RawFd};
+// [solution]
 use std::os::fd::AsFd;
+// [end]
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+// [starter]
+// use nix::sys::select::{FD_SETSIZE, FdSet, select};
+// use nix::sys::time::TimeVal;
+// [solution]
 use nix::sys::resource::{Resource, getrlimit};
+// [end]
 
 /// How many clients are served at once. The next one is turned away.
 const MAX_CLIENTS: usize = 10;
@@ -166,8 +181,14 @@ pub fn main() -> ExitCode {
     }
 }
 
+// [starter]
+// // ANCHOR: task_wait
+// // TODO: wait with nix::poll::poll() instead.
+// /// Sleeps in select() until a socket is ready. Returns whether a connection
+// [solution]
 // ANCHOR: solution_wait
 /// Sleeps in poll() until a socket is ready. Returns whether a connection
+// [end]
 /// is waiting to be accepted and, slot by slot, whether the client's socket
 /// is readable and writable. Until `retry_at`, if given, the listener is
 /// left out: accept() has run out of descriptors.
@@ -176,6 +197,38 @@ fn wait(
     slots: &[Option<Client>],
     retry_at: Option<Instant>,
 ) -> nix::Result<(bool, Vec<(bool, bool)>)> {
+    // [starter]
+    // let mut read_set = FdSet::new();
+    // let mut write_set = FdSet::new();
+    // if retry_at.is_none() {
+    //     read_set.insert(listener.as_fd());
+    // }
+    // for client in slots.iter().flatten() {
+    //     // Ask only about what we will act on. A client that has finished
+    //     // sending stays readable (end of stream) forever, and almost every
+    //     // socket is writable almost always: either would wake us for
+    //     // nothing.
+    //     if !client.finished_sending {
+    //         read_set.insert(client.stream.as_fd());
+    //     }
+    //     if !client.unsent.is_empty() {
+    //         write_set.insert(client.stream.as_fd());
+    //     }
+    // }
+    // // No timeout: sleep until something happens. The one exception is a
+    // // pause after accept() ran out of descriptors: wake up when it is over.
+    // let mut until_retry = retry_at.map(|at| {
+    //     let left = at.saturating_duration_since(Instant::now());
+    //     TimeVal::new(left.as_secs() as _, left.subsec_micros() as _)
+    // });
+    // select(
+    //     None,
+    //     &mut read_set,
+    //     &mut write_set,
+    //     None,
+    //     until_retry.as_mut(),
+    // )?;
+    // [solution]
     // One entry per socket, with the events we will act on: the listener
     // first, then each client, remembering which slot each entry is for.
     let listener_events = if retry_at.is_none() {
@@ -208,7 +261,23 @@ fn wait(
         }
     };
     poll(&mut poll_fds, timeout)?;
+    // [end]
 
+    // [starter]
+    // // select() has overwritten the sets: now they hold only the ready
+    // // sockets.
+    // let new_connection = read_set.contains(listener.as_fd());
+    // let ready = slots
+    //     .iter()
+    //     .map(|slot| match slot {
+    //         Some(client) => (
+    //             read_set.contains(client.stream.as_fd()),
+    //             write_set.contains(client.stream.as_fd()),
+    //         ),
+    //         None => (false, false),
+    //     })
+    //     .collect();
+    // [solution]
     // poll() reports an error or a hang-up even when we did not ask: a read
     // or a write then fails or returns 0, and the client is dealt with.
     let happened =
@@ -223,21 +292,42 @@ fn wait(
         ready[index] =
             (events.intersects(readable), events.intersects(writable));
     }
+    // [end]
     Ok((new_connection, ready))
 }
+// [starter]
+// // ANCHOR_END: task_wait
+// [solution]
 // ANCHOR_END: solution_wait
+// [end]
 
+// [starter]
+// // ANCHOR: task_most
+// // TODO: with poll(), the bound is how many descriptors the process may have.
+// /// The most clients select() can watch: descriptors 0 to 3 are stdin,
+// /// stdout, stderr and the listener, and select() watches no descriptor from
+// /// FD_SETSIZE (1024) up.
+// [solution]
 // ANCHOR: solution_most
 /// The most clients the process can ever hold: as many as it may have
 /// descriptors (its hard limit, `ulimit -Hn`), less stdin, stdout, stderr
 /// and the listener. poll() itself has no limit.
+// [end]
 fn most_clients() -> usize {
+    // [starter]
+    // FD_SETSIZE - 4
+    // [solution]
     let hard = getrlimit(Resource::RLIMIT_NOFILE).map_or(0, |(_, hard)| hard);
     usize::try_from(hard)
         .unwrap_or(usize::MAX)
         .saturating_sub(4)
+    // [end]
 }
+// [starter]
+// // ANCHOR_END: task_most
+// [solution]
 // ANCHOR_END: solution_most
+// [end]
 
 /// The first pause after accept() ran out of descriptors, and the longest.
 const FIRST_PAUSE: Duration = Duration::from_millis(10);
@@ -276,9 +366,27 @@ fn admit(
             return Admitted::NotNow;
         }
     };
+    // [starter]
+    // // ANCHOR: task_admit
+    // // TODO: with poll(), this check has no reason to be.
+    // // FdSet can only hold descriptors below FD_SETSIZE (1024), and nix
+    // // panics rather than write past its end. A client we cannot watch is a
+    // // client we cannot serve.
+    // let descriptor = stream.as_raw_fd();
+    // if descriptor >= FD_SETSIZE as RawFd {
+    //     let reason = format!(
+    //         "descriptor {descriptor} is too large for select \
+    //          (FD_SETSIZE is {FD_SETSIZE})"
+    //     );
+    //     refuse(stream, peer, &reason);
+    //     return Admitted::Yes;
+    // }
+    // // ANCHOR_END: task_admit
+    // [solution]
     // ANCHOR: solution_admit
     // No check against FD_SETSIZE: poll() watches any descriptor we have.
     // ANCHOR_END: solution_admit
+    // [end]
     // Accept even when every slot is taken: a connection we left in the
     // queue would keep the listener readable, and select() would return at
     // once, forever. Then a client idle too long makes room, or the new one

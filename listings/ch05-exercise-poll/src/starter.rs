@@ -186,7 +186,8 @@ fn wait(
     for client in slots.iter().flatten() {
         // Ask only about what we will act on. A client that has finished
         // sending stays readable (end of stream) forever, and almost every
-        // socket is writable almost always: either would wake us for nothing.
+        // socket is writable almost always: either would wake us for
+        // nothing.
         if !client.finished_sending {
             read_set.insert(client.stream.as_fd());
         }
@@ -208,7 +209,8 @@ fn wait(
         until_retry.as_mut(),
     )?;
 
-    // select() has overwritten the sets: now they hold only the ready sockets.
+    // select() has overwritten the sets: now they hold only the ready
+    // sockets.
     let new_connection = read_set.contains(listener.as_fd());
     let ready = slots
         .iter()
