@@ -22,10 +22,19 @@ use std::time::Duration;
 const MAX_STATUS_LINE: u64 = 8192;
 // [end]
 
+// [starter]
+// const USAGE: &str =
+//     "usage: ch03-exercise-head-request HOST [PORT] [TIMEOUT_SECONDS]";
+// [solution]
 const USAGE: &str =
     "usage: ch03-exercise-head-request HOST [PORT] [TIMEOUT_SECONDS]";
+// [end]
 
+// [starter]
+// pub fn main() -> ExitCode {
+// [solution]
 pub fn main() -> ExitCode {
+    // [end]
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((host, port, timeout)) = parse_args(&args) else {
         eprintln!("{USAGE}");
@@ -33,6 +42,7 @@ pub fn main() -> ExitCode {
     };
     let seconds = timeout.as_secs_f64();
 
+    // ANCHOR: resolve
     // A name becomes addresses through the system's resolver (getaddrinfo):
     // /etc/hosts first, then DNS. A numeric address is returned as it is.
     // One name may have several addresses, IPv6 and IPv4 among them.
@@ -45,7 +55,9 @@ pub fn main() -> ExitCode {
     };
     let listed: Vec<String> = addrs.iter().map(SocketAddr::to_string).collect();
     eprintln!("{host} resolves to {}", listed.join(", "));
+    // ANCHOR_END: resolve
 
+    // ANCHOR: connect
     // Try each address in turn, as TcpStream::connect() would, but with a
     // time limit: a host that never answers would otherwise keep us waiting
     // for minutes while the kernel resends its SYN.
@@ -71,7 +83,9 @@ pub fn main() -> ExitCode {
         Ok(local) => eprintln!("connected to {server} from {local}"),
         Err(_) => eprintln!("connected to {server}"),
     }
+    // ANCHOR_END: connect
 
+    // ANCHOR: request
     // Every later read and write may also wait at most `timeout`.
     if let Err(err) = stream
         .set_read_timeout(Some(timeout))
@@ -103,7 +117,9 @@ pub fn main() -> ExitCode {
         eprintln!("could not send to {server}: {err}");
         return ExitCode::FAILURE;
     }
+    // ANCHOR_END: request
 
+    // ANCHOR: response
     // [starter]
     // // Read until read() returns 0: the server has closed the connection.
     // // Each chunk is printed as it comes, so the response may be any size.

@@ -27,6 +27,25 @@ use socket2::{Domain, Socket, Type};
 /// them.
 const MAX_LINE: usize = 1024;
 
+// [starter]
+// /// How long a client may say nothing before we hang up: the number of
+// /// milliseconds in the environment variable ECHO_IDLE_MS, or 30 seconds.
+// /// Zero is refused: to the kernel, a read timeout of zero means none at all.
+// fn idle_limit() -> Result<Duration, String> {
+//     let Some(value) = std::env::var_os("ECHO_IDLE_MS") else {
+//         return Ok(Duration::from_secs(30));
+//     };
+//     match value.to_str().map(str::parse::<u64>) {
+//         Some(Ok(ms)) if ms > 0 => Ok(Duration::from_millis(ms)),
+//         _ => Err(format!(
+//             "ECHO_IDLE_MS must be a number of milliseconds, 1 or more, \
+//              not {value:?}"
+//         )),
+//     }
+// }
+//
+// pub fn main() -> ExitCode {
+// [solution]
 /// How long a client may say nothing before we hang up: the number of
 /// milliseconds in the environment variable ECHO_IDLE_MS, or 30 seconds.
 /// Zero is refused: to the kernel, a read timeout of zero means none at all.
@@ -44,14 +63,28 @@ fn idle_limit() -> Result<Duration, String> {
 }
 
 pub fn main() -> ExitCode {
+    // [end]
     // Step 1: the address and port to listen on, from the command line. Any
     // free port will do; below 1024 needs root.
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:5000".to_string());
     if addr.starts_with('-') || args.next().is_some() {
+        // [starter]
+        // warn(format_args!("usage: ch03-exercise-idle-timeout [ADDR]"));
+        // [solution]
         warn(format_args!("usage: ch03-exercise-idle-timeout [ADDR]"));
+        // [end]
         return ExitCode::from(2);
     }
+    // [starter]
+    // let idle = match idle_limit() {
+    //     Ok(idle) => idle,
+    //     Err(message) => {
+    //         warn(format_args!("{message}"));
+    //         return ExitCode::from(2);
+    //     }
+    // };
+    // [solution]
     let idle = match idle_limit() {
         Ok(idle) => idle,
         Err(message) => {
@@ -59,6 +92,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // [end]
     // A name such as localhost:5000 may stand for several addresses; we
     // listen on the first.
     let first = addr.to_socket_addrs().map(|mut found| found.next());
@@ -75,7 +109,9 @@ pub fn main() -> ExitCode {
     };
     // Step 2 has no Rust counterpart: a Rust program has no time limit to
     // lift (PHP's set_time_limit(0)).
+    // ANCHOR_END: steps_1_2
 
+    // ANCHOR: steps_3_5
     let listener = match listen(local) {
         Ok(listener) => listener,
         Err(err) => {
@@ -91,6 +127,7 @@ pub fn main() -> ExitCode {
         }
     };
     log(format_args!("listening on {bound}"));
+    // ANCHOR_END: steps_3_5
 
     // [starter]
     // // ANCHOR: task
@@ -128,7 +165,11 @@ pub fn main() -> ExitCode {
         }
         // ANCHOR_END: timeout
         // [end]
+        // [starter]
+        // match echo_lines(&connection, peer, idle) {
+        // [solution]
         match echo_lines(&connection, peer, idle) {
+            // [end]
             Ok(lines) => {
                 log(format_args!("client {peer} hung up after {lines} lines"))
             }
@@ -143,6 +184,7 @@ pub fn main() -> ExitCode {
     // [end]
 }
 
+// ANCHOR: listen
 /// Steps 3 to 5: socket(), bind() and listen(), one call each. (Chapter 1's
 /// TcpListener::bind() makes the same calls.)
 fn listen(local: SocketAddr) -> std::io::Result<TcpListener> {
@@ -161,6 +203,7 @@ fn listen(local: SocketAddr) -> std::io::Result<TcpListener> {
     // From here on, the standard library's listener does the same job.
     Ok(TcpListener::from(socket))
 }
+// ANCHOR_END: listen
 
 // [starter]
 // // ANCHOR: lines
@@ -171,7 +214,11 @@ fn listen(local: SocketAddr) -> std::io::Result<TcpListener> {
 fn echo_lines(
     connection: &TcpStream,
     peer: SocketAddr,
+    // [starter]
+    // idle: Duration,
+    // [solution]
     idle: Duration,
+    // [end]
 ) -> Result<usize, String> {
     // [starter]
     // // TODO: if the client sends nothing for `idle`, answer

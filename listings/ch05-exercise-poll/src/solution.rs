@@ -28,8 +28,13 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::resource::{Resource, getrlimit};
 // [end]
 
+// ANCHOR: limits
 /// How many clients are served at once. The next one is turned away.
 const MAX_CLIENTS: usize = 10;
+// [starter]
+// [solution]
+// Listing 5-1's MOST_CLIENTS is `most_clients()`, below.
+// [end]
 /// The longest line a client may send, newline included.
 const MAX_LINE: usize = 1024;
 /// How many bytes of replies may wait for a client that does not read them.
@@ -37,7 +42,10 @@ const MAX_UNSENT: usize = 64 * 1024;
 /// While every slot is taken, a client that has sent no line for this long
 /// gives its slot to the next one.
 const MAX_IDLE: Duration = Duration::from_secs(30);
+// ANCHOR_END: limits
 
+/// The original's welcome, word for word: a client cannot tell the two
+/// servers apart before it sends a line.
 const WELCOME: &[u8] = b"Welcome to php socket server version 1.0 \n\
     Enter a message and press enter, and i shall reply back \n";
 const FULL: &[u8] = b"Sorry, the server is full. Try again later.\n";
@@ -45,6 +53,7 @@ const IDLE: &[u8] =
     b"Sorry, the server is full and you have been idle too long. Goodbye.\n";
 const TOO_LONG: &[u8] = b"Sorry, a line may be at most 1024 bytes. Goodbye.\n";
 
+// ANCHOR: client
 /// One connected client, and the bytes in flight to and from it.
 struct Client {
     /// Non-blocking: a read or write that would wait fails with WouldBlock.
@@ -63,8 +72,13 @@ struct Client {
     /// its replies and the goodbye are sent, we finish sending too.
     leaving: bool,
 }
+// ANCHOR_END: client
 
+// [starter]
+// pub fn main() -> ExitCode {
+// [solution]
 pub fn main() -> ExitCode {
+    // [end]
     // The address to listen on, how many clients to serve at once (the load
     // test of this chapter raises it to 1,000), and how long a client may
     // stay idle while the server is full.
@@ -73,13 +87,25 @@ pub fn main() -> ExitCode {
     let max_clients = match args.next() {
         None => MAX_CLIENTS,
         Some(text) => match text.parse::<usize>() {
+            // [starter]
+            // Ok(count) if (1..=most_clients()).contains(&count) => count,
+            // [solution]
             Ok(count) if (1..=most_clients()).contains(&count) => count,
+            // [end]
             _ => {
+                // [starter]
+                // eprintln!(
+                //     "MAX_CLIENTS must be a number of clients, 1 to {}, not \
+                //      {text:?}",
+                //     most_clients()
+                // );
+                // [solution]
                 eprintln!(
                     "MAX_CLIENTS must be a number of clients, 1 to {}, not \
                      {text:?}",
                     most_clients()
                 );
+                // [end]
                 return ExitCode::from(2);
             }
         },
@@ -98,12 +124,19 @@ pub fn main() -> ExitCode {
         },
     };
     if addr.starts_with('-') || args.next().is_some() {
+        // [starter]
+        // eprintln!(
+        //     "usage: ch05-exercise-poll [ADDR [MAX_CLIENTS [MAX_IDLE_SECS]]]"
+        // );
+        // [solution]
         eprintln!(
             "usage: ch05-exercise-poll [ADDR [MAX_CLIENTS [MAX_IDLE_SECS]]]"
         );
+        // [end]
         return ExitCode::from(2);
     }
 
+    // ANCHOR: listen
     let listener = match TcpListener::bind(&addr) {
         Ok(listener) => listener,
         Err(err) => {
@@ -125,7 +158,9 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    // ANCHOR_END: listen
 
+    // ANCHOR: serve
     // One slot per client, like the original's $client_socks array.
     let mut slots: Vec<Option<Client>> = Vec::new();
     slots.resize_with(max_clients, || None);
@@ -179,6 +214,7 @@ pub fn main() -> ExitCode {
             retry_at = None;
         }
     }
+    // ANCHOR_END: serve
 }
 
 // [starter]
@@ -300,32 +336,29 @@ fn wait(
 // [solution]
 // ANCHOR_END: solution_wait
 // [end]
-
 // [starter]
+//
 // // ANCHOR: task_most
 // // TODO: with poll(), the bound is how many descriptors the process may have.
 // /// The most clients select() can watch: descriptors 0 to 3 are stdin,
 // /// stdout, stderr and the listener, and select() watches no descriptor from
 // /// FD_SETSIZE (1024) up.
+// fn most_clients() -> usize {
+//     FD_SETSIZE - 4
+// }
+// // ANCHOR_END: task_most
 // [solution]
+
 // ANCHOR: solution_most
 /// The most clients the process can ever hold: as many as it may have
 /// descriptors (its hard limit, `ulimit -Hn`), less stdin, stdout, stderr
 /// and the listener. poll() itself has no limit.
-// [end]
 fn most_clients() -> usize {
-    // [starter]
-    // FD_SETSIZE - 4
-    // [solution]
     let hard = getrlimit(Resource::RLIMIT_NOFILE).map_or(0, |(_, hard)| hard);
     usize::try_from(hard)
         .unwrap_or(usize::MAX)
         .saturating_sub(4)
-    // [end]
 }
-// [starter]
-// // ANCHOR_END: task_most
-// [solution]
 // ANCHOR_END: solution_most
 // [end]
 
@@ -343,6 +376,7 @@ enum Admitted {
     OutOfDescriptors,
 }
 
+// ANCHOR: admit
 /// Accepts the waiting connection: into a free slot if there is one, or one
 /// that a client idle too long gives up, or only to say "sorry" and close it.
 fn admit(
@@ -464,6 +498,7 @@ fn refuse(mut stream: TcpStream, peer: SocketAddr, reason: &str) {
     // If it fails anyway, the client still sees the connection close.
     let _ = stream.write_all(FULL);
 }
+// ANCHOR_END: admit
 
 /// Whether an error only means "not now": there is nothing to take yet
 /// (WouldBlock), or a signal came first (Interrupted).
@@ -483,6 +518,7 @@ impl Client {
         self.finished_sending && self.unsent.is_empty()
     }
 
+    // ANCHOR: client_serve
     /// Does what select() said will not block: reads if the socket is
     /// readable, then sends what it can. Returns why the client must be
     /// dropped, if it must.
@@ -500,7 +536,9 @@ impl Client {
         }
         Ok(())
     }
+    // ANCHOR_END: client_serve
 
+    // ANCHOR: receive
     /// Reads once, and queues a reply for every complete line.
     fn receive(&mut self) -> Result<(), String> {
         let mut chunk = [0u8; 4096];
@@ -525,9 +563,11 @@ impl Client {
         // TCP carries bytes, not lines: this chunk may hold half a line, or
         // several lines. Keep what is incomplete for the next read.
         self.partial_line.extend_from_slice(&chunk[..received]);
-        while let Some(end) =
-            self.partial_line.iter().position(|&byte| byte == b'\n')
-        {
+        let newline = |bytes: &[u8]| {
+            // Where the first newline is, if there is one.
+            bytes.iter().position(|&byte| byte == b'\n')
+        };
+        while let Some(end) = newline(&self.partial_line) {
             if end + 1 > MAX_LINE {
                 self.say_goodbye();
                 return Ok(());
@@ -551,7 +591,9 @@ impl Client {
         self.unsent.extend_from_slice(text);
         self.unsent.push(b'\n');
     }
+    // ANCHOR_END: receive
 
+    // ANCHOR: goodbye
     /// Tells a client whose line is too long why it must go, after the
     /// replies it is owed. The connection is closed once the client has
     /// read them, and closed its side: closing ours while its input is
@@ -566,7 +608,9 @@ impl Client {
         self.partial_line = Vec::new();
         self.unsent.extend_from_slice(TOO_LONG);
     }
+    // ANCHOR_END: goodbye
 
+    // ANCHOR: flush
     /// Writes as much of `unsent` as the kernel takes without blocking.
     fn flush(&mut self) -> io::Result<()> {
         while !self.unsent.is_empty() {
@@ -589,6 +633,7 @@ impl Client {
         }
         Ok(())
     }
+    // ANCHOR_END: flush
 }
 
 /// Writes one line of the log to `out` if it can be written now, and
