@@ -7,6 +7,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 
+use testkit::tcp_queues::queues;
 use testkit::{Finished, Process, conventions, timeout};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_ch03-exercise-head-request");
@@ -27,9 +28,17 @@ fn stand_in(
         };
         stream.set_read_timeout(Some(timeout())).expect("timeout");
         let head = read_head(&stream);
-        for part in parts {
-            stream.write_all(part).expect("write");
-            stream.flush().expect("flush");
+        for (number, part) in parts.iter().enumerate() {
+            if stream
+                .write_all(part)
+                .and_then(|()| stream.flush())
+                .is_err()
+            {
+                break; // the client has gone
+            }
+            if number + 1 < parts.len() {
+                wait_until_read(&stream);
+            }
         }
         let _ = sender.send(head);
         if !close {
@@ -38,6 +47,23 @@ fn stand_in(
         }
     });
     (addr, request)
+}
+
+/// Waits until the client has read all we sent, as `/proc/net/tcp` tells:
+/// so that the next part arrives apart from this one, and a client that
+/// reads only once gets this part alone. A client that has gone, or does not
+/// read within the timeout, is not waited for.
+fn wait_until_read(stream: &TcpStream) {
+    let (Ok(here), Ok(there)) = (stream.local_addr(), stream.peer_addr())
+    else {
+        return;
+    };
+    testkit::wait_until(timeout(), || {
+        match (queues(here, there), queues(there, here)) {
+            (Some(ours), Some(theirs)) => ours.send == 0 && theirs.receive == 0,
+            _ => true,
+        }
+    });
 }
 
 fn read_head(stream: &TcpStream) -> String {
@@ -53,10 +79,10 @@ fn read_head(stream: &TcpStream) -> String {
     }
 }
 
-/// Runs the client with a 2-second limit, so that a client that waits for
+/// Runs the client with a 1-second limit, so that a client that waits for
 /// the server to close fails quickly.
 fn run(addr: SocketAddr) -> Finished {
-    Process::run(CLIENT, ["127.0.0.1", &addr.port().to_string(), "2"], b"")
+    Process::run(CLIENT, ["127.0.0.1", &addr.port().to_string(), "1"], b"")
 }
 
 const RESPONSE: &[&[u8]] =
