@@ -606,8 +606,8 @@ fn every_link_between_pages_names_a_page_and_heading_that_exist() {
 
 #[test]
 fn listings_are_named_after_their_folder_and_chapter() {
-    let pattern =
-        Regex::new(r"^ch(0[1-9]|1[0-4])-[a-z0-9]+(-[a-z0-9]+)*$").expect("regex");
+    let pattern = Regex::new(r"^ch(0[1-9]|1[0-4])-[a-z0-9]+(-[a-z0-9]+)*$")
+        .expect("regex");
     let mut problems = Vec::new();
     for name in listings() {
         let manifest = format!("listings/{name}/Cargo.toml");
