@@ -113,8 +113,10 @@ pub fn main() -> ExitCode {
     }
     println!("stopped pid {pid}");
     ExitCode::SUCCESS
+    // ANCHOR_END: solution
 }
 
+// ANCHOR: has_open
 /// Whether process `pid`, not this one, has `file` open. /proc/<pid>/fd
 /// holds a link for each of its descriptors, to what it is open on.
 fn has_open(pid: i32, file: &File) -> bool {
@@ -130,7 +132,7 @@ fn has_open(pid: i32, file: &File) -> bool {
             })
         })
 }
-// ANCHOR_END: solution
+// ANCHOR_END: has_open
 
 /// Where Listing 7-1 keeps its pid file when it is given no path: in the
 /// user's runtime folder, or else in a folder of its own in /tmp.

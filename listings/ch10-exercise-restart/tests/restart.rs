@@ -35,9 +35,11 @@ fn workers(pid: u32, count: usize) -> BTreeSet<u32> {
     now
 }
 
-/// Sends SIGUSR2 to `pid` and returns the pid of the process that takes
-/// over, from the line `SIGUSR2: process <pid> takes over`.
+/// Sends SIGUSR2 to `pid`, once its workers run (by then its supervisor
+/// has blocked the signals it waits for), and returns the pid of the process
+/// that takes over, from the line `SIGUSR2: process <pid> takes over`.
 fn restart(server: &mut Server, pid: u32) -> u32 {
+    workers(pid, 2);
     kill(Pid::from_raw(pid as i32), Signal::SIGUSR2).expect("send SIGUSR2");
     loop {
         let line = server.next_line();
