@@ -1,13 +1,27 @@
+// [starter]
+// //! Exercise 8-2 (your work): Listing 8-1, to be changed so that the parent
+// //! refuses an address that opened too many connections too recently, and
+// //! tells it why. The TODO comments mark the spots.
+// [solution]
 //! Exercise 8-2 (the book's answer): Listing 8-1, changed so that the parent
 //! refuses an address that opened too many connections too recently, and
 //! tells it why.
+// [end]
 
+// [starter]
+// use std::collections::HashSet;
+// [solution]
 use std::collections::{HashMap, HashSet, VecDeque};
+// [end]
 use std::env::{self, VarError};
 use std::ffi::c_int;
 use std::fmt;
 use std::io::{self, Read, Write};
+// [starter]
+// use std::net::{TcpListener, TcpStream};
+// [solution]
 use std::net::{IpAddr, TcpListener, TcpStream};
+// [end]
 use std::os::fd::AsFd;
 use std::process::{self, ExitCode};
 use std::time::{Duration, Instant};
@@ -27,6 +41,15 @@ use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 /// as in the original.
 const DEFAULT_MAX_PROCS: usize = 2;
 
+// [starter]
+// /// How many connections one address may open, in how many seconds, unless
+// /// RATE_LIMIT says otherwise; and how many addresses the server remembers,
+// /// unless RATE_PEERS does.
+// const DEFAULT_RATE_LIMIT: &str = "5/10";
+// const DEFAULT_RATE_PEERS: usize = 1024;
+//
+// pub fn main() -> ExitCode {
+// [solution]
 /// How many connections one address may open, in how many seconds, unless
 /// RATE_LIMIT says otherwise; and how many addresses the server remembers,
 /// unless RATE_PEERS does.
@@ -34,11 +57,16 @@ const DEFAULT_RATE_LIMIT: &str = "5/10";
 const DEFAULT_RATE_PEERS: usize = 1024;
 
 pub fn main() -> ExitCode {
+    // [end]
     // The address to listen on: the only argument, or loopback port 8080.
     let mut args = env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_string());
     if addr.starts_with('-') || args.next().is_some() {
+        // [starter]
+        // warn(format_args!("usage: ch08-exercise-rate-limit [ADDR]"));
+        // [solution]
         warn(format_args!("usage: ch08-exercise-rate-limit [ADDR]"));
+        // [end]
         return ExitCode::from(2);
     }
     let max_procs = match max_procs() {
@@ -48,6 +76,15 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // [starter]
+    // let limit = match rate_limit() {
+    //     Ok(limit) => limit,
+    //     Err(message) => {
+    //         warn(format_args!("{message}"));
+    //         return ExitCode::from(2);
+    //     }
+    // };
+    // [solution]
     let limit = match rate_limit() {
         Ok(limit) => limit,
         Err(message) => {
@@ -55,6 +92,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // [end]
 
     let listener = match TcpListener::bind(&addr) {
         Ok(listener) => listener,
@@ -86,14 +124,25 @@ pub fn main() -> ExitCode {
     };
     log(format_args!("listening on {local}"));
     log(format_args!("client slots: {max_procs}"));
+    // [starter]
+    // log(format_args!("rate limit: {limit}"));
+    // [solution]
     log(format_args!("rate limit: {limit}"));
+    // [end]
 
+    // [starter]
+    // // ANCHOR: loop
+    // [solution]
+    // [end]
     // The pids of the children that serve a client right now.
     let mut children: HashSet<Pid> = HashSet::new();
+    // [starter]
+    // [solution]
     // ANCHOR: table
     // The recent connections of each address.
     let mut peers = Peers::new(limit);
     // ANCHOR_END: table
+    // [end]
     // Set when accept() runs out of descriptors: see AcceptPause.
     let mut pause = AcceptPause::new();
     loop {
@@ -143,6 +192,13 @@ pub fn main() -> ExitCode {
                 continue;
             }
         };
+        // [starter]
+        // // TODO: if `peer`'s address (its IP, whatever its port) has opened
+        // // `limit.connections` connections in the last `limit.window`
+        // // already, tell it why, log `refused <peer>: too many connections`,
+        // // and fork no child for it. Remember at most `limit.peers` addresses.
+        // // ANCHOR_END: loop
+        // [solution]
         // ANCHOR: check
         // One address, whatever its port: each new connection of a client
         // comes from a new port.
@@ -152,6 +208,7 @@ pub fn main() -> ExitCode {
             continue;
         }
         // ANCHOR_END: check
+        // [end]
 
         let parent = getpid();
         // SAFETY: the child of fork gets a copy of all memory but only the
@@ -199,6 +256,8 @@ pub fn main() -> ExitCode {
     }
 }
 
+// [starter]
+// [solution]
 // ANCHOR: peers
 /// The times of the recent connections of each address: at most
 /// `connections` of them an address, none older than `window`, and at most
@@ -278,6 +337,7 @@ fn refuse(mut stream: TcpStream, limit: &RateLimit, addr: IpAddr) {
 }
 // ANCHOR_END: peers
 
+// [end]
 /// The child's whole job: greet the client, then send back every byte it
 /// sends, until it closes its side of the connection.
 fn echo(mut stream: TcpStream) -> io::Result<()> {
@@ -379,6 +439,77 @@ fn max_procs() -> Result<usize, String> {
     }
 }
 
+// [starter]
+// /// How many connections one address may open (`connections`) in any span
+// /// of `window`, and how many addresses the server remembers (`peers`).
+// #[derive(Clone, Copy, Debug)]
+// struct RateLimit {
+//     connections: usize,
+//     window: Duration,
+//     peers: usize,
+// }
+//
+// impl fmt::Display for RateLimit {
+//     fn fmt(&self, out: &mut fmt::Formatter) -> fmt::Result {
+//         write!(
+//             out,
+//             "at most {} connections in {}s from one address, {} addresses \
+//              remembered",
+//             self.connections,
+//             self.window.as_secs(),
+//             self.peers
+//         )
+//     }
+// }
+//
+// /// The rate limit: `RATE_LIMIT` from the environment, as
+// /// `<connections>/<seconds>` (5/10 if unset), and `RATE_PEERS`, the number
+// /// of addresses to remember (1024 if unset). Each number must be 1 or more.
+// fn rate_limit() -> Result<RateLimit, String> {
+//     let rate = match env::var("RATE_LIMIT") {
+//         Err(VarError::NotPresent) => DEFAULT_RATE_LIMIT.to_string(),
+//         Ok(value) => value,
+//         Err(VarError::NotUnicode(value)) => {
+//             return Err(format!("RATE_LIMIT is not text: {value:?}"));
+//         }
+//     };
+//     let parsed = rate.split_once('/').and_then(|(connections, seconds)| {
+//         Some((connections.parse().ok()?, seconds.parse().ok()?))
+//     });
+//     let (connections, seconds) = match parsed {
+//         Some((connections, seconds)) if connections >= 1 && seconds >= 1 => {
+//             (connections, seconds)
+//         }
+//         _ => {
+//             return Err(format!(
+//                 "RATE_LIMIT must be <connections>/<seconds>, each 1 or \
+//                  more, not {rate:?}"
+//             ));
+//         }
+//     };
+//     let peers = match env::var("RATE_PEERS") {
+//         Err(VarError::NotPresent) => DEFAULT_RATE_PEERS,
+//         Ok(value) => match value.parse() {
+//             Ok(peers) if peers >= 1 => peers,
+//             _ => {
+//                 return Err(format!(
+//                     "RATE_PEERS must be a number of addresses, 1 or more, \
+//                      not {value:?}"
+//                 ));
+//             }
+//         },
+//         Err(VarError::NotUnicode(value)) => {
+//             return Err(format!("RATE_PEERS is not text: {value:?}"));
+//         }
+//     };
+//     Ok(RateLimit {
+//         connections,
+//         window: Duration::from_secs(seconds),
+//         peers,
+//     })
+// }
+//
+// [solution]
 /// How many connections one address may open (`connections`) in any span
 /// of `window`, and how many addresses the server remembers (`peers`).
 #[derive(Clone, Copy, Debug)]
@@ -448,6 +579,7 @@ fn rate_limit() -> Result<RateLimit, String> {
     })
 }
 
+// [end]
 /// How long to leave the listener alone after accept() failed for want of
 /// a descriptor (EMFILE for this process, ENFILE for the whole system). The
 /// client stays queued and the listener readable, so watching it would wake
