@@ -1,13 +1,14 @@
-//! Exercise 8-2 (the book's answer): Listing 8-1, changed so that a client
-//! who comes while every slot is busy is told so at once and hung up on,
-//! instead of waiting in the listen queue.
+//! Exercise 8-2, a wrong answer: it counts refused connections too, so a
+//! client that keeps trying stays refused for as long as it keeps trying.
+//! Rejected by
+//! `an_address_is_served_again_once_its_connections_leave_the_window`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::env::{self, VarError};
 use std::ffi::c_int;
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{IpAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::process::{self, ExitCode};
 use std::time::{Duration, Instant};
@@ -27,16 +28,29 @@ use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 /// as in the original.
 const DEFAULT_MAX_PROCS: usize = 2;
 
+/// How many connections one address may open, in how many seconds, unless
+/// RATE_LIMIT says otherwise; and how many addresses the server remembers,
+/// unless RATE_PEERS does.
+const DEFAULT_RATE_LIMIT: &str = "5/10";
+const DEFAULT_RATE_PEERS: usize = 1024;
+
 pub fn main() -> ExitCode {
     // The address to listen on: the only argument, or loopback port 8080.
     let mut args = env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_string());
     if addr.starts_with('-') || args.next().is_some() {
-        warn(format_args!("usage: ch08-exercise-turn-away [ADDR]"));
+        warn(format_args!("usage: ch08-exercise-rate-limit [ADDR]"));
         return ExitCode::from(2);
     }
     let max_procs = match max_procs() {
         Ok(max_procs) => max_procs,
+        Err(message) => {
+            warn(format_args!("{message}"));
+            return ExitCode::from(2);
+        }
+    };
+    let limit = match rate_limit() {
+        Ok(limit) => limit,
         Err(message) => {
             warn(format_args!("{message}"));
             return ExitCode::from(2);
@@ -73,24 +87,26 @@ pub fn main() -> ExitCode {
     };
     log(format_args!("listening on {local}"));
     log(format_args!("client slots: {max_procs}"));
+    log(format_args!("rate limit: {limit}"));
 
     // The pids of the children that serve a client right now.
     let mut children: HashSet<Pid> = HashSet::new();
+    // The recent connections of each address.
+    let mut peers = Peers::new(limit);
     // Set when accept() runs out of descriptors: see AcceptPause.
     let mut pause = AcceptPause::new();
     loop {
         reap_children(&mut children, max_procs);
 
-        // ANCHOR: watch
-        // Watch the listening socket always, unless accept is paused: a
-        // client who finds every slot busy is told so at once, rather than
-        // left waiting in the queue.
+        // Watch the listening socket only while a slot is free (and accept
+        // is not paused). With every slot taken, new clients wait in the
+        // listen queue, and we sleep until a child ends.
         let paused = pause.left();
+        let has_room = children.len() < max_procs && paused.is_none();
         let mut watched = Vec::new();
-        if paused.is_none() {
+        if has_room {
             watched.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
         }
-        // ANCHOR_END: watch
         // No timeout, unless a pause is to end: sleep until a client
         // arrives, or until SIGCHLD (and only SIGCHLD, unblocked just for
         // this call) interrupts the sleep.
@@ -126,14 +142,13 @@ pub fn main() -> ExitCode {
                 continue;
             }
         };
-
-        // ANCHOR: turn_away
-        if children.len() >= max_procs {
-            turn_away(stream);
-            log(format_args!("turned away {peer}"));
+        // One address, whatever its port: each new connection of a client
+        // comes from a new port.
+        if !peers.admit(peer.ip(), Instant::now()) {
+            refuse(stream, &limit, peer.ip());
+            log(format_args!("refused {peer}: too many connections"));
             continue;
         }
-        // ANCHOR_END: turn_away
 
         let parent = getpid();
         // SAFETY: the child of fork gets a copy of all memory but only the
@@ -181,15 +196,80 @@ pub fn main() -> ExitCode {
     }
 }
 
-// ANCHOR: turn_away_fn
-/// Tells a client that no slot is free, and hangs up. The message is short
+/// The times of the recent connections of each address: at most
+/// `connections` of them an address, none older than `window`, and at most
+/// `peers` addresses. However many addresses connect, the table stays that
+/// small.
+struct Peers {
+    limit: RateLimit,
+    recent: HashMap<IpAddr, VecDeque<Instant>>,
+}
+
+impl Peers {
+    fn new(limit: RateLimit) -> Peers {
+        Peers {
+            limit,
+            recent: HashMap::new(),
+        }
+    }
+
+    /// Whether `addr` may open a connection `now`; if it may, the
+    /// connection is counted. A refused one is not: a client that keeps
+    /// trying is served again once its old connections leave the window.
+    fn admit(&mut self, addr: IpAddr, now: Instant) -> bool {
+        let window = self.limit.window;
+        if let Some(times) = self.recent.get_mut(&addr) {
+            // The oldest first: forget those that left the window.
+            while times.front().is_some_and(|&at| now - at >= window) {
+                times.pop_front();
+            }
+            let admitted = times.len() < self.limit.connections;
+            times.push_back(now);
+            return admitted;
+        }
+        if self.recent.len() >= self.limit.peers {
+            self.make_room(now);
+        }
+        self.recent.insert(addr, VecDeque::from([now]));
+        true
+    }
+
+    /// Forgets every address whose connections have all left the window;
+    /// if that frees nothing, the address whose last connection is the
+    /// oldest. It may come back with a clean slate, which is the price of
+    /// bounded memory.
+    fn make_room(&mut self, now: Instant) {
+        let window = self.limit.window;
+        self.recent.retain(|_, times| {
+            times.back().is_some_and(|&at| now - at < window)
+        });
+        if self.recent.len() < self.limit.peers {
+            return;
+        }
+        let oldest = self
+            .recent
+            .iter()
+            .min_by_key(|(_, times)| times.back().copied())
+            .map(|(&addr, _)| addr);
+        if let Some(oldest) = oldest {
+            self.recent.remove(&oldest);
+        }
+    }
+}
+
+/// Tells a client why it is refused, and hangs up. The message is short
 /// and the socket new, so the write fits in the socket's buffer and the
 /// parent does not wait for the client to read it.
-fn turn_away(mut stream: TcpStream) {
+fn refuse(mut stream: TcpStream, limit: &RateLimit, addr: IpAddr) {
+    let message = format!(
+        "too many connections from {addr}: at most {} in {}s, try again \
+         later\n",
+        limit.connections,
+        limit.window.as_secs()
+    );
     // A client who has already gone is no loss.
-    let _ = stream.write_all(b"busy: no free slot, try again later\n");
+    let _ = stream.write_all(message.as_bytes());
 }
-// ANCHOR_END: turn_away_fn
 
 /// The child's whole job: greet the client, then send back every byte it
 /// sends, until it closes its side of the connection.
@@ -290,6 +370,75 @@ fn max_procs() -> Result<usize, String> {
         },
         Err(VarError::NotUnicode(value)) => Err(refuse(&value)),
     }
+}
+
+/// How many connections one address may open (`connections`) in any span
+/// of `window`, and how many addresses the server remembers (`peers`).
+#[derive(Clone, Copy, Debug)]
+struct RateLimit {
+    connections: usize,
+    window: Duration,
+    peers: usize,
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, out: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            out,
+            "at most {} connections in {}s from one address, {} addresses \
+             remembered",
+            self.connections,
+            self.window.as_secs(),
+            self.peers
+        )
+    }
+}
+
+/// The rate limit: `RATE_LIMIT` from the environment, as
+/// `<connections>/<seconds>` (5/10 if unset), and `RATE_PEERS`, the number
+/// of addresses to remember (1024 if unset). Each number must be 1 or more.
+fn rate_limit() -> Result<RateLimit, String> {
+    let rate = match env::var("RATE_LIMIT") {
+        Err(VarError::NotPresent) => DEFAULT_RATE_LIMIT.to_string(),
+        Ok(value) => value,
+        Err(VarError::NotUnicode(value)) => {
+            return Err(format!("RATE_LIMIT is not text: {value:?}"));
+        }
+    };
+    let parsed = rate.split_once('/').and_then(|(connections, seconds)| {
+        Some((connections.parse().ok()?, seconds.parse().ok()?))
+    });
+    let (connections, seconds) = match parsed {
+        Some((connections, seconds)) if connections >= 1 && seconds >= 1 => {
+            (connections, seconds)
+        }
+        _ => {
+            return Err(format!(
+                "RATE_LIMIT must be <connections>/<seconds>, each 1 or \
+                 more, not {rate:?}"
+            ));
+        }
+    };
+    let peers = match env::var("RATE_PEERS") {
+        Err(VarError::NotPresent) => DEFAULT_RATE_PEERS,
+        Ok(value) => match value.parse() {
+            Ok(peers) if peers >= 1 => peers,
+            _ => {
+                return Err(format!(
+                    "RATE_PEERS must be a number of addresses, 1 or more, \
+                     not {value:?}"
+                ));
+            }
+        },
+        Err(VarError::NotUnicode(value)) => {
+            return Err(format!("RATE_PEERS is not text: {value:?}"));
+        }
+    };
+    Ok(RateLimit {
+        connections,
+        window: Duration::from_secs(seconds),
+        peers,
+    })
 }
 
 /// How long to leave the listener alone after accept() failed for want of

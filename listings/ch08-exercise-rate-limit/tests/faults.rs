@@ -1,25 +1,31 @@
-//! What Listing 8-1 survives, checked for Exercise 8-2 too: its starter and its
-//! solution are Listing 8-1 plus the exercise, and must keep what the
+//! What Listing 8-1 survives, checked for Exercise 8-2 too: its starter and
+//! its solution are Listing 8-1 plus the exercise, and must keep what the
 //! listing does under faults (see the listing's `tests/faults.rs`). The
-//! starter passes these tests; the exercise is `tests/turn_away.rs`. The checks
-//! are the test kit's (`testkit::forking`, `testkit::survival`).
+//! starter passes these tests; the exercise is `tests/rate_limit.rs`. The
+//! checks are the test kit's (`testkit::forking`, `testkit::survival`), which
+//! connect often from one address: a rate limit high enough never to refuse
+//! them is set here.
 
 use std::process::Command;
 
 use testkit::forking::{self, Visit};
 use testkit::{Server, conventions, survival};
 
-const SERVER: &str = env!("CARGO_BIN_EXE_ch08-exercise-turn-away");
+const SERVER: &str = env!("CARGO_BIN_EXE_ch08-exercise-rate-limit");
 
-/// Starts the server with MAX_PROCS set and reads its first two lines.
+/// A rate limit that never refuses the checks' clients.
+const NO_LIMIT: &str = "1000000/1";
+
+/// Starts the server with MAX_PROCS set and reads its first three lines.
 fn start(max_procs: usize) -> Server {
     let max_procs = max_procs.to_string();
     let mut server = Server::start_with(
         SERVER,
         ["127.0.0.1:0"],
-        &[("MAX_PROCS", &max_procs)],
+        &[("MAX_PROCS", &max_procs), ("RATE_LIMIT", NO_LIMIT)],
     );
     assert_eq!(server.next_line(), format!("client slots: {max_procs}"));
+    assert!(server.next_line().starts_with("rate limit: "));
     server
 }
 
@@ -41,10 +47,10 @@ fn out_of_descriptors_the_parent_pauses_and_serves_again_when_it_can() {
 
 #[test]
 fn a_log_nobody_reads_neither_stops_nor_kills_the_server() {
-    // Slots enough that no client is ever kept waiting or turned away.
+    // Slots enough that no client is ever kept waiting, and no limit.
     let command = || {
         let mut command = Command::new(SERVER);
-        command.env("MAX_PROCS", "100");
+        command.env("MAX_PROCS", "100").env("RATE_LIMIT", NO_LIMIT);
         command
     };
     // A pipe that nobody reads, then one whose reader is gone.

@@ -1,6 +1,6 @@
-//! Exercise 8-2 (your work): Listing 8-1, to be changed so that a client
-//! who comes while every slot is busy is told so at once and hung up on,
-//! instead of waiting in the listen queue. The TODO comments mark the spots.
+//! Exercise 8-2 (your work): Listing 8-1, to be changed so that the parent
+//! refuses an address that opened too many connections too recently, and
+//! tells it why. The TODO comments mark the spots.
 
 use std::collections::HashSet;
 use std::env::{self, VarError};
@@ -27,16 +27,29 @@ use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 /// as in the original.
 const DEFAULT_MAX_PROCS: usize = 2;
 
+/// How many connections one address may open, in how many seconds, unless
+/// RATE_LIMIT says otherwise; and how many addresses the server remembers,
+/// unless RATE_PEERS does.
+const DEFAULT_RATE_LIMIT: &str = "5/10";
+const DEFAULT_RATE_PEERS: usize = 1024;
+
 pub fn main() -> ExitCode {
     // The address to listen on: the only argument, or loopback port 8080.
     let mut args = env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_string());
     if addr.starts_with('-') || args.next().is_some() {
-        warn(format_args!("usage: ch08-exercise-turn-away [ADDR]"));
+        warn(format_args!("usage: ch08-exercise-rate-limit [ADDR]"));
         return ExitCode::from(2);
     }
     let max_procs = match max_procs() {
         Ok(max_procs) => max_procs,
+        Err(message) => {
+            warn(format_args!("{message}"));
+            return ExitCode::from(2);
+        }
+    };
+    let limit = match rate_limit() {
+        Ok(limit) => limit,
         Err(message) => {
             warn(format_args!("{message}"));
             return ExitCode::from(2);
@@ -73,6 +86,7 @@ pub fn main() -> ExitCode {
     };
     log(format_args!("listening on {local}"));
     log(format_args!("client slots: {max_procs}"));
+    log(format_args!("rate limit: {limit}"));
 
     // ANCHOR: loop
     // The pids of the children that serve a client right now.
@@ -85,9 +99,6 @@ pub fn main() -> ExitCode {
         // Watch the listening socket only while a slot is free (and accept
         // is not paused). With every slot taken, new clients wait in the
         // listen queue, and we sleep until a child ends.
-        // TODO: watch the listening socket always (unless accept is paused),
-        // and accept every client; one that finds no free slot gets the busy
-        // message and is hung up on.
         let paused = pause.left();
         let has_room = children.len() < max_procs && paused.is_none();
         let mut watched = Vec::new();
@@ -129,6 +140,10 @@ pub fn main() -> ExitCode {
                 continue;
             }
         };
+        // TODO: if `peer`'s address (its IP, whatever its port) has opened
+        // `limit.connections` connections in the last `limit.window`
+        // already, tell it why, log `refused <peer>: too many connections`,
+        // and fork no child for it. Remember at most `limit.peers` addresses.
         // ANCHOR_END: loop
 
         let parent = getpid();
@@ -276,6 +291,75 @@ fn max_procs() -> Result<usize, String> {
         },
         Err(VarError::NotUnicode(value)) => Err(refuse(&value)),
     }
+}
+
+/// How many connections one address may open (`connections`) in any span
+/// of `window`, and how many addresses the server remembers (`peers`).
+#[derive(Clone, Copy, Debug)]
+struct RateLimit {
+    connections: usize,
+    window: Duration,
+    peers: usize,
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, out: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            out,
+            "at most {} connections in {}s from one address, {} addresses \
+             remembered",
+            self.connections,
+            self.window.as_secs(),
+            self.peers
+        )
+    }
+}
+
+/// The rate limit: `RATE_LIMIT` from the environment, as
+/// `<connections>/<seconds>` (5/10 if unset), and `RATE_PEERS`, the number
+/// of addresses to remember (1024 if unset). Each number must be 1 or more.
+fn rate_limit() -> Result<RateLimit, String> {
+    let rate = match env::var("RATE_LIMIT") {
+        Err(VarError::NotPresent) => DEFAULT_RATE_LIMIT.to_string(),
+        Ok(value) => value,
+        Err(VarError::NotUnicode(value)) => {
+            return Err(format!("RATE_LIMIT is not text: {value:?}"));
+        }
+    };
+    let parsed = rate.split_once('/').and_then(|(connections, seconds)| {
+        Some((connections.parse().ok()?, seconds.parse().ok()?))
+    });
+    let (connections, seconds) = match parsed {
+        Some((connections, seconds)) if connections >= 1 && seconds >= 1 => {
+            (connections, seconds)
+        }
+        _ => {
+            return Err(format!(
+                "RATE_LIMIT must be <connections>/<seconds>, each 1 or \
+                 more, not {rate:?}"
+            ));
+        }
+    };
+    let peers = match env::var("RATE_PEERS") {
+        Err(VarError::NotPresent) => DEFAULT_RATE_PEERS,
+        Ok(value) => match value.parse() {
+            Ok(peers) if peers >= 1 => peers,
+            _ => {
+                return Err(format!(
+                    "RATE_PEERS must be a number of addresses, 1 or more, \
+                     not {value:?}"
+                ));
+            }
+        },
+        Err(VarError::NotUnicode(value)) => {
+            return Err(format!("RATE_PEERS is not text: {value:?}"));
+        }
+    };
+    Ok(RateLimit {
+        connections,
+        window: Duration::from_secs(seconds),
+        peers,
+    })
 }
 
 /// How long to leave the listener alone after accept() failed for want of
