@@ -170,6 +170,18 @@ pub fn main() -> ExitCode {
 //     matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted)
 // }
 //
+// /// An epoll instance watching the socket (input and output) and stdin
+// /// (input), edge-triggered, for good: nothing is modified later.
+// fn watch(stream: &TcpStream, stdin: BorrowedFd) -> nix::Result<Epoll> {
+//     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+//     let both = EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT | EpollFlags::EPOLLET;
+//     epoll.add(stream.as_fd(), EpollEvent::new(both, SOCKET))?;
+//     let input = EpollFlags::EPOLLIN | EpollFlags::EPOLLET;
+//     // EPERM if stdin is a regular file: epoll watches only what can
+//     // become ready (a terminal, a pipe, a socket), and a file always is.
+//     epoll.add(stdin, EpollEvent::new(input, STDIN))?;
+//     Ok(epoll)
+// }
 // [solution]
 // ANCHOR: solution_relay
 /// Sends what is typed and prints what the server says, until the server
@@ -290,7 +302,6 @@ fn relay(addr: &str, stream: &TcpStream, stdin: BorrowedFd) -> ExitCode {
 // ANCHOR_END: solution_relay
 
 // ANCHOR: solution_watch
-// [end]
 /// An epoll instance watching the socket (input and output) and stdin
 /// (input), edge-triggered, for good: nothing is modified later.
 fn watch(stream: &TcpStream, stdin: BorrowedFd) -> nix::Result<Epoll> {
@@ -303,7 +314,5 @@ fn watch(stream: &TcpStream, stdin: BorrowedFd) -> nix::Result<Epoll> {
     epoll.add(stdin, EpollEvent::new(input, STDIN))?;
     Ok(epoll)
 }
-// [starter]
-// [solution]
 // ANCHOR_END: solution_watch
 // [end]
