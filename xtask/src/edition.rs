@@ -803,11 +803,17 @@ pub fn answer_lines(
             }
         }
     }
-    // Lines the other code shares with an answer are not the answer's own.
+    // Lines the other code shares with an answer are not the answer's own,
+    // nor are lines a chapter shows (a snippet with the same `use`): only the
+    // exercises' pages, and the pages the edition drops, may not count.
     for path in source_files(root)? {
         let answer =
             matches!(exercise_file(workspace, &path), ExerciseFile::Answer);
-        if answer || !path.ends_with(".rs") {
+        let chapter = path.starts_with("src/")
+            && path.ends_with(".md")
+            && !path.ends_with("-exercises.md")
+            && !is_dropped_page(&path);
+        if answer || !(path.ends_with(".rs") || chapter) {
             continue;
         }
         let text = fs::read_to_string(root.join(&path)).unwrap_or_default();
