@@ -1,0 +1,126 @@
+//! What a server costs, read from /proc: the CPU time and the memory of all
+//! its processes. Every server runs in a process group of its own, so its
+//! processes are those whose group is the server's pid, whoever forked them.
+
+use std::fs;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use nix::sys::resource::{UsageWho, getrusage};
+use nix::unistd::{SysconfVar, sysconf};
+
+/// The fields of /proc/<pid>/stat we need.
+struct Stat {
+    group: i32,
+    /// utime + stime + cutime + cstime, in clock ticks: the process's own
+    /// CPU time, and that of the children it has reaped.
+    ticks: u64,
+}
+
+fn stat(pid: &str) -> Option<Stat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name, in parentheses, may hold spaces: the fields we want
+    // come after its closing parenthesis.
+    let (_, rest) = text.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // fields[0] is field 3 of proc(5), the state.
+    let group = fields.get(2)?.parse().ok()?;
+    let ticks = (11..=14)
+        .map(|index| fields.get(index)?.parse::<u64>().ok())
+        .sum::<Option<u64>>()?;
+    Some(Stat { group, ticks })
+}
+
+/// The pids of the server's processes.
+fn group_members(group: i32) -> Vec<String> {
+    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| name.bytes().all(|byte| byte.is_ascii_digit()))
+        .filter(|pid| stat(pid).is_some_and(|stat| stat.group == group))
+        .collect()
+}
+
+// ANCHOR: cpu
+/// The CPU time, in seconds, used so far by the server's processes and by
+/// those of its children that have ended and been reaped. A child that ends
+/// between two readings moves from its own line to its parent's `cutime`,
+/// so the difference of two readings counts it once.
+pub fn group_cpu(group: i32) -> f64 {
+    let ticks: u64 = group_members(group)
+        .iter()
+        .filter_map(|pid| stat(pid))
+        .map(|stat| stat.ticks)
+        .sum();
+    ticks as f64 / ticks_per_second()
+}
+// ANCHOR_END: cpu
+
+fn ticks_per_second() -> f64 {
+    match sysconf(SysconfVar::CLK_TCK) {
+        Ok(Some(ticks)) if ticks > 0 => ticks as f64,
+        _ => 100.0,
+    }
+}
+
+/// The proportional set size of the server's processes, in KiB: each page
+/// counts in full for a process that has it to itself, and shared among
+/// the processes that share it (the children of a fork share most pages
+/// with their parent, and summing their RSS would count those many times).
+pub fn group_pss_kib(group: i32) -> u64 {
+    group_members(group)
+        .iter()
+        .filter_map(|pid| {
+            let text =
+                fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+            let line = text.lines().find(|line| line.starts_with("Pss:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+/// Samples the server's memory every `every` until stopped, and keeps the
+/// highest sum seen.
+pub struct MemorySampler {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<u64>,
+}
+
+impl MemorySampler {
+    pub fn start(group: i32, every: Duration) -> MemorySampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let handle = thread::spawn(move || {
+            let mut peak = 0;
+            while !stopped.load(Ordering::Relaxed) {
+                peak = peak.max(group_pss_kib(group));
+                thread::sleep(every);
+            }
+            peak.max(group_pss_kib(group))
+        });
+        MemorySampler { stop, handle }
+    }
+
+    /// Stops sampling; the peak, in KiB.
+    pub fn peak_kib(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap_or(0)
+    }
+}
+
+/// CPU time this process (the load generator and its helper threads) has
+/// used so far, in seconds.
+pub fn own_cpu() -> f64 {
+    match getrusage(UsageWho::RUSAGE_SELF) {
+        Ok(usage) => {
+            let seconds = |time: nix::sys::time::TimeVal| {
+                time.tv_sec() as f64 + time.tv_usec() as f64 / 1e6
+            };
+            seconds(usage.user_time()) + seconds(usage.system_time())
+        }
+        Err(_) => 0.0,
+    }
+}
