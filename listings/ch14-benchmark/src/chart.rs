@@ -53,10 +53,12 @@ pub fn draw(
         };
         let shown: Vec<&Point> =
             points.iter().filter(|point| point.long == long).collect();
-        let (low, high) = shown.iter().map(|point| value(point)).fold(
-            (f64::MAX, f64::MIN),
-            |(low, high), v| (low.min(v), high.max(v)),
-        );
+        let (low, high) = shown
+            .iter()
+            .map(|point| value(point))
+            .fold((f64::MAX, f64::MIN), |(low, high), v| {
+                (low.min(v), high.max(v))
+            });
         let (low, high) = match low <= high {
             true => (low / 2.0, high * 2.0),
             false => (1.0, 10.0),
@@ -71,8 +73,12 @@ pub fn draw(
                 (low..high).log_scale(),
             )
             .map_err(|err| err.to_string())?;
+        // Grey lines at the powers of ten only: explicit colours, which
+        // every SVG viewer draws alike (some ignore an opacity).
         chart
             .configure_mesh()
+            .bold_line_style(RGBColor(215, 215, 215))
+            .light_line_style(WHITE)
             .x_desc("clients")
             .x_label_formatter(&|x| format!("{x:.0}"))
             .y_label_formatter(&|y| match *y {
@@ -103,7 +109,9 @@ pub fn draw(
                 });
             chart
                 .draw_series(
-                    series.iter().map(|&xy| Circle::new(xy, 3, colour.filled())),
+                    series
+                        .iter()
+                        .map(|&xy| Circle::new(xy, 3, colour.filled())),
                 )
                 .map_err(|err| err.to_string())?;
         }

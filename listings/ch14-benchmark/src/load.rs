@@ -249,7 +249,9 @@ impl Generator {
         let started = Instant::now();
         let deadline = started + span;
         for index in 0..self.clients.len() {
-            let Some(client) = &mut self.clients[index] else { continue };
+            let Some(client) = &mut self.clients[index] else {
+                continue;
+            };
             if (client.number as usize) < active {
                 client.active = true;
                 if let Err(why) = send_line(client, self.protocol) {
@@ -259,8 +261,8 @@ impl Generator {
         }
         let mut last_progress = started;
         loop {
-            let more = Instant::now() < deadline
-                && self.outcome.completed < max_count;
+            let more =
+                Instant::now() < deadline && self.outcome.completed < max_count;
             if !more {
                 // Stop sending: an active client that hears its reply now
                 // goes idle.
@@ -334,8 +336,9 @@ impl Generator {
             | EpollFlags::EPOLLOUT
             | EpollFlags::EPOLLRDHUP
             | EpollFlags::EPOLLET;
-        if let Err(err) =
-            self.epoll.add(stream.as_fd(), EpollEvent::new(flags, index as u64))
+        if let Err(err) = self
+            .epoll
+            .add(stream.as_fd(), EpollEvent::new(flags, index as u64))
         {
             self.free.push(index);
             self.count_failure(format!("could not watch a client: {err}"));
@@ -377,9 +380,15 @@ impl Generator {
         Ok(self.outcome.completed - before)
     }
 
-    fn on_event(&mut self, index: usize, flags: EpollFlags) -> Result<(), String> {
+    fn on_event(
+        &mut self,
+        index: usize,
+        flags: EpollFlags,
+    ) -> Result<(), String> {
         let protocol = self.protocol;
-        let Some(client) = &mut self.clients[index] else { return Ok(()) };
+        let Some(client) = &mut self.clients[index] else {
+            return Ok(());
+        };
         if client.stage == Stage::Connecting {
             if let Ok(Some(err)) | Err(err) = client.stream.take_error() {
                 return Err(format!("could not connect: {err}"));
@@ -394,7 +403,9 @@ impl Generator {
         }
         let mut chunk = [0u8; 4096];
         loop {
-            let Some(client) = &mut self.clients[index] else { return Ok(()) };
+            let Some(client) = &mut self.clients[index] else {
+                return Ok(());
+            };
             let received = match client.stream.read(&mut chunk) {
                 Ok(0) => {
                     return Err(format!(
@@ -418,15 +429,28 @@ impl Generator {
                 .as_ref()
                 .and_then(|c| c.received.iter().position(|&b| b == b'\n'))
             {
-                let Some(client) = &mut self.clients[index] else { break };
+                let Some(client) = &mut self.clients[index] else {
+                    break;
+                };
                 let line: Vec<u8> = client.received.drain(..=end).collect();
                 match hear(client, protocol, &line, self.short)? {
                     Heard::Nothing => {}
                     Heard::Welcomed => self.welcomed(index)?,
                     Heard::Reply(took) => self.replied(index, took)?,
                 }
+                // A client that has just sent its next line waits for its
+                // turn like the others: reading on would let one fast
+                // client keep the load to itself. Its reply, when it comes,
+                // is new data, and new data wakes epoll again.
+                if self.clients[index].as_ref().is_some_and(|client| {
+                    client.stage == Stage::Waiting && client.received.is_empty()
+                }) {
+                    return Ok(());
+                }
             }
-            let Some(client) = &self.clients[index] else { return Ok(()) };
+            let Some(client) = &self.clients[index] else {
+                return Ok(());
+            };
             if client.received.len() > MAX_LINE {
                 return Err("a line longer than any reply".to_string());
             }
@@ -435,7 +459,9 @@ impl Generator {
 
     fn welcomed(&mut self, index: usize) -> Result<(), String> {
         let protocol = self.protocol;
-        let Some(client) = &mut self.clients[index] else { return Ok(()) };
+        let Some(client) = &mut self.clients[index] else {
+            return Ok(());
+        };
         client.stage = Stage::Idle;
         if client.active {
             send_line(client, protocol)?;
@@ -453,7 +479,9 @@ impl Generator {
             self.close(index);
             return Ok(());
         }
-        let Some(client) = &mut self.clients[index] else { return Ok(()) };
+        let Some(client) = &mut self.clients[index] else {
+            return Ok(());
+        };
         client.stage = Stage::Idle;
         if client.active {
             send_line(client, protocol)?;
@@ -499,10 +527,18 @@ fn hear(
                 return Err(format!("turned away: {}", shown(line)));
             }
             client.stage = Stage::Welcome(left - 1);
-            Ok(if left == 1 { Heard::Welcomed } else { Heard::Nothing })
+            Ok(if left == 1 {
+                Heard::Welcomed
+            } else {
+                Heard::Nothing
+            })
         }
         Stage::Waiting if line == client.expected => {
-            let since = if short { client.started } else { client.sent_at };
+            let since = if short {
+                client.started
+            } else {
+                client.sent_at
+            };
             let took = since.elapsed();
             Ok(Heard::Reply(took))
         }

@@ -78,8 +78,18 @@ struct Design {
 }
 
 const DESIGNS: [Design; 10] = [
-    design("iterative", "ch03-tcp-server-loop", Protocol::OneShot, Start::Addr),
-    design("select", "ch05-select-server", Protocol::Select, Start::Slots),
+    design(
+        "iterative",
+        "ch03-tcp-server-loop",
+        Protocol::OneShot,
+        Start::Addr,
+    ),
+    design(
+        "select",
+        "ch05-select-server",
+        Protocol::Select,
+        Start::Slots,
+    ),
     design("poll", "ch12-poll-server", Protocol::Select, Start::Slots),
     design("epoll", "ch12-epoll-server", Protocol::Select, Start::Slots),
     design(
@@ -100,9 +110,19 @@ const DESIGNS: [Design; 10] = [
         Protocol::Select,
         Start::Slots,
     ),
-    design("thread-pool", "ch11-thread-pool", Protocol::Select, Start::Slots),
+    design(
+        "thread-pool",
+        "ch11-thread-pool",
+        Protocol::Select,
+        Start::Slots,
+    ),
     design("tokio", "ch13-tokio-server", Protocol::Select, Start::Slots),
-    design("php", "original/php/14-select-server.php", Protocol::Select, Start::Php),
+    design(
+        "php",
+        "original/php/14-select-server.php",
+        Protocol::Select,
+        Start::Php,
+    ),
 ];
 // ANCHOR_END: designs
 
@@ -123,10 +143,13 @@ const fn design(
 /// Slots and processes beyond the number of clients: a short session's
 /// client may connect again before the server has seen it hang up.
 const SPARE_SLOTS: usize = 20;
-/// A long load's clients connect this many at a time, so that a listen
-/// queue of 128 does not overflow and leave clients waiting for SYN
-/// retransmissions.
-const CONNECTING_AT_ONCE: usize = 100;
+/// A long load's clients connect this many at a time: the original's
+/// listen queue holds 10, and a client beyond it waits for its SYN to be
+/// sent again, one second later, then three, then seven.
+const CONNECTING_AT_ONCE: usize = 10;
+/// How long the long load's clients may go without a welcome before the
+/// load gives up: time for a few SYN retransmissions.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
 /// How long a load waits for a reply, or a welcome, before giving up.
 const PATIENCE: Duration = Duration::from_secs(3);
 
@@ -282,7 +305,8 @@ fn run(settings: &Settings, args: &[String]) -> Result<(), String> {
         "| design | load | clients | per second | median | p99 | slowest \
          | server CPU | peak memory | load CPU | idle CPU | notes |"
     );
-    let _ = writeln!(header, "|:--|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|");
+    let _ =
+        writeln!(header, "|:--|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|");
     say(&header)?;
     text.push_str(&header);
     for design in &settings.designs {
@@ -299,15 +323,25 @@ fn run(settings: &Settings, args: &[String]) -> Result<(), String> {
                 continue;
             }
         };
-        for &load in &settings.loads {
+        let mut rows = Ok(());
+        'loads: for &load in &settings.loads {
             for &clients in &settings.clients {
                 let cell = measure(design, &program, load, clients, settings);
                 let row = row(&cell);
-                say(&row)?;
                 text.push_str(&row);
                 cells.push(cell);
+                rows = say(&row);
+                if rows.is_err() {
+                    break 'loads;
+                }
             }
         }
+        if let Program::Php(script) = &program {
+            if let Some(folder) = script.parent() {
+                let _ = fs::remove_dir_all(folder);
+            }
+        }
+        rows?;
     }
     let summary = targets(&cells);
     let footer = format!(
@@ -364,7 +398,11 @@ fn prepare(design: &Design, target: &Path) -> Result<Program, String> {
     if design.start == Start::Php {
         return php_original(&root.join(design.package)).map(Program::Php);
     }
-    if !root.join("listings").join(design.package).join("Cargo.toml").exists()
+    if !root
+        .join("listings")
+        .join(design.package)
+        .join("Cargo.toml")
+        .exists()
     {
         return Err(format!("not in this build (no {})", design.package));
     }
@@ -383,15 +421,19 @@ fn measure(
     let result = Server::start(design, program, clients, settings.pool)
         .and_then(|mut server| {
             let measured = run_load(design, &server, load, clients, settings);
-            if let Some(death) = server.death() {
-                // A server that died mid-run says why on stderr.
-                let mut measured = measured?;
-                measured.notes.push(format!("the server died: {death}"));
-                server.stop();
-                return Ok(measured);
-            }
+            let death = server.death();
             server.stop();
-            measured
+            match (death, measured) {
+                // A server that died mid-run says why on stderr.
+                (Some(death), Ok(measured)) => Err(format!(
+                    "the server died ({death}) after {} per second",
+                    grouped(measured.rate as u64)
+                )),
+                (Some(death), Err(why)) => {
+                    Err(format!("the server died ({death}); {why}"))
+                }
+                (None, measured) => measured,
+            }
         });
     Cell {
         design: design.name,
@@ -415,7 +457,7 @@ fn run_load(
     let mut active = clients;
     if load == Load::Long {
         if let Err(why) =
-            generator.connect_all(clients, CONNECTING_AT_ONCE, PATIENCE)
+            generator.connect_all(clients, CONNECTING_AT_ONCE, CONNECT_PATIENCE)
         {
             sampler.peak_kib();
             return Err(why);
@@ -464,6 +506,12 @@ fn run_load(
             times[index] as f64 / 1000.0
         }
     };
+    if load == Load::Long && outcome.failed >= active as u64 {
+        return Err(format!(
+            "every active client was lost, the first: {}",
+            outcome.first_failure.unwrap_or_default()
+        ));
+    }
     let mut notes = Vec::new();
     if outcome.failed > 0 {
         notes.push(format!(
@@ -499,10 +547,9 @@ fn run_load(
 struct Server {
     child: Child,
     addr: SocketAddr,
-    /// The last lines the server wrote to stderr.
+    /// The first lines the server wrote to stderr: why it stopped, if it
+    /// did (PHP follows its error with a stack trace).
     stderr: Arc<Mutex<Vec<String>>>,
-    /// The PHP original's script, removed when the server stops.
-    script: Option<PathBuf>,
 }
 
 impl Server {
@@ -541,11 +588,11 @@ impl Server {
             .process_group(0)
             .spawn()
             .map_err(|err| format!("could not start {}: {err}", design.name))?;
-        let (stdout, stderr_pipe) = match (child.stdout.take(), child.stderr.take())
-        {
-            (Some(stdout), Some(stderr)) => (stdout, stderr),
-            _ => return Err("no pipes to the server".to_string()),
-        };
+        let (stdout, stderr_pipe) =
+            match (child.stdout.take(), child.stderr.take()) {
+                (Some(stdout), Some(stderr)) => (stdout, stderr),
+                _ => return Err("no pipes to the server".to_string()),
+            };
         // Read lines until `listening on <addr>`, then keep reading and
         // dropping the log: a full pipe would stop the server.
         let (found, listening) = mpsc::channel();
@@ -561,27 +608,26 @@ impl Server {
             }
         });
         let stderr = Arc::new(Mutex::new(Vec::new()));
-        let last_lines = Arc::clone(&stderr);
+        let first_lines = Arc::clone(&stderr);
         thread::spawn(move || {
             for line in BufReader::new(stderr_pipe).lines() {
                 let Ok(line) = line else { break };
-                if let Ok(mut lines) = last_lines.lock() {
-                    if lines.len() == 3 {
-                        lines.remove(0);
+                // A fatal error says more than the warnings before it.
+                let fatal = line.contains("Fatal error");
+                if let Ok(mut lines) = first_lines.lock() {
+                    if fatal {
+                        lines.clear();
                     }
-                    lines.push(line.chars().take(200).collect());
+                    if lines.len() < 2 || fatal {
+                        lines.push(line.chars().take(200).collect());
+                    }
                 }
             }
         });
-        let script = match program {
-            Program::Php(script) => Some(script.clone()),
-            Program::Binary(_) => None,
-        };
         let mut server = Server {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             stderr,
-            script,
         };
         match listening.recv_timeout(Duration::from_secs(10)) {
             Ok(Some(addr)) => {
@@ -633,11 +679,6 @@ impl Server {
         }
         let _ = killpg(group, Signal::SIGKILL);
         let _ = self.child.wait();
-        if let Some(script) = self.script.take() {
-            if let Some(folder) = script.parent() {
-                let _ = fs::remove_dir_all(folder);
-            }
-        }
     }
 }
 
@@ -656,12 +697,18 @@ fn php_original(source: &Path) -> Result<PathBuf, String> {
         .map_err(|err| format!("could not read {}: {err}", source.display()))?;
     let edits = [
         (r#"$address = "0.0.0.0";"#, r#"$address = "127.0.0.1";"#),
-        ("socket_bind($sock, $address, 5000)", "socket_bind($sock, $address, 0)"),
         (
-            r#"echo "Socket bind OK \n";"#,
+            "socket_bind($sock, $address, 5000)",
+            "socket_bind($sock, $address, 0)",
+        ),
+        (
+            r#"echo "Socket listen OK \n";"#,
             r#"socket_getsockname($sock, $a, $p); echo "listening on $a:$p\n";"#,
         ),
-        ("$max_clients = 10;", r#"$max_clients = (int) getenv("MAX_CLIENTS");"#),
+        (
+            "$max_clients = 10;",
+            r#"$max_clients = (int) getenv("MAX_CLIENTS");"#,
+        ),
     ];
     let mut program = original;
     for (from, to) in edits {
@@ -675,7 +722,9 @@ fn php_original(source: &Path) -> Result<PathBuf, String> {
     let script = folder.join("select-server.php");
     fs::create_dir_all(&folder)
         .and_then(|()| fs::write(&script, program))
-        .map_err(|err| format!("could not write {}: {err}", script.display()))?;
+        .map_err(|err| {
+            format!("could not write {}: {err}", script.display())
+        })?;
     Ok(script)
 }
 // ANCHOR_END: php
@@ -756,7 +805,8 @@ fn row(cell: &Cell) -> String {
         }
     };
     if measured.active < cell.clients {
-        let _ = write!(clients, " ({} active)", grouped(measured.active as u64));
+        let _ =
+            write!(clients, " ({} active)", grouped(measured.active as u64));
     }
     let idle = match measured.idle_cpu {
         Some((cpu, span)) => {
@@ -785,7 +835,9 @@ fn targets(cells: &[Cell]) -> String {
     let find = |design: &str, load: Load, clients: usize| {
         cells
             .iter()
-            .find(|c| c.design == design && c.load == load && c.clients == clients)
+            .find(|c| {
+                c.design == design && c.load == load && c.clients == clients
+            })
             .and_then(|c| c.result.as_ref().ok())
             .filter(|m| m.rate > 0.0)
     };
@@ -816,7 +868,10 @@ fn targets(cells: &[Cell]) -> String {
         ),
     }
     // 2. epoll against poll at 10,000 connected clients.
-    match (find("epoll", Load::Long, 10000), find("poll", Load::Long, 10000)) {
+    match (
+        find("epoll", Load::Long, 10000),
+        find("poll", Load::Long, 10000),
+    ) {
         (Some(epoll), Some(poll)) => {
             let ratio = epoll.p99_ms / poll.p99_ms;
             let _ = writeln!(
@@ -864,7 +919,9 @@ fn targets(cells: &[Cell]) -> String {
         };
         let share = cpu / span.as_secs_f64();
         match idle.iter_mut().find(|(name, _, _)| *name == cell.design) {
-            Some(entry) if entry.1 < share => *entry = (cell.design, share, cpu),
+            Some(entry) if entry.1 < share => {
+                *entry = (cell.design, share, cpu)
+            }
             Some(_) => {}
             None => idle.push((cell.design, share, cpu)),
         }

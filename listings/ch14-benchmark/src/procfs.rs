@@ -35,7 +35,9 @@ fn stat(pid: &str) -> Option<Stat> {
 
 /// The pids of the server's processes.
 fn group_members(group: i32) -> Vec<String> {
-    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .flatten()
         .filter_map(|entry| entry.file_name().into_string().ok())
