@@ -156,30 +156,26 @@ impl Generator {
         self.short = true;
         let started = Instant::now();
         let deadline = started + span;
-        let mut last_progress = started;
         loop {
             let now = Instant::now();
             let done = self.outcome.completed + self.outcome.failed;
             let more = now < deadline && done < max_count;
             while more && self.in_flight() < concurrency {
-                if !self.start_client(true) {
+                if !self.start_client() {
                     break; // it failed at once: try again after a wait
                 }
             }
             if self.in_flight() == 0 {
                 break;
             }
-            if !more && now.duration_since(last_progress) > patience {
+            // Sessions under way at the end get `patience` to finish.
+            if !more && now > deadline + patience {
                 self.outcome.unfinished = self.in_flight() as u64;
                 break;
             }
-            match self.turn(Duration::from_millis(10)) {
-                Ok(0) => {}
-                Ok(_) => last_progress = Instant::now(),
-                Err(err) => {
-                    self.fail_all(err);
-                    break;
-                }
+            if let Err(err) = self.turn(Duration::from_millis(10)) {
+                self.fail_all(err);
+                break;
             }
         }
         let mut outcome = std::mem::take(&mut self.outcome);
@@ -197,40 +193,46 @@ impl Generator {
         clients: usize,
         at_once: usize,
         patience: Duration,
+        limit: Duration,
     ) -> Result<(), String> {
-        let mut last_progress = Instant::now();
+        let started = Instant::now();
+        let mut last_progress = started;
         let mut welcomed = 0;
         while welcomed < clients {
             let connecting = self.in_flight() - self.connected();
             let room = at_once.saturating_sub(connecting);
             let left = clients - self.next_number as usize;
             for _ in 0..room.min(left) {
-                self.start_client(false);
+                self.start_client();
             }
             if self.outcome.failed > 0 {
                 break;
             }
-            match self.turn(Duration::from_millis(100)) {
-                Ok(_) => {}
-                Err(err) => return Err(err),
-            }
+            self.turn(Duration::from_millis(100))?;
             let now_welcomed = self.connected();
             if now_welcomed > welcomed {
                 welcomed = now_welcomed;
                 last_progress = Instant::now();
-            } else if last_progress.elapsed() > patience {
+            }
+            let stuck = last_progress.elapsed() > patience;
+            if stuck || started.elapsed() > limit {
+                let why = match stuck {
+                    true => format!("then none for {} s", patience.as_secs()),
+                    false => format!("{} s had passed", limit.as_secs()),
+                };
                 return Err(format!(
-                    "{welcomed} of {clients} clients were welcomed, then \
-                     none for {} s",
-                    patience.as_secs()
+                    "{} of {} clients were connected and welcomed; {why}",
+                    grouped(welcomed as u64),
+                    grouped(clients as u64),
                 ));
             }
         }
         match self.outcome.first_failure.take() {
             None => Ok(()),
             Some(why) => Err(format!(
-                "{} of {clients} clients were welcomed; then {why}",
-                self.connected()
+                "{} of {} clients were connected and welcomed; then {why}",
+                grouped(self.connected() as u64),
+                grouped(clients as u64)
             )),
         }
     }
@@ -259,31 +261,31 @@ impl Generator {
                 }
             }
         }
-        let mut last_progress = started;
+        let mut stopped = false;
         loop {
-            let more =
-                Instant::now() < deadline && self.outcome.completed < max_count;
+            let now = Instant::now();
+            let more = now < deadline && self.outcome.completed < max_count;
             if !more {
                 // Stop sending: an active client that hears its reply now
                 // goes idle.
-                for client in self.clients.iter_mut().flatten() {
-                    client.active = false;
+                if !stopped {
+                    for client in self.clients.iter_mut().flatten() {
+                        client.active = false;
+                    }
+                    stopped = true;
                 }
                 if self.waiting() == 0 {
                     break;
                 }
-                if last_progress.elapsed() > patience {
+                // Replies still owed at the end get `patience` to come.
+                if now > deadline + patience {
                     self.outcome.unfinished = self.waiting() as u64;
                     break;
                 }
             }
-            match self.turn(Duration::from_millis(100)) {
-                Ok(0) => {}
-                Ok(_) => last_progress = Instant::now(),
-                Err(err) => {
-                    self.fail_all(err);
-                    break;
-                }
+            if let Err(err) = self.turn(Duration::from_millis(100)) {
+                self.fail_all(err);
+                break;
             }
         }
         let mut outcome = std::mem::take(&mut self.outcome);
@@ -316,7 +318,7 @@ impl Generator {
     }
 
     /// Opens one more connection. `false` if it failed at once.
-    fn start_client(&mut self, short: bool) -> bool {
+    fn start_client(&mut self) -> bool {
         let number = self.next_number;
         self.next_number += 1;
         let stream = match connect_nonblocking(self.addr) {
@@ -354,30 +356,28 @@ impl Generator {
             expected: Vec::new(),
             started: now,
             sent_at: now,
-            active: short,
+            active: self.short,
         });
         true
     }
 
-    /// Waits up to `timeout` for events and handles them; returns how many
-    /// sessions or replies completed.
-    fn turn(&mut self, timeout: Duration) -> Result<u64, String> {
+    /// Waits up to `timeout` for events and handles them.
+    fn turn(&mut self, timeout: Duration) -> Result<(), String> {
         let mut events = [EpollEvent::empty(); 256];
         let timeout =
             EpollTimeout::try_from(timeout).unwrap_or(EpollTimeout::MAX);
         let ready = match self.epoll.wait(&mut events, timeout) {
             Ok(ready) => ready,
-            Err(Errno::EINTR) => return Ok(0),
+            Err(Errno::EINTR) => return Ok(()),
             Err(err) => return Err(format!("epoll_wait failed: {err}")),
         };
-        let before = self.outcome.completed;
         for event in &events[..ready] {
             let index = event.data() as usize;
             if let Err(why) = self.on_event(index, event.events()) {
                 self.fail(index, why);
             }
         }
-        Ok(self.outcome.completed - before)
+        Ok(())
     }
 
     fn on_event(
@@ -597,4 +597,17 @@ fn connect_nonblocking(addr: SocketAddr) -> nix::Result<TcpStream> {
         Ok(()) | Err(Errno::EINPROGRESS) => Ok(TcpStream::from(fd)),
         Err(err) => Err(err),
     }
+}
+
+/// A number with thousands separators: 12,345.
+pub fn grouped(number: u64) -> String {
+    let digits = number.to_string();
+    let mut text = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            text.push(',');
+        }
+        text.push(digit);
+    }
+    text
 }

@@ -31,7 +31,7 @@ use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use load::{Generator, Protocol};
+use load::{Generator, Protocol, grouped};
 
 const USAGE: &str = "\
 usage: ch14-benchmark [--designs NAME,...] [--loads short,long]
@@ -150,6 +150,8 @@ const CONNECTING_AT_ONCE: usize = 10;
 /// How long the long load's clients may go without a welcome before the
 /// load gives up: time for a few SYN retransmissions.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
+/// The longest the long load's clients may take to connect, all of them.
+const CONNECT_LIMIT: Duration = Duration::from_secs(40);
 /// How long a load waits for a reply, or a welcome, before giving up.
 const PATIENCE: Duration = Duration::from_secs(3);
 
@@ -456,9 +458,12 @@ fn run_load(
     let mut generator = Generator::new(server.addr, design.protocol)?;
     let mut active = clients;
     if load == Load::Long {
-        if let Err(why) =
-            generator.connect_all(clients, CONNECTING_AT_ONCE, CONNECT_PATIENCE)
-        {
+        if let Err(why) = generator.connect_all(
+            clients,
+            CONNECTING_AT_ONCE,
+            CONNECT_PATIENCE,
+            CONNECT_LIMIT,
+        ) {
             sampler.peak_kib();
             return Err(why);
         }
@@ -547,8 +552,9 @@ fn run_load(
 struct Server {
     child: Child,
     addr: SocketAddr,
-    /// The first lines the server wrote to stderr: why it stopped, if it
-    /// did (PHP follows its error with a stack trace).
+    /// Why the server stopped, if it did: the first lines it wrote to
+    /// stderr (PHP follows its error with a stack trace), and the
+    /// original's `die()` message, which goes to stdout.
     stderr: Arc<Mutex<Vec<String>>>,
 }
 
@@ -595,11 +601,19 @@ impl Server {
             };
         // Read lines until `listening on <addr>`, then keep reading and
         // dropping the log: a full pipe would stop the server.
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let last_words = Arc::clone(&stderr);
         let (found, listening) = mpsc::channel();
         thread::spawn(move || {
             let mut found = Some(found);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
+                // The original dies with its reason on stdout.
+                if line.starts_with("Could not") {
+                    if let Ok(mut lines) = last_words.lock() {
+                        lines.push(line.chars().take(200).collect());
+                    }
+                }
                 if let Some(addr) = line.strip_prefix("listening on ") {
                     if let Some(found) = found.take() {
                         let _ = found.send(addr.trim().parse().ok());
@@ -607,11 +621,15 @@ impl Server {
                 }
             }
         });
-        let stderr = Arc::new(Mutex::new(Vec::new()));
         let first_lines = Arc::clone(&stderr);
         thread::spawn(move || {
             for line in BufReader::new(stderr_pipe).lines() {
                 let Ok(line) = line else { break };
+                // The original warns about a missing array key on every
+                // round of its loop (chapter 5): that says nothing new.
+                if line.contains("Undefined array key") {
+                    continue;
+                }
                 // A fatal error says more than the warnings before it.
                 let fatal = line.contains("Fatal error");
                 if let Ok(mut lines) = first_lines.lock() {
@@ -949,19 +967,6 @@ fn verdict(met: bool) -> &'static str {
         true => "met",
         false => "missed",
     }
-}
-
-/// A number with thousands separators: 12,345.
-fn grouped(number: u64) -> String {
-    let digits = number.to_string();
-    let mut text = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
-            text.push(',');
-        }
-        text.push(digit);
-    }
-    text
 }
 
 fn millis(ms: f64) -> String {
