@@ -65,6 +65,9 @@ enum Start {
     ProcessPerClient,
     /// `ADDR`, and a pool of `MAX_PROCS` workers (chapter 10).
     ProcessPool,
+    /// `ADDR WORKERS QUEUE MAX_IDLE_SECS`: a pool of threads, with a queue
+    /// long enough for every client to wait in (chapter 11).
+    ThreadPool,
     /// The original PHP select server, with enough slots.
     Php,
 }
@@ -114,7 +117,7 @@ const DESIGNS: [Design; 10] = [
         "thread-pool",
         "ch11-thread-pool",
         Protocol::Select,
-        Start::Slots,
+        Start::ThreadPool,
     ),
     design("tokio", "ch13-tokio-server", Protocol::Select, Start::Slots),
     design(
@@ -585,6 +588,9 @@ impl Server {
             Start::ProcessPool => command
                 .arg("127.0.0.1:0")
                 .env("MAX_PROCS", pool.to_string()),
+            Start::ThreadPool => {
+                command.args(["127.0.0.1:0", &pool.to_string(), &slots, "3600"])
+            }
             Start::Php => command.env("MAX_CLIENTS", &slots),
         };
         let mut child = command
