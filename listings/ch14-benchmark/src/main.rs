@@ -727,7 +727,10 @@ fn php_original(source: &Path) -> Result<PathBuf, String> {
         ),
         (
             r#"echo "Socket listen OK \n";"#,
-            r#"socket_getsockname($sock, $a, $p); echo "listening on $a:$p\n";"#,
+            concat!(
+                r#"socket_getsockname($sock, $a, $p); "#,
+                r#"echo "listening on $a:$p\n";"#
+            ),
         ),
         (
             "$max_clients = 10;",
