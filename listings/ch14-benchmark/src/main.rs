@@ -274,6 +274,9 @@ struct Measured {
     /// CPU seconds per second of the load: 1.0 is one core kept busy.
     server_cores: f64,
     load_cores: f64,
+    /// The server's CPU time for the whole load, and what it did with it.
+    server_cpu: f64,
+    completed: u64,
     peak_kib: u64,
     /// CPU time the server used while every client was idle, and for how
     /// long it was watched.
@@ -308,10 +311,13 @@ fn run(settings: &Settings, args: &[String]) -> Result<(), String> {
     let _ = writeln!(
         header,
         "| design | load | clients | per second | median | p99 | slowest \
-         | server CPU | peak memory | load CPU | idle CPU | notes |"
+         | server CPU | CPU per 1,000 | peak memory | load CPU | idle CPU \
+         | notes |"
     );
-    let _ =
-        writeln!(header, "|:--|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|");
+    let _ = writeln!(
+        header,
+        "|:--|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|"
+    );
     say(&header)?;
     text.push_str(&header);
     for design in &settings.designs {
@@ -319,8 +325,9 @@ fn run(settings: &Settings, args: &[String]) -> Result<(), String> {
             Ok(program) => program,
             Err(why) => {
                 let row = format!(
-                    "| {} | | | | | | | | | | | {} |\n",
+                    "| {} |{} {} |\n",
                     design.name,
+                    " |".repeat(11),
                     cell_text(&why)
                 );
                 say(&row)?;
@@ -493,7 +500,8 @@ fn run_load(
         ),
     };
     let seconds = outcome.elapsed.as_secs_f64().max(1e-9);
-    let server_cores = (procfs::group_cpu(group) - server_before) / seconds;
+    let server_cpu = procfs::group_cpu(group) - server_before;
+    let server_cores = server_cpu / seconds;
     let load_cores = (procfs::own_cpu() - own_before) / seconds;
 
     let mut idle_cpu = None;
@@ -542,6 +550,8 @@ fn run_load(
         slowest_ms: at(1.0),
         server_cores,
         load_cores,
+        server_cpu,
+        completed: outcome.completed,
         peak_kib,
         idle_cpu,
         active,
@@ -825,8 +835,9 @@ fn row(cell: &Cell) -> String {
         Ok(measured) => measured,
         Err(why) => {
             return format!(
-                "| {} | {load} | {clients} | | | | | | | | | {} |\n",
+                "| {} | {load} | {clients} |{} {} |\n",
                 cell.design,
+                " |".repeat(9),
                 cell_text(why)
             );
         }
@@ -841,15 +852,21 @@ fn row(cell: &Cell) -> String {
         }
         None => String::new(),
     };
+    // CPU time per 1,000 sessions or replies: the cost of the work itself,
+    // whatever the rate (Stevens's tables give CPU time for a fixed load).
+    let per_thousand =
+        measured.server_cpu * 1000.0 / (measured.completed.max(1) as f64);
     format!(
-        "| {} | {load} | {clients} | {} | {} | {} | {} | {:.0}% | {} | {:.0}% \
-         | {idle} | {} |\n",
+        "| {} | {load} | {clients} | {} | {} | {} | {} | {:.2} s ({:.0}%) \
+         | {} | {} | {:.0}% | {idle} | {} |\n",
         cell.design,
         grouped(measured.rate.round() as u64),
         millis(measured.median_ms),
         millis(measured.p99_ms),
         millis(measured.slowest_ms),
+        measured.server_cpu,
         measured.server_cores * 100.0,
+        millis(per_thousand * 1000.0),
         mebibytes(measured.peak_kib),
         measured.load_cores * 100.0,
         cell_text(&measured.notes.join("; "))

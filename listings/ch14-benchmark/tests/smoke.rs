@@ -98,9 +98,9 @@ fn measures_two_designs_and_writes_the_table_and_the_chart() {
         table.contains("| design | load | clients | per second |"),
         "{table}"
     );
-    // Every row has the header's 12 cells.
+    // Every row has the header's 13 cells.
     for line in table.lines().filter(|line| line.starts_with("| ")) {
-        assert_eq!(line.matches(" |").count(), 12, "{line}");
+        assert_eq!(line.matches(" |").count(), 13, "{line}");
     }
     // The select server runs both loads; its rates are numbers.
     for load in ["short", "long"] {
@@ -112,12 +112,12 @@ fn measures_two_designs_and_writes_the_table_and_the_chart() {
         assert!(rate > 0.0, "{table}");
     }
     // Its idle CPU was measured with every long client connected.
-    assert!(row(&table, "select", "long")[10].ends_with(" s"), "{table}");
+    assert!(row(&table, "select", "long")[11].ends_with(" s"), "{table}");
     // The iterative server cannot keep a connection: the table says so,
     // from the run.
     let iterative = row(&table, "iterative", "long");
     assert!(
-        iterative[11].contains("the server closed the connection"),
+        iterative[12].contains("the server closed the connection"),
         "{iterative:?}"
     );
     assert!(table.contains("Targets:"), "{table}");
