@@ -421,7 +421,6 @@ fn prepare(design: &Design, target: &Path) -> Result<Program, String> {
     build(design.package, target).map(Program::Binary)
 }
 
-// ANCHOR: measure
 /// Starts a fresh server and runs one load on it.
 fn measure(
     design: &Design,
@@ -455,6 +454,8 @@ fn measure(
     }
 }
 
+// ANCHOR: run_load
+/// Runs one load on a running server, and reads what it cost.
 fn run_load(
     design: &Design,
     server: &Server,
@@ -510,6 +511,7 @@ fn run_load(
         thread::sleep(settings.idle);
         idle_cpu = Some((procfs::group_cpu(group) - before, settings.idle));
     }
+    // ANCHOR_END: run_load
     let peak_kib = sampler.peak_kib();
     drop(generator);
 
@@ -558,7 +560,6 @@ fn run_load(
         notes,
     })
 }
-// ANCHOR_END: measure
 
 /// A server under test, in a process group of its own: stopping it stops
 /// every process it forked, and /proc finds them all by their group.
