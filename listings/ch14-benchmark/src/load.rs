@@ -98,6 +98,9 @@ struct Client {
     sent_at: Instant,
     /// The long load's active clients send lines; the others stay idle.
     active: bool,
+    /// Whether the server has said anything to it yet (accepted it, that
+    /// is: until then it may be waiting in the listen queue).
+    heard: bool,
 }
 
 /// What happened to a client when it heard something.
@@ -106,6 +109,9 @@ enum Heard {
     Welcomed,
     Reply(Duration),
 }
+
+/// How many short-session clients may wait to be accepted at once.
+const UNHEARD_AT_ONCE: usize = 100;
 
 /// No line the servers send is longer than this; a client that receives
 /// more without a newline has met a server that does not speak its protocol.
@@ -124,6 +130,8 @@ pub struct Generator {
     /// Short sessions: a client hangs up after its first reply, and the time
     /// it took is the whole session's, from connect to reply.
     short: bool,
+    /// Clients the server has not yet said anything to.
+    unheard: usize,
 }
 
 impl Generator {
@@ -139,6 +147,7 @@ impl Generator {
             next_number: 0,
             outcome: Outcome::default(),
             short: false,
+            unheard: 0,
         })
     }
 
@@ -160,7 +169,14 @@ impl Generator {
             let now = Instant::now();
             let done = self.outcome.completed + self.outcome.failed;
             let more = now < deadline && done < max_count;
-            while more && self.in_flight() < concurrency {
+            // At most UNHEARD_AT_ONCE clients wait to be accepted: a listen
+            // queue holds 128, and the kernel drops the SYN of a client that
+            // finds it full, which then waits a second for TCP to try again.
+            // Beyond that, this would measure TCP's retransmission timer.
+            while more
+                && self.in_flight() < concurrency
+                && self.unheard < UNHEARD_AT_ONCE
+            {
                 if !self.start_client() {
                     break; // it failed at once: try again after a wait
                 }
@@ -347,6 +363,7 @@ impl Generator {
             return false;
         }
         let now = Instant::now();
+        self.unheard += 1;
         self.clients[index] = Some(Client {
             stream,
             number,
@@ -357,6 +374,7 @@ impl Generator {
             started: now,
             sent_at: now,
             active: self.short,
+            heard: false,
         });
         true
     }
@@ -424,6 +442,10 @@ impl Generator {
                 Err(err) if err.kind() == ErrorKind::Interrupted => continue,
                 Err(err) => return Err(format!("could not read: {err}")),
             };
+            if !client.heard {
+                client.heard = true;
+                self.unheard -= 1;
+            }
             client.received.extend_from_slice(&chunk[..received]);
             while let Some(end) = self.clients[index]
                 .as_ref()
@@ -490,6 +512,12 @@ impl Generator {
     }
 
     fn close(&mut self, index: usize) {
+        if self.clients[index]
+            .as_ref()
+            .is_some_and(|client| !client.heard)
+        {
+            self.unheard -= 1;
+        }
         // Closing the socket removes it from the epoll set.
         self.clients[index] = None;
         self.free.push(index);
