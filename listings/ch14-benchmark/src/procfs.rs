@@ -6,7 +6,7 @@ use std::fs;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::resource::{UsageWho, getrusage};
 use nix::unistd::{SysconfVar, sysconf};
@@ -119,8 +119,8 @@ pub fn group_pss_kib(group: i32) -> u64 {
         .sum()
 }
 
-/// Samples the server's memory every `every` until stopped, and keeps the
-/// highest sum seen.
+/// Samples the server's memory every `every` (or less often, if a sample
+/// takes long) until stopped, and keeps the highest sum seen.
 pub struct MemorySampler {
     stop: Arc<AtomicBool>,
     handle: JoinHandle<u64>,
@@ -133,8 +133,12 @@ impl MemorySampler {
         let handle = thread::spawn(move || {
             let mut peak = 0;
             while !stopped.load(Ordering::Relaxed) {
+                let started = Instant::now();
                 peak = peak.max(group_pss_kib(group));
-                thread::sleep(every);
+                // Reading ten thousand processes' smaps takes a while: rest
+                // four times as long, so that sampling takes at most a
+                // fifth of a core from the server and the clients.
+                thread::sleep(every.max(started.elapsed() * 4));
             }
             peak.max(group_pss_kib(group))
         });
@@ -148,10 +152,11 @@ impl MemorySampler {
     }
 }
 
-/// CPU time this process (the load generator and its helper threads) has
-/// used so far, in seconds.
+/// CPU time the calling thread (the load generator's) has used so far, in
+/// seconds. The threads that sample memory and drain the servers' logs are
+/// not the load generator, and are not counted.
 pub fn own_cpu() -> f64 {
-    match getrusage(UsageWho::RUSAGE_SELF) {
+    match getrusage(UsageWho::RUSAGE_THREAD) {
         Ok(usage) => {
             let seconds = |time: nix::sys::time::TimeVal| {
                 time.tv_sec() as f64 + time.tv_usec() as f64 / 1e6
