@@ -356,8 +356,10 @@ fn run(settings: &Settings, args: &[String]) -> Result<(), String> {
         rows?;
     }
     let summary = targets(&cells);
+    let side_by_side = side_by_side(&settings.designs, &cells);
     let footer = format!(
-        "\n{summary}\nLoad average after: {}. The run took {:.0} s.\n",
+        "\n{side_by_side}\n{summary}\nLoad average after: {}. The run took \
+         {:.0} s.\n",
         load_average(),
         started.elapsed().as_secs_f64()
     );
@@ -437,11 +439,15 @@ fn measure(
             match (death, measured) {
                 // A server that died mid-run says why on stderr.
                 (Some(death), Ok(measured)) => Err(format!(
-                    "the server died ({death}) after {} per second",
-                    grouped(measured.rate as u64)
+                    "the server died after {} {}: {death}",
+                    grouped(measured.completed),
+                    match load {
+                        Load::Short => "sessions",
+                        Load::Long => "replies",
+                    }
                 )),
                 (Some(death), Err(why)) => {
-                    Err(format!("the server died ({death}); {why}"))
+                    Err(format!("{why}; the server died: {death}"))
                 }
                 (None, measured) => measured,
             }
@@ -644,7 +650,11 @@ impl Server {
                 let Ok(line) = line else { break };
                 // The original warns about a missing array key on every
                 // round of its loop (chapter 5): that says nothing new.
-                if line.contains("Undefined array key") {
+                if line.contains("Undefined array key")
+                    || line.starts_with("Stack trace:")
+                    || line.starts_with('#')
+                    || line.trim_start().starts_with("thrown in")
+                {
                     continue;
                 }
                 // A fatal error says more than the warnings before it.
@@ -697,7 +707,8 @@ impl Server {
             .stderr
             .lock()
             .map(|lines| lines.join(" / "))
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .replace(&format!("{}/", php_folder().display()), "");
         Some(format!("{status}: {said}"))
     }
 
@@ -755,8 +766,7 @@ fn php_original(source: &Path) -> Result<PathBuf, String> {
         }
         program = program.replace(from, to);
     }
-    let folder = std::env::temp_dir()
-        .join(format!("ch14-benchmark-{}", std::process::id()));
+    let folder = php_folder();
     let script = folder.join("select-server.php");
     fs::create_dir_all(&folder)
         .and_then(|()| fs::write(&script, program))
@@ -766,6 +776,11 @@ fn php_original(source: &Path) -> Result<PathBuf, String> {
     Ok(script)
 }
 // ANCHOR_END: php
+
+/// Where the original's script is written: a folder of this run's own.
+fn php_folder() -> PathBuf {
+    std::env::temp_dir().join(format!("ch14-benchmark-{}", std::process::id()))
+}
 
 /// Builds a listing with cargo into the folder this benchmark was built
 /// into, with the same profile, and returns the binary's path.
@@ -874,6 +889,63 @@ fn row(cell: &Cell) -> String {
     )
 }
 // ANCHOR_END: row
+
+// ANCHOR: side_by_side
+/// Stevens's table, from this run: one row per design, with the figures
+/// that tell the designs apart.
+fn side_by_side(designs: &[&Design], cells: &[Cell]) -> String {
+    let mut text = String::from(
+        "Designs side by side:\n\n| design | most long clients served \
+         | short sessions/s, 1,000 clients | replies/s, 1,000 clients \
+         | CPU per 1,000 replies | p99 reply, 10,000 connected \
+         | memory, most clients | CPU while idle |\n\
+         |:--|--:|--:|--:|--:|--:|--:|--:|\n",
+    );
+    for design in designs {
+        let ran = |load: Load, clients: usize| {
+            cells
+                .iter()
+                .find(|c| {
+                    c.design == design.name
+                        && c.load == load
+                        && c.clients == clients
+                })
+                .and_then(|c| c.result.as_ref().ok())
+                .filter(|m| m.rate > 0.0 && m.notes.is_empty())
+        };
+        let long: Vec<(usize, &Measured)> = cells
+            .iter()
+            .filter(|c| c.design == design.name && c.load == Load::Long)
+            .filter_map(|c| Some((c.clients, ran(Load::Long, c.clients)?)))
+            .collect();
+        let most = long.iter().max_by_key(|(clients, _)| *clients);
+        let rate = |m: Option<&Measured>| {
+            m.map_or("–".to_string(), |m| grouped(m.rate.round() as u64))
+        };
+        let per_thousand = ran(Load::Long, 1000).map_or("–".into(), |m| {
+            millis(m.server_cpu * 1e6 / m.completed.max(1) as f64)
+        });
+        let idle = long
+            .iter()
+            .filter_map(|(_, m)| m.idle_cpu.map(|(cpu, _)| cpu))
+            .fold(None, |worst: Option<f64>, cpu| {
+                Some(worst.map_or(cpu, |worst| worst.max(cpu)))
+            })
+            .map_or("–".into(), |cpu| format!("{:.0} ms", cpu * 1000.0));
+        let _ = writeln!(
+            text,
+            "| {} | {} | {} | {} | {per_thousand} | {} | {} | {idle} |",
+            design.name,
+            most.map_or("none".into(), |(n, _)| grouped(*n as u64)),
+            rate(ran(Load::Short, 1000)),
+            rate(ran(Load::Long, 1000)),
+            ran(Load::Long, 10000).map_or("–".into(), |m| millis(m.p99_ms)),
+            most.map_or("–".into(), |(_, m)| mebibytes(m.peak_kib)),
+        );
+    }
+    text
+}
+// ANCHOR_END: side_by_side
 
 /// The targets of issue 13, checked against this run's figures.
 fn targets(cells: &[Cell]) -> String {
