@@ -439,12 +439,13 @@ fn measure(
             match (death, measured) {
                 // A server that died mid-run says why on stderr.
                 (Some(death), Ok(measured)) => Err(format!(
-                    "the server died after {} {}: {death}",
+                    "the server died after {} {}{}: {death}",
                     grouped(measured.completed),
                     match load {
-                        Load::Short => "sessions",
-                        Load::Long => "replies",
-                    }
+                        Load::Short => "session",
+                        Load::Long => "reply",
+                    },
+                    if measured.completed == 1 { "" } else { "s" }
                 )),
                 (Some(death), Err(why)) => {
                     Err(format!("{why}; the server died: {death}"))
