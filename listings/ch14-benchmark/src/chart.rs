@@ -37,9 +37,11 @@ pub fn draw(
     designs: &[&str],
     points: &[Point],
 ) -> Result<(), String> {
-    let root = SVGBackend::new(path, (1000, 800)).into_drawing_area();
+    let root = SVGBackend::new(path, (1000, 860)).into_drawing_area();
     root.fill(&WHITE).map_err(|err| err.to_string())?;
-    let panels = root.split_evenly((2, 2));
+    // Four panels above, and one legend for all of them below.
+    let (charts, legend) = root.split_vertically(800);
+    let panels = charts.split_evenly((2, 2));
     let views = [
         (false, true, "Short sessions: sessions per second"),
         (true, true, "Long sessions: replies per second"),
@@ -102,11 +104,7 @@ pub fn draw(
                     series.clone(),
                     colour.stroke_width(2),
                 ))
-                .map_err(|err| err.to_string())?
-                .label(*design)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], colour)
-                });
+                .map_err(|err| err.to_string())?;
             chart
                 .draw_series(
                     series
@@ -115,14 +113,16 @@ pub fn draw(
                 )
                 .map_err(|err| err.to_string())?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .label_font(("sans-serif", 12))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|err| err.to_string())?;
+    }
+    for (index, design) in designs.iter().enumerate() {
+        let colour = COLOURS[index % COLOURS.len()];
+        let x = 60 + (index % 5) as i32 * 190;
+        let y = 16 + (index / 5) as i32 * 24;
+        let line =
+            PathElement::new(vec![(x, y), (x + 28, y)], colour.stroke_width(3));
+        legend.draw(&line).map_err(|err| err.to_string())?;
+        let name = Text::new(*design, (x + 36, y - 10), ("sans-serif", 16));
+        legend.draw(&name).map_err(|err| err.to_string())?;
     }
     root.present().map_err(|err| err.to_string())
 }
