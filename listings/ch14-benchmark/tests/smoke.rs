@@ -98,10 +98,18 @@ fn measures_two_designs_and_writes_the_table_and_the_chart() {
         table.contains("| design | load | clients | per second |"),
         "{table}"
     );
-    // Every row has the header's 13 cells.
-    for line in table.lines().filter(|line| line.starts_with("| ")) {
-        assert_eq!(line.matches(" |").count(), 13, "{line}");
+    // Every row of the main table has the header's 13 cells, and every
+    // row of the designs side by side, its 8.
+    let (main, side) = table
+        .split_once("Designs side by side:")
+        .unwrap_or_else(|| panic!("no designs side by side in:\n{table}"));
+    for (part, cells) in [(main, 13), (side, 8)] {
+        for line in part.lines().filter(|line| line.starts_with("| ")) {
+            assert_eq!(line.matches(" |").count(), cells, "{line}");
+        }
     }
+    assert!(side.contains("\n| select | 10 |"), "{side}");
+    assert!(side.contains("\n| iterative | none |"), "{side}");
     // The select server runs both loads; its rates are numbers.
     for load in ["short", "long"] {
         let cells = row(&table, "select", load);
