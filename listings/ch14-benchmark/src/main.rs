@@ -1006,6 +1006,15 @@ fn targets(cells: &[Cell]) -> String {
              this run.\n",
         ),
     }
+    let select = cells.iter().find(|c| {
+        c.design == "select" && c.load == Load::Long && c.clients == 10000
+    });
+    if let Some(Cell {
+        result: Err(why), ..
+    }) = select
+    {
+        let _ = writeln!(text, "  select could not run there: {why}.");
+    }
     // 3. tokio against epoll, on every load both ran.
     for cell in cells.iter().filter(|c| c.design == "tokio") {
         let (Some(tokio), Some(epoll)) = (
