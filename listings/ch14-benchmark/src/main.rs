@@ -865,7 +865,7 @@ fn row(cell: &Cell) -> String {
     }
     let idle = match measured.idle_cpu {
         Some((cpu, span)) => {
-            format!("{:.0} ms in {} s", cpu * 1000.0, span.as_secs_f64())
+            format!("{:.1} ms in {} s", cpu * 1000.0, span.as_secs_f64())
         }
         None => String::new(),
     };
@@ -932,7 +932,7 @@ fn side_by_side(designs: &[&Design], cells: &[Cell]) -> String {
             .fold(None, |worst: Option<f64>, cpu| {
                 Some(worst.map_or(cpu, |worst| worst.max(cpu)))
             })
-            .map_or("–".into(), |cpu| format!("{:.0} ms", cpu * 1000.0));
+            .map_or("–".into(), |cpu| format!("{:.1} ms", cpu * 1000.0));
         let _ = writeln!(
             text,
             "| {} | {} | {} | {} | {per_thousand} | {} | {} | {idle} |",
@@ -1057,7 +1057,7 @@ fn targets(cells: &[Cell]) -> String {
         let worst = idle.iter().map(|(_, share, _)| *share).fold(0.0, f64::max);
         let each: Vec<String> = idle
             .iter()
-            .map(|(name, _, cpu)| format!("{name} {:.0} ms", cpu * 1000.0))
+            .map(|(name, _, cpu)| format!("{name} {:.1} ms", cpu * 1000.0))
             .collect();
         let _ = writeln!(
             text,
