@@ -274,6 +274,9 @@ struct Measured {
     /// CPU seconds per second of the load: 1.0 is one core kept busy.
     server_cores: f64,
     load_cores: f64,
+    /// CPU the rest of the machine used during the load (other programs,
+    /// this benchmark's helper threads aside).
+    other_cores: f64,
     /// The server's CPU time for the whole load, and what it did with it.
     server_cpu: f64,
     completed: u64,
@@ -313,12 +316,12 @@ fn run(settings: &Settings, args: &[String]) -> Result<(), String> {
     let _ = writeln!(
         header,
         "| design | load | clients | per second | median | p99 | slowest \
-         | server CPU | CPU per 1,000 | peak memory | load CPU | idle CPU \
-         | notes |"
+         | server CPU | CPU per 1,000 | peak memory | load CPU | other CPU \
+         | idle CPU | notes |"
     );
     let _ = writeln!(
         header,
-        "|:--|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|"
+        "|:--|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|"
     );
     say(&header)?;
     text.push_str(&header);
@@ -329,7 +332,7 @@ fn run(settings: &Settings, args: &[String]) -> Result<(), String> {
                 let row = format!(
                     "| {} |{} {} |\n",
                     design.name,
-                    " |".repeat(11),
+                    " |".repeat(12),
                     cell_text(&why)
                 );
                 say(&row)?;
@@ -496,6 +499,8 @@ fn run_load(
     }
     let server_before = procfs::group_cpu(group);
     let own_before = procfs::own_cpu();
+    let process_before = procfs::process_cpu();
+    let machine_before = procfs::machine_busy();
     let outcome = match load {
         Load::Short => generator.short_sessions(
             clients,
@@ -516,6 +521,13 @@ fn run_load(
     let server_cpu = procfs::group_cpu(group) - server_before;
     let server_cores = server_cpu / seconds;
     let load_cores = (procfs::own_cpu() - own_before) / seconds;
+    // What the rest of the machine took meanwhile: every busy tick that was
+    // neither the server's nor this process's.
+    let others = procfs::machine_busy()
+        - machine_before
+        - server_cpu
+        - (procfs::process_cpu() - process_before);
+    let other_cores = others.max(0.0) / seconds;
 
     let mut idle_cpu = None;
     if load == Load::Long && generator.connected() == clients {
@@ -569,6 +581,7 @@ fn run_load(
         slowest_ms: at(1.0),
         server_cores,
         load_cores,
+        other_cores,
         server_cpu,
         completed: outcome.completed,
         peak_kib,
@@ -865,7 +878,7 @@ fn row(cell: &Cell) -> String {
             return format!(
                 "| {} | {load} | {clients} |{} {} |\n",
                 cell.design,
-                " |".repeat(9),
+                " |".repeat(10),
                 cell_text(why)
             );
         }
@@ -886,7 +899,7 @@ fn row(cell: &Cell) -> String {
         measured.server_cpu * 1000.0 / (measured.completed.max(1) as f64);
     format!(
         "| {} | {load} | {clients} | {} | {} | {} | {} | {:.2} s ({:.0}%) \
-         | {} | {} | {:.0}% | {idle} | {} |\n",
+         | {} | {} | {:.0}% | {:.0}% | {idle} | {} |\n",
         cell.design,
         grouped(measured.rate.round() as u64),
         millis(measured.median_ms),
@@ -897,6 +910,7 @@ fn row(cell: &Cell) -> String {
         millis(per_thousand * 1000.0),
         mebibytes(measured.peak_kib),
         measured.load_cores * 100.0,
+        measured.other_cores * 100.0,
         cell_text(&measured.notes.join("; "))
     )
 }

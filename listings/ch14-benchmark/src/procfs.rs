@@ -152,11 +152,43 @@ impl MemorySampler {
     }
 }
 
+/// CPU time the whole machine has spent busy so far, in seconds: user,
+/// nice, system, interrupts and time stolen by the hypervisor, from the
+/// first line of /proc/stat (in ticks), summed over all CPUs.
+pub fn machine_busy() -> f64 {
+    let text = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = text.lines().find(|line| line.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|field| field.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal: all but idle and
+    // iowait were busy.
+    let busy: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&index| fields.get(index))
+        .sum();
+    busy as f64 / ticks_per_second()
+}
+
+/// CPU time this whole process (the generator, and the threads that
+/// sample memory and drain the servers' logs) has used so far, in seconds.
+pub fn process_cpu() -> f64 {
+    rusage_seconds(UsageWho::RUSAGE_SELF)
+}
+
 /// CPU time the calling thread (the load generator's) has used so far, in
 /// seconds. The threads that sample memory and drain the servers' logs are
 /// not the load generator, and are not counted.
 pub fn own_cpu() -> f64 {
-    match getrusage(UsageWho::RUSAGE_THREAD) {
+    rusage_seconds(UsageWho::RUSAGE_THREAD)
+}
+
+fn rusage_seconds(who: UsageWho) -> f64 {
+    match getrusage(who) {
         Ok(usage) => {
             let seconds = |time: nix::sys::time::TimeVal| {
                 time.tv_sec() as f64 + time.tv_usec() as f64 / 1e6

@@ -98,12 +98,12 @@ fn measures_two_designs_and_writes_the_table_and_the_chart() {
         table.contains("| design | load | clients | per second |"),
         "{table}"
     );
-    // Every row of the main table has the header's 13 cells, and every
+    // Every row of the main table has the header's 14 cells, and every
     // row of the designs side by side, its 8.
     let (main, side) = table
         .split_once("Designs side by side:")
         .unwrap_or_else(|| panic!("no designs side by side in:\n{table}"));
-    for (part, cells) in [(main, 13), (side, 8)] {
+    for (part, cells) in [(main, 14), (side, 8)] {
         for line in part.lines().filter(|line| line.starts_with("| ")) {
             assert_eq!(line.matches(" |").count(), cells, "{line}");
         }
@@ -120,12 +120,12 @@ fn measures_two_designs_and_writes_the_table_and_the_chart() {
         assert!(rate > 0.0, "{table}");
     }
     // Its idle CPU was measured with every long client connected.
-    assert!(row(&table, "select", "long")[11].ends_with(" s"), "{table}");
+    assert!(row(&table, "select", "long")[12].ends_with(" s"), "{table}");
     // The iterative server cannot keep a connection: the table says so,
     // from the run.
     let iterative = row(&table, "iterative", "long");
     assert!(
-        iterative[12].contains("the server closed the connection"),
+        iterative[13].contains("the server closed the connection"),
         "{iterative:?}"
     );
     assert!(table.contains("Targets:"), "{table}");
