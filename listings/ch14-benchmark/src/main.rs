@@ -154,7 +154,7 @@ const CONNECTING_AT_ONCE: usize = 10;
 /// load gives up: time for a few SYN retransmissions.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
 /// The longest the long load's clients may take to connect, all of them.
-const CONNECT_LIMIT: Duration = Duration::from_secs(40);
+const CONNECT_LIMIT: Duration = Duration::from_secs(90);
 /// How long a load waits for a reply, or a welcome, before giving up.
 const PATIENCE: Duration = Duration::from_secs(3);
 
