@@ -1,19 +1,40 @@
 // Accessibility fixes the book's CSS cannot make, applied once a page has
 // loaded (see the browser check in xtask/browser-check).
 (function () {
-    // mdBook 0.5.4's sidebar toggle is a <label> carrying aria-label and
-    // aria-controls, which a label may not have: it acts as a button, so say
-    // so, and let the keyboard reach and press it.
-    var toggle = document.getElementById("mdbook-sidebar-toggle");
-    if (toggle) {
-        toggle.setAttribute("role", "button");
-        toggle.setAttribute("tabindex", "0");
-        toggle.addEventListener("keydown", function (event) {
-            if (event.key === "Enter" || event.key === " ") {
-                event.preventDefault();
-                toggle.click();
+    // mdBook 0.5.4's sidebar toggle is a <label> for a hidden checkbox,
+    // carrying aria-label, aria-controls and aria-expanded, which a label may
+    // not have (nor may it take role="button"). Put a real <button> in its
+    // place: the keyboard reaches and presses it, and screen readers announce
+    // it. The label stays, hidden, because mdBook's script listens on it and
+    // keeps its aria-expanded up to date; the button passes clicks to it and
+    // mirrors that attribute.
+    var label = document.getElementById("mdbook-sidebar-toggle");
+    if (label) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = label.className;
+        ["title", "aria-label", "aria-controls", "aria-expanded"].forEach(
+            function (name) {
+                if (label.hasAttribute(name)) {
+                    button.setAttribute(name, label.getAttribute(name));
+                }
+                label.removeAttribute(name);
             }
+        );
+        while (label.firstChild) {
+            button.appendChild(label.firstChild);
+        }
+        new MutationObserver(function () {
+            button.setAttribute(
+                "aria-expanded",
+                label.getAttribute("aria-expanded")
+            );
+        }).observe(label, { attributeFilter: ["aria-expanded"] });
+        button.addEventListener("click", function () {
+            label.click();
         });
+        label.hidden = true;
+        label.parentNode.insertBefore(button, label);
     }
     // A code block wider than the page scrolls sideways; a keyboard user can
     // scroll it only if it can take the focus.

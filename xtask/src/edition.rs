@@ -30,6 +30,7 @@ use std::process::Command;
 
 use crate::Result;
 use crate::exercises::{self, Workspace};
+use crate::regions;
 
 /// Where `cargo xtask check` writes the student edition it checks.
 pub const CHECKED_EDITION: &str = "target/student-edition";
@@ -59,6 +60,7 @@ enum ExerciseFile<'a> {
     Answer,
     Manifest,
     Main(&'a exercises::Exercise),
+    Starter(&'a exercises::Exercise),
     Other,
 }
 
@@ -77,6 +79,7 @@ fn exercise_file<'a>(workspace: &'a Workspace, path: &str) -> ExerciseFile<'a> {
         inside if inside.starts_with("src/wrong/") => ExerciseFile::Answer,
         "Cargo.toml" => ExerciseFile::Manifest,
         "src/main.rs" => ExerciseFile::Main(exercise),
+        "src/starter.rs" => ExerciseFile::Starter(exercise),
         _ => ExerciseFile::Other,
     }
 }
@@ -169,6 +172,9 @@ pub fn make(root: &Path, workspace: &Workspace) -> Result<Edition> {
                 }
                 ExerciseFile::Main(exercise) => student_main(exercise, &text())
                     .map(|t| Some(t.into_bytes())),
+                ExerciseFile::Starter(exercise) => {
+                    starter(exercise, &bytes).map(Some)
+                }
                 ExerciseFile::Other if path.ends_with(".md") => {
                     markdown(&path, &text()).map(|(out, notes)| {
                         edition.notes.extend(notes);
@@ -198,6 +204,30 @@ pub fn make(root: &Path, workspace: &Workspace) -> Result<Edition> {
             problems.join("\n")
         ))
     }
+}
+
+/// An exercise's starter in the edition: the one its solution's regions
+/// make (see regions.rs), which must be the committed one; or, for a
+/// solution without regions yet, the committed starter.
+fn starter(
+    exercise: &exercises::Exercise,
+    committed: &[u8],
+) -> Result<Vec<u8>> {
+    let Ok(solution) = fs::read_to_string(exercise.dir.join("src/solution.rs"))
+    else {
+        return Ok(committed.to_vec());
+    };
+    if !solution.lines().any(regions::is_marker) {
+        return Ok(committed.to_vec());
+    }
+    let shown = format!("listings/{}/src/solution.rs", exercise.name);
+    let made = regions::generate(&shown, &solution)?;
+    if made.as_bytes() != committed {
+        return Err(format!(
+            "is not the starter {shown} makes: run `cargo xtask bless`"
+        ));
+    }
+    Ok(made.into_bytes())
 }
 
 fn has_hash_comments(path: &str) -> bool {
@@ -819,6 +849,14 @@ pub fn leaks(
         }
         for (index, line) in text.lines().enumerate() {
             let here = format!("{path}:{}", index + 1);
+            if in_exercise && path.ends_with(".rs") && regions::is_marker(line)
+            {
+                problems.push(format!(
+                    "{here}: a region marker (`{}`): the starter holds the \
+                     answer's regions",
+                    line.trim()
+                ));
+            }
             if !is_tool_source(path) {
                 if let Some(word) =
                     ANSWER_WORDS.iter().find(|word| line.contains(*word))
@@ -1236,5 +1274,44 @@ mod tests {
             all.contains("listings/ch01-exercise-x/Cargo.toml: the `solution`"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn the_starter_is_the_one_the_solution_makes_without_regions() {
+        let dir = std::env::temp_dir()
+            .join(format!("xtask-edition-starter-{}", std::process::id()));
+        fs::create_dir_all(dir.join("src")).expect("mkdir");
+        let mut exercise = exercise();
+        exercise.dir = dir.clone();
+        let solution = "fn main() {\n    // [starter]\n    // // TODO: count.\n    \
+                        // [solution]\n    count();\n    // [end]\n}\n";
+        fs::write(dir.join("src/solution.rs"), solution).expect("write");
+        let made = "fn main() {\n    // TODO: count.\n}\n";
+        assert_eq!(
+            starter(&exercise, made.as_bytes()).expect("in step"),
+            made.as_bytes()
+        );
+        let error = starter(&exercise, b"stale\n").expect_err("stale");
+        assert!(error.contains("run `cargo xtask bless`"), "{error}");
+        // A solution without regions yet: the committed starter, as it is.
+        fs::write(dir.join("src/solution.rs"), "fn main() {}\n")
+            .expect("write");
+        assert_eq!(
+            starter(&exercise, b"by hand\n").expect("as is"),
+            b"by hand\n"
+        );
+        let _ = fs::remove_dir_all(dir);
+        // A region marker in the edition is a leak.
+        let mut edition = Edition::default();
+        edition.files.insert(
+            "listings/ch01-exercise-x/src/starter.rs".to_string(),
+            File {
+                bytes: b"    // [solution]\n".to_vec(),
+                executable: false,
+            },
+        );
+        let problems = leaks(&edition, &BTreeMap::new());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains(":1: a region marker"), "{problems:?}");
     }
 }

@@ -16,6 +16,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::Result;
+use crate::regions;
 use crate::run::{self, Job, Outcome, Unit};
 
 /// The fields of `[package.metadata.exercise]`.
@@ -30,6 +31,53 @@ pub struct Meta {
     pub teaches: Option<String>,
     /// What to read first: links `page.md#anchor`, relative to `src/`.
     pub read: Vec<String>,
+    /// The listing package the exercise starts from; `Some("")` when it has
+    /// no single base file (its Cargo.toml says why, in a comment).
+    pub base: Option<String>,
+    /// The base listing's file the starter is made from: `src/main.rs`
+    /// unless this says otherwise.
+    pub base_file: Option<String>,
+}
+
+/// The switch to flip once every exercise is converted to one source: then
+/// an exercise whose `src/solution.rs` has no region, or whose metadata
+/// lacks a field (title, difficulty, minutes, teaches, read, base), fails
+/// `cargo xtask check`. Until then those are reported as notes, and become
+/// errors only when the environment variable [`REQUIRE_COMPLETE_VAR`] is set
+/// (to anything but `0`).
+pub const REQUIRE_COMPLETE_EXERCISES: bool = false;
+
+/// See [`REQUIRE_COMPLETE_EXERCISES`].
+pub const REQUIRE_COMPLETE_VAR: &str = "XTASK_REQUIRE_COMPLETE_EXERCISES";
+
+/// Whether every exercise must have its regions and all its metadata.
+pub fn require_complete() -> bool {
+    REQUIRE_COMPLETE_EXERCISES
+        || std::env::var_os(REQUIRE_COMPLETE_VAR).is_some_and(|v| v != "0")
+}
+
+/// The fields of `[package.metadata.exercise]` an exercise lacks.
+pub fn missing_fields(meta: &Meta) -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if meta.title.is_none() {
+        missing.push("title");
+    }
+    if meta.difficulty.is_none() {
+        missing.push("difficulty");
+    }
+    if meta.minutes.is_none() {
+        missing.push("minutes");
+    }
+    if meta.teaches.is_none() {
+        missing.push("teaches");
+    }
+    if meta.read.is_empty() {
+        missing.push("read");
+    }
+    if meta.base.is_none() {
+        missing.push("base");
+    }
+    missing
 }
 
 pub const DIFFICULTIES: [&str; 3] = ["easy", "medium", "hard"];
@@ -101,6 +149,8 @@ pub struct Workspace {
     pub exercises: Vec<Exercise>,
     /// Package id to package name, for cargo's JSON messages.
     pub names: BTreeMap<String, String>,
+    /// Every package's folder, by its name (a base listing's).
+    pub dirs: BTreeMap<String, PathBuf>,
     /// What is wrong with the exercises' metadata, one problem a line.
     pub meta_problems: Vec<String>,
 }
@@ -126,14 +176,21 @@ impl Workspace {
         }
         let metadata: Value = serde_json::from_slice(&output.stdout)
             .map_err(|err| format!("cargo metadata: {err}"))?;
-        Ok(Self::from_metadata(root, &metadata))
+        Ok(Self::from_metadata(root, &metadata, require_complete()))
     }
 
-    pub fn from_metadata(root: &Path, metadata: &Value) -> Workspace {
+    /// The workspace `cargo metadata` describes. With `complete`, an
+    /// exercise's metadata must have every field.
+    pub fn from_metadata(
+        root: &Path,
+        metadata: &Value,
+        complete: bool,
+    ) -> Workspace {
         let mut workspace = Workspace {
             root: root.to_path_buf(),
             exercises: Vec::new(),
             names: BTreeMap::new(),
+            dirs: BTreeMap::new(),
             meta_problems: Vec::new(),
         };
         let packages = metadata["packages"].as_array().cloned();
@@ -142,12 +199,13 @@ impl Workspace {
             if let Some(id) = package["id"].as_str() {
                 workspace.names.insert(id.to_string(), name.to_string());
             }
-            if !name.contains("-exercise-") {
-                continue;
-            }
             let manifest =
                 PathBuf::from(package["manifest_path"].as_str().unwrap_or(""));
             let dir = manifest.parent().unwrap_or(root).to_path_buf();
+            workspace.dirs.insert(name.to_string(), dir.clone());
+            if !name.contains("-exercise-") {
+                continue;
+            }
             let features = package["features"].as_object();
             let has_feature = |feature: &str| {
                 features.is_some_and(|f| f.contains_key(feature))
@@ -164,6 +222,14 @@ impl Workspace {
             wrong.sort();
             let shown = format!("listings/{name}/Cargo.toml");
             let meta = match parse_meta(&package["metadata"]["exercise"]) {
+                Ok(meta) if complete && !missing_fields(&meta).is_empty() => {
+                    workspace.meta_problems.push(format!(
+                        "{shown}: [package.metadata.exercise]: missing: {} \
+                         (every exercise states them all; see {INSTRUCTORS_PAGE})",
+                        missing_fields(&meta).join(", ")
+                    ));
+                    meta
+                }
                 Ok(meta) => meta,
                 Err(problems) => {
                     workspace
@@ -275,6 +341,26 @@ fn parse_meta(value: &Value) -> std::result::Result<Meta, Vec<String>> {
                 Some(teaches) => meta.teaches = Some(teaches),
                 None => problems.push("teaches must be a string".to_string()),
             },
+            "base" => match text() {
+                Some(base) => meta.base = Some(base),
+                None => problems.push(
+                    "base must be the name of a listing package, or \"\""
+                        .to_string(),
+                ),
+            },
+            "base-file" => match text() {
+                Some(file)
+                    if !file.is_empty()
+                        && !file.starts_with('/')
+                        && !file.contains("..") =>
+                {
+                    meta.base_file = Some(file)
+                }
+                _ => problems.push(format!(
+                    "base-file must be a path inside the base listing's \
+                     folder, such as \"src/main.rs\", not {value}"
+                )),
+            },
             "read" => {
                 let links: Option<Vec<String>> = value.as_array().and_then(|items| {
                     items.iter().map(|item| item.as_str().map(str::to_string)).collect()
@@ -288,7 +374,7 @@ fn parse_meta(value: &Value) -> std::result::Result<Meta, Vec<String>> {
                 }
             }
             other => problems.push(format!(
-                "unknown field `{other}` (the fields are title, difficulty, minutes, teaches, read)"
+                "unknown field `{other}` (the fields are title, difficulty, minutes, teaches, read, base, base-file)"
             )),
         }
     }
@@ -567,6 +653,231 @@ pub fn refresh_table(workspace: &Workspace, write: bool) -> Result {
         Err(format!(
             "the exercises' table in {INSTRUCTORS_PAGE} is out of date: \
              run `cargo xtask bless` and read the diff"
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// One source: each starter is made from its solution (see regions.rs)
+
+/// A file of the workspace as the messages name it: relative to its root.
+fn shown(workspace: &Workspace, path: &Path) -> String {
+    path.strip_prefix(&workspace.root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Whether the manifest says why its exercise has no base (`base = ""`): a
+/// comment on that line, or just above it.
+pub fn explains_empty_base(manifest: &str) -> bool {
+    let lines: Vec<&str> = manifest.lines().collect();
+    let Some(at) = lines.iter().position(|line| {
+        let line = line.trim();
+        line.strip_prefix("base")
+            .map(str::trim_start)
+            .and_then(|rest| rest.strip_prefix('='))
+            .is_some_and(|rest| rest.trim_start().starts_with("\"\""))
+    }) else {
+        return false;
+    };
+    let trailing = lines[at]
+        .split_once("\"\"")
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with('#'));
+    let above = at > 0 && lines[at - 1].trim_start().starts_with('#');
+    trailing || above
+}
+
+/// What one exercise's one-source check found.
+enum SourceState {
+    /// Its solution has regions; its starter is the one they make (or was
+    /// rewritten to be).
+    Converted,
+    /// Its solution has no region yet: its starter is written by hand.
+    NotConverted,
+}
+
+/// Checks one exercise: its solution's regions are well formed, its starter
+/// is what they make (with `write`, rewrites it when it is not), and the
+/// starter differs from the base listing only at regions.
+fn one_source_of(
+    workspace: &Workspace,
+    exercise: &Exercise,
+    write: bool,
+    problems: &mut Vec<String>,
+) -> Result<SourceState> {
+    let solution_path = exercise.dir.join("src/solution.rs");
+    let starter_path = exercise.dir.join("src/starter.rs");
+    let solution_shown = shown(workspace, &solution_path);
+    let starter_shown = shown(workspace, &starter_path);
+    let solution = fs::read_to_string(&solution_path)
+        .map_err(|err| format!("cannot read {solution_shown}: {err}"))?;
+    let source = match regions::parse(&solution_shown, &solution) {
+        Ok(source) => source,
+        Err(problem) => {
+            problems.push(problem);
+            return Ok(SourceState::Converted);
+        }
+    };
+    if source.regions() == 0 {
+        return Ok(SourceState::NotConverted);
+    }
+    let committed = fs::read_to_string(&starter_path).unwrap_or_default();
+    if let Some(difference) = regions::first_difference(
+        &starter_shown,
+        &solution_shown,
+        &source,
+        &committed,
+    ) {
+        if write {
+            fs::write(&starter_path, source.starter()).map_err(|err| {
+                format!("cannot write {starter_shown}: {err}")
+            })?;
+            println!("    wrote {starter_shown} from {solution_shown}");
+        } else {
+            problems.push(format!(
+                "{}: its starter is not the one its solution makes: \
+                 {difference}; run `cargo xtask bless` (and read the diff)",
+                exercise.name
+            ));
+        }
+    }
+    match exercise.meta.base.as_deref() {
+        None => {}
+        Some("") => {
+            let manifest_path = exercise.dir.join("Cargo.toml");
+            let manifest =
+                fs::read_to_string(&manifest_path).unwrap_or_default();
+            if !explains_empty_base(&manifest) {
+                problems.push(format!(
+                    "{}: [package.metadata.exercise] base = \"\" needs a \
+                     comment that says why the exercise has no base listing \
+                     (on its line, or just above it)",
+                    shown(workspace, &manifest_path)
+                ));
+            }
+        }
+        Some(base) => {
+            let file =
+                exercise.meta.base_file.as_deref().unwrap_or("src/main.rs");
+            let Some(dir) = workspace.dirs.get(base) else {
+                problems.push(format!(
+                    "{}: [package.metadata.exercise] base = \"{base}\" is not \
+                     a package of the workspace",
+                    shown(workspace, &exercise.dir.join("Cargo.toml"))
+                ));
+                return Ok(SourceState::Converted);
+            };
+            let base_path = dir.join(file);
+            let base_shown = shown(workspace, &base_path);
+            match fs::read_to_string(&base_path) {
+                Ok(base_text) => {
+                    if let Err(problem) = regions::check_base(
+                        &solution_shown,
+                        &source,
+                        &base_shown,
+                        &base_text,
+                    ) {
+                        problems.push(problem);
+                    }
+                }
+                Err(err) => problems.push(format!(
+                    "{}: cannot read its base {base_shown}: {err}",
+                    exercise.name
+                )),
+            }
+        }
+    }
+    Ok(SourceState::Converted)
+}
+
+/// The one-source check of `cargo xtask check`, and with `write` the
+/// starters `cargo xtask bless` writes: every exercise's starter is made
+/// from the regions of its solution, and differs from its base listing only
+/// at regions. A workspace without solutions (the student edition) has
+/// nothing to check.
+pub fn one_source(workspace: &Workspace, write: bool) -> Result {
+    let with_solution: Vec<&Exercise> = workspace
+        .exercises
+        .iter()
+        .filter(|e| e.has_solution)
+        .collect();
+    if with_solution.is_empty() {
+        return Ok(());
+    }
+    println!(
+        "==> the exercises' starters, made from their solutions' regions{}",
+        if write { " (writing them)" } else { "" }
+    );
+    let mut problems = Vec::new();
+    let mut not_converted = Vec::new();
+    for exercise in &with_solution {
+        match one_source_of(workspace, exercise, write, &mut problems)? {
+            SourceState::Converted => {}
+            SourceState::NotConverted => {
+                not_converted.push(exercise.name.as_str())
+            }
+        }
+    }
+    if !not_converted.is_empty() {
+        let list = not_converted.join(", ");
+        let count = not_converted.len();
+        if require_complete() {
+            problems.push(format!(
+                "{count} exercises have no region in their src/solution.rs, so \
+                 their starters are not made from it: {list}"
+            ));
+        } else {
+            println!(
+                "    not yet made from their solutions ({count} of {}): {list} \
+                 (an error with {REQUIRE_COMPLETE_VAR}=1)",
+                with_solution.len()
+            );
+        }
+    }
+    if require_complete() {
+        problems.extend(
+            workspace
+                .meta_problems
+                .iter()
+                .filter(|problem| problem.contains("missing: "))
+                .cloned(),
+        );
+    } else {
+        // Made an error, with the rest of the metadata's problems, by the
+        // same switch (see `overview_table`).
+        let incomplete: Vec<String> = with_solution
+            .iter()
+            .filter(|exercise| !missing_fields(&exercise.meta).is_empty())
+            .map(|exercise| {
+                format!(
+                    "{} ({})",
+                    exercise.name,
+                    missing_fields(&exercise.meta).join(", ")
+                )
+            })
+            .collect();
+        if !incomplete.is_empty() {
+            println!(
+                "    metadata not complete yet ({} of {}): {} (an error with \
+                 {REQUIRE_COMPLETE_VAR}=1)",
+                incomplete.len(),
+                with_solution.len(),
+                incomplete.join("; ")
+            );
+        }
+    }
+    if problems.is_empty() {
+        println!(
+            "    {} of {} starters are made from their solutions",
+            with_solution.len() - not_converted.len(),
+            with_solution.len()
+        );
+        Ok(())
+    } else {
+        Err(format!(
+            "the exercises' starters and solutions are out of step:\n{}",
+            problems.join("\n")
         ))
     }
 }
@@ -1018,6 +1329,7 @@ mod tests {
                 "teaches": "state across accepts",
                 "read": ["ch01-tcp-ip-udp-and-sockets.md#what-can-go-wrong"]
             })),
+            false,
         );
         assert!(
             workspace.meta_problems.is_empty(),
@@ -1045,6 +1357,7 @@ mod tests {
                 "minutes": "half an hour",
                 "reading": []
             })),
+            false,
         );
         let problems = workspace.meta_problems.join("\n");
         assert!(problems.contains("difficulty must be"), "{problems}");
@@ -1055,8 +1368,11 @@ mod tests {
 
     #[test]
     fn no_metadata_is_no_problem() {
-        let workspace =
-            Workspace::from_metadata(Path::new("/w"), &metadata(Value::Null));
+        let workspace = Workspace::from_metadata(
+            Path::new("/w"),
+            &metadata(Value::Null),
+            false,
+        );
         assert!(workspace.meta_problems.is_empty());
         assert_eq!(workspace.exercises[0].title(), "number the callers");
     }
@@ -1112,6 +1428,7 @@ mod tests {
                 "teaches": "state | across accepts",
                 "read": ["ch01-x.md#what-can-go-wrong"]
             })),
+            false,
         );
         let table = overview_table(&workspace).expect("a table");
         assert!(
@@ -1135,8 +1452,11 @@ mod tests {
 
     #[test]
     fn progress_names_the_next_exercise() {
-        let workspace =
-            Workspace::from_metadata(Path::new("/w"), &metadata(Value::Null));
+        let workspace = Workspace::from_metadata(
+            Path::new("/w"),
+            &metadata(Value::Null),
+            false,
+        );
         let exercise = &workspace.exercises[0];
         let report = progress_report(&[(
             exercise,
@@ -1159,5 +1479,170 @@ mod tests {
             report.contains("cargo build -p ch01-exercise-caller-number"),
             "{report}"
         );
+    }
+
+    #[test]
+    fn every_field_is_required_when_exercises_must_be_complete() {
+        let partial = json!({"title": "Exercise 1-1: number the callers"});
+        let lenient = Workspace::from_metadata(
+            Path::new("/w"),
+            &metadata(partial.clone()),
+            false,
+        );
+        assert!(lenient.meta_problems.is_empty());
+        let strict =
+            Workspace::from_metadata(Path::new("/w"), &metadata(partial), true);
+        assert_eq!(
+            strict.meta_problems,
+            ["listings/ch01-exercise-caller-number/Cargo.toml: \
+              [package.metadata.exercise]: missing: difficulty, minutes, \
+              teaches, read, base (every exercise states them all; see \
+              src/for-instructors.md)"]
+        );
+        let none = Workspace::from_metadata(
+            Path::new("/w"),
+            &metadata(Value::Null),
+            true,
+        );
+        assert_eq!(none.meta_problems.len(), 1);
+        let complete = Workspace::from_metadata(
+            Path::new("/w"),
+            &metadata(json!({
+                "title": "Exercise 1-1: number the callers",
+                "difficulty": "easy",
+                "minutes": 30,
+                "teaches": "state across accepts",
+                "read": ["ch01-x.md"],
+                "base": "ch01-hello-server",
+                "base-file": "src/main.rs"
+            })),
+            true,
+        );
+        assert!(
+            complete.meta_problems.is_empty(),
+            "{:?}",
+            complete.meta_problems
+        );
+        let meta = &complete.exercises[0].meta;
+        assert_eq!(meta.base.as_deref(), Some("ch01-hello-server"));
+        assert_eq!(meta.base_file.as_deref(), Some("src/main.rs"));
+        assert_eq!(
+            complete.dirs.get("ch01-hello-server"),
+            Some(&PathBuf::from("/w/listings/ch01-hello-server"))
+        );
+        let bad = Workspace::from_metadata(
+            Path::new("/w"),
+            &metadata(json!({"base": 1, "base-file": "../x.rs"})),
+            false,
+        );
+        let problems = bad.meta_problems.join("\n");
+        assert!(problems.contains("base must be the name"), "{problems}");
+        assert!(problems.contains("base-file must be a path"), "{problems}");
+    }
+
+    #[test]
+    fn an_empty_base_says_why() {
+        let above = "[package.metadata.exercise]\n# Two listings in one.\nbase = \"\"\n";
+        assert!(explains_empty_base(above));
+        let trailing = "[package.metadata.exercise]\nbase = \"\"  # new code\n";
+        assert!(explains_empty_base(trailing));
+        let silent = "[package.metadata.exercise]\nminutes = 3\nbase = \"\"\n";
+        assert!(!explains_empty_base(silent));
+    }
+
+    /// A workspace on disk: an exercise and its base listing.
+    fn exercise_on_disk(
+        name: &str,
+        solution: &str,
+        starter: &str,
+        base_meta: &str,
+    ) -> (PathBuf, Workspace) {
+        let root = std::env::temp_dir()
+            .join(format!("xtask-one-source-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let exercise = root.join("listings/ch01-exercise-caller-number");
+        let base = root.join("listings/ch01-hello-server");
+        fs::create_dir_all(exercise.join("src")).expect("mkdir");
+        fs::create_dir_all(base.join("src")).expect("mkdir");
+        fs::write(exercise.join("src/solution.rs"), solution).expect("write");
+        fs::write(exercise.join("src/starter.rs"), starter).expect("write");
+        fs::write(exercise.join("Cargo.toml"), base_meta).expect("write");
+        fs::write(base.join("src/main.rs"), "fn main() {\n    serve();\n}\n")
+            .expect("write");
+        let mut value = metadata(Value::Null);
+        let packages = value["packages"].as_array_mut().expect("packages");
+        for package in packages {
+            let manifest = package["manifest_path"]
+                .as_str()
+                .expect("a path")
+                .replace("/w/", &format!("{}/", root.display()));
+            package["manifest_path"] = Value::String(manifest);
+        }
+        let mut workspace = Workspace::from_metadata(&root, &value, false);
+        let meta = &mut workspace.exercises[0].meta;
+        if base_meta.contains("base = \"\"") {
+            meta.base = Some(String::new());
+        } else {
+            meta.base = Some("ch01-hello-server".to_string());
+        }
+        (root, workspace)
+    }
+
+    const REGION_SOLUTION: &str = "fn main() {\n    // [starter]\n    // \
+                                   // TODO: count the callers.\n    // \
+                                   [solution]\n    count();\n    // [end]\n    \
+                                   serve();\n}\n";
+    const REGION_STARTER: &str =
+        "fn main() {\n    // TODO: count the callers.\n    serve();\n}\n";
+
+    #[test]
+    fn check_compares_the_starter_and_bless_writes_it() {
+        let (root, workspace) =
+            exercise_on_disk("bless", REGION_SOLUTION, "stale\n", "");
+        let error = one_source(&workspace, false).expect_err("stale");
+        assert!(
+            error.contains(
+                "ch01-exercise-caller-number: its starter is not the one its \
+                 solution makes: listings/ch01-exercise-caller-number/src/\
+                 starter.rs:1: is `stale`, but listings/ch01-exercise-caller-\
+                 number/src/solution.rs:1 makes it `fn main() {`; run `cargo \
+                 xtask bless`"
+            ),
+            "{error}"
+        );
+        one_source(&workspace, true).expect("bless writes it");
+        let starter =
+            root.join("listings/ch01-exercise-caller-number/src/starter.rs");
+        assert_eq!(fs::read_to_string(&starter).expect("read"), REGION_STARTER);
+        one_source(&workspace, false).expect("now in step");
+        let _ = fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn check_finds_a_change_to_the_base_outside_regions() {
+        let solution = REGION_SOLUTION.replace("serve();", "serve_all();");
+        let starter = REGION_STARTER.replace("serve();", "serve_all();");
+        let (root, workspace) =
+            exercise_on_disk("base", &solution, &starter, "");
+        let error = one_source(&workspace, false).expect_err("off base");
+        assert!(
+            error.contains(
+                "listings/ch01-exercise-caller-number/src/solution.rs:7: \
+                 `serve_all();` is outside every region, but the base listing \
+                 listings/ch01-hello-server/src/main.rs has `serve();` at the \
+                 same distance from its end (line 2)"
+            ),
+            "{error}"
+        );
+        let _ = fs::remove_dir_all(root);
+        let (root, workspace) = exercise_on_disk(
+            "nobase",
+            &solution,
+            &starter,
+            "[package.metadata.exercise]\nbase = \"\"\n",
+        );
+        let error = one_source(&workspace, false).expect_err("no reason");
+        assert!(error.contains("needs a comment"), "{error}");
+        let _ = fs::remove_dir_all(root);
     }
 }

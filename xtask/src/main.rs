@@ -5,8 +5,14 @@
 //!   cargo xtask serve     build the book and serve it on http://localhost:3000
 //!   cargo xtask check     every check CI runs (what `.ci/run` runs)
 //!   cargo xtask build     render the book into target/book, links checked
-//!   cargo xtask bless     rewrite the console transcripts from real runs, and
-//!                         the exercises' table of the page for instructors
+//!   cargo xtask bless     rewrite the exercises' starters from their
+//!                         solutions, the console transcripts from real runs,
+//!                         and the exercises' table of the page for
+//!                         instructors
+//!   cargo xtask starters [--check]
+//!                         only the starters' part of bless (or of check)
+//!   cargo xtask table     rewrite only the exercises' table of the page
+//!                         for instructors
 //!   cargo xtask browser-check
 //!                         load every page of the built book in Chromium
 //!   cargo xtask tools     install the pinned tools only
@@ -24,6 +30,7 @@ mod doctor;
 mod edition;
 mod exercises;
 mod grade;
+mod regions;
 mod run;
 
 use std::env;
@@ -60,7 +67,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   serve [--open]          build the book and serve it on http://localhost:3000
   check                   every check CI runs
   build                   render the book into target/book, links checked
-  bless                   rewrite the transcripts and the exercises' table
+  bless                   rewrite the starters, transcripts and exercises' table
+  starters [--check]      write (or only check) the starters, made from
+                          their solutions' regions, and their base check
+  table                   rewrite only the exercises' table (For instructors)
   browser-check           load every page of the built book in Chromium
   tools                   install the pinned mdBook tools
   progress                which exercises are done
@@ -78,6 +88,12 @@ fn main() -> ExitCode {
         ["check"] => check(),
         ["build"] => install_tools(&TOOLS).and_then(|()| build_book()),
         ["bless"] => bless(),
+        ["starters"] => Workspace::load(&root())
+            .and_then(|workspace| exercises::one_source(&workspace, true)),
+        ["starters", "--check"] => Workspace::load(&root())
+            .and_then(|workspace| exercises::one_source(&workspace, false)),
+        ["table"] => Workspace::load(&root())
+            .and_then(|workspace| exercises::refresh_table(&workspace, true)),
         ["browser-check"] => {
             install_tools(&TOOLS).and_then(|()| browser_check())
         }
@@ -294,6 +310,7 @@ fn with_solutions(workspace: &Workspace) -> Vec<String> {
 
 fn bless() -> Result {
     let workspace = Workspace::load(&root())?;
+    exercises::one_source(&workspace, true)?;
     exercises::refresh_table(&workspace, true)?;
     let mut test = cargo();
     test.env("BLESS", "1")
@@ -310,6 +327,8 @@ fn check() -> Result {
     cargo_step("cargo fmt --check", &["fmt", "--all", "--check"])?;
 
     let workspace = Workspace::load(&root())?;
+    // Each starter is made from its solution (none in the student edition).
+    exercises::one_source(&workspace, false)?;
     // The student edition has no page for instructors, and no table.
     exercises::refresh_table(&workspace, false)?;
 

@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 /// The path of listing `package`'s binary, built and up to date.
+#[track_caller]
 pub fn bin(package: &str) -> PathBuf {
     static CHECKED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
     let mut checked = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
@@ -61,6 +62,7 @@ pub fn bin(package: &str) -> PathBuf {
 
 /// The folder of the workspace's Cargo.toml: the nearest ancestor of the
 /// running listing's folder that has `listings/`.
+#[track_caller]
 pub(crate) fn workspace_root() -> PathBuf {
     let manifest_dir = PathBuf::from(
         std::env::var_os("CARGO_MANIFEST_DIR")
@@ -77,6 +79,7 @@ pub(crate) fn workspace_root() -> PathBuf {
 
 /// Whether `binary` exists and is newer than the listing's `Cargo.toml` and
 /// every file in its `src/`.
+#[track_caller]
 fn is_newer_than_sources(binary: &Path, listing: &Path) -> bool {
     let Some(built) = modified(binary) else {
         return false;
@@ -90,11 +93,13 @@ fn is_newer_than_sources(binary: &Path, listing: &Path) -> bool {
         .all(|time| time.is_some_and(|time| time <= built))
 }
 
+#[track_caller]
 fn modified(path: &Path) -> Option<SystemTime> {
     path.metadata().and_then(|meta| meta.modified()).ok()
 }
 
 /// The newest modification time of `dir` or anything below it.
+#[track_caller]
 fn newest(dir: &Path) -> Option<SystemTime> {
     let mut latest = modified(dir)?;
     for entry in std::fs::read_dir(dir).ok()?.flatten() {

@@ -14,6 +14,7 @@ use crate::{Finished, Process};
 /// Runs `program ADDR` where `addr` is already taken by another socket: the
 /// program must say so in one line on stderr, print nothing on stdout, and
 /// exit with status 1. Returns the run, for a transcript.
+#[track_caller]
 pub fn assert_address_in_use_is_reported(
     program: impl AsRef<OsStr>,
     addr: impl Display,
@@ -34,6 +35,7 @@ pub fn assert_address_in_use_is_reported(
 /// Runs `program` with each command line of `bad_args`: each must print
 /// `usage` (one line, newline added here) to stderr, nothing to stdout, and
 /// exit with status 2.
+#[track_caller]
 pub fn assert_bad_arguments_print_usage(
     program: impl AsRef<OsStr>,
     bad_args: &[&[&str]],
@@ -50,6 +52,7 @@ pub fn assert_bad_arguments_print_usage(
 /// Starts `program` with no address, and `PORT` set to a free port: like
 /// the original's servers, the servers of chapters 9 and 10 then listen on
 /// loopback and the port in `PORT`.
+#[track_caller]
 pub fn assert_without_an_address_it_listens_on_loopback_and_port(
     program: impl AsRef<OsStr>,
 ) {
@@ -69,6 +72,7 @@ pub fn assert_without_an_address_it_listens_on_loopback_and_port(
 /// a pipe whose reader is gone, as in `cargo run ... | head -0`: every
 /// write to stdout fails with `EPIPE` (and `println!` would panic). Returns
 /// how it ended.
+#[track_caller]
 pub fn run_with_closed_stdout(command: Command, stdin: &[u8]) -> Finished {
     let mut process = Process::spawn_with_stdout(command, closed_pipe().into());
     process.write_stdin(stdin);
@@ -79,6 +83,7 @@ pub fn run_with_closed_stdout(command: Command, stdin: &[u8]) -> Finished {
 /// Runs `command` as [`run_with_closed_stdout`] does: it must say so in one
 /// line on stderr, `<what>: Broken pipe (os error 32)` (such as `could not
 /// print the reply: ...`), and exit with status 1. Returns the run.
+#[track_caller]
 pub fn assert_a_closed_stdout_is_reported(
     command: Command,
     stdin: &[u8],
@@ -100,6 +105,7 @@ fn max_procs_refused(shown: &str) -> String {
 /// not a number, too large to hold...): each must be refused before the
 /// program listens or prints anything, in one line on stderr, with status
 /// 2 (chapters 8 to 10 read it alike).
+#[track_caller]
 pub fn assert_bad_max_procs_are_refused(
     program: impl AsRef<OsStr>,
     values: &[&str],
@@ -119,6 +125,7 @@ pub fn assert_bad_max_procs_are_refused(
 
 /// A `MAX_PROCS` that is not even text (not UTF-8) is refused like any
 /// other, and shown escaped: `"tw\xFFo"`.
+#[track_caller]
 pub fn assert_a_max_procs_that_is_not_text_is_refused(
     program: impl AsRef<OsStr>,
 ) {

@@ -74,6 +74,7 @@ pub struct DaemonDir {
 
 impl DaemonDir {
     /// Creates an empty folder below the system's temporary folder.
+    #[track_caller]
     pub fn new() -> DaemonDir {
         static SUBREAPER: Once = Once::new();
         SUBREAPER.call_once(|| {
@@ -113,11 +114,13 @@ impl DaemonDir {
     }
 
     /// The log so far, or an empty string if there is none.
+    #[track_caller]
     pub fn log(&self) -> String {
         fs::read_to_string(self.log_file()).unwrap_or_default()
     }
 
     /// The pid in the pid file, if it holds one.
+    #[track_caller]
     pub fn try_daemon_pid(&self) -> Option<u32> {
         let pid = fs::read_to_string(self.pid_file())
             .ok()?
@@ -129,6 +132,7 @@ impl DaemonDir {
     }
 
     /// The pid in the pid file; fails the test if there is none.
+    #[track_caller]
     pub fn daemon_pid(&self) -> u32 {
         match self.try_daemon_pid() {
             Some(pid) => pid,
@@ -142,6 +146,7 @@ impl DaemonDir {
 
     /// Every live process, other than this one, whose command line names
     /// the folder or a file in it: the launcher, the daemon, anything between.
+    #[track_caller]
     pub fn processes(&self) -> Vec<u32> {
         // The arguments in /proc/<pid>/cmdline end with a NUL byte each. The
         // folder's name must end there or at a `/`: `...-1` is not `...-12`.
@@ -170,6 +175,7 @@ impl DaemonDir {
     /// Waits up to `limit` for `pid`, a daemon this test process adopted
     /// (or any child of it), to exit; reaps it and returns how it ended.
     /// Fails the test if it is still running after `limit`.
+    #[track_caller]
     pub fn wait_exit(&self, pid: u32, limit: Duration) -> WaitStatus {
         self.remember([pid]);
         match reap(pid, limit) {
@@ -231,6 +237,7 @@ impl Drop for DaemonDir {
 
 /// Starts the watchdog of `folder` (see the module docs); returns it and the
 /// end of its stdin that the test holds.
+#[track_caller]
 fn watchdog(folder: &Path) -> (Child, OwnedFd) {
     // Close-on-exec, so that no other program the tests start holds the
     // test's end; the watchdog's end becomes its stdin.

@@ -37,6 +37,7 @@ impl Conversation for Visit {
 /// the parent. The child must end too (no orphan serves on, unmanaged),
 /// nothing the server started may still run, the client must see its
 /// connection end, and nothing may hold the port: a new server can bind it.
+#[track_caller]
 pub fn assert_children_end_with_their_parent(start: impl Fn() -> Server) {
     for signal in [Signal::SIGKILL, Signal::SIGTERM] {
         let mut server = start();
@@ -81,6 +82,7 @@ pub fn assert_children_end_with_their_parent(start: impl Fn() -> Server) {
 /// (Counting the server's write calls would say it more directly, but
 /// std's `TcpStream` writes with send(2), which `/proc/<pid>/io` does not
 /// count.)
+#[track_caller]
 pub fn assert_each_reply_arrives_in_one_segment(client: &mut Client) -> u32 {
     let pid = client.read_greeting_pid();
     assert_eq!(
@@ -105,6 +107,7 @@ pub fn assert_each_reply_arrives_in_one_segment(client: &mut Client) -> u32 {
 /// client waits who is gone by the time the parent accepts (another
 /// process took it), and a blocking `accept()` would then hang the parent
 /// until the next client.
+#[track_caller]
 pub fn assert_the_listener_is_non_blocking(server: &Server) {
     let (pid, port) = (server.pid(), server.port());
     let Some(fd) = kernel::listener_of(pid, port) else {

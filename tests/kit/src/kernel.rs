@@ -21,6 +21,7 @@ pub fn wchan(pid: u32) -> Option<String> {
 /// Whether this machine shows where a sleeping process waits: some kernels
 /// and containers hide `/proc/<pid>/wchan` (it reads `0`). Tests that need it
 /// skip where it is not readable, saying so.
+#[track_caller]
 pub fn wchan_is_readable() -> bool {
     static READABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *READABLE.get_or_init(|| {
@@ -42,6 +43,7 @@ pub fn wchan_is_readable() -> bool {
 
 /// Whether `pid` is asleep in `accept` (its wait channel is the kernel's
 /// `inet_csk_accept`).
+#[track_caller]
 pub fn is_blocked_in_accept(pid: u32) -> bool {
     wchan(pid).is_some_and(|wchan| wchan.contains("accept"))
 }
@@ -49,6 +51,7 @@ pub fn is_blocked_in_accept(pid: u32) -> bool {
 /// Waits until `parent` has exactly `count` live children and every one of
 /// them is asleep in `accept` (a prefork server's idle workers), and returns
 /// their pids. Fails the test if that does not happen within [`timeout()`].
+#[track_caller]
 pub fn children_asleep_in_accept(parent: u32, count: usize) -> BTreeSet<u32> {
     let mut pids = BTreeSet::new();
     let ready = wait_until(timeout(), || {
@@ -68,6 +71,7 @@ pub fn children_asleep_in_accept(parent: u32, count: usize) -> BTreeSet<u32> {
 /// How many times `pid` gave up the CPU to wait for something
 /// (`voluntary_ctxt_switches` in `/proc/<pid>/status`): every time it is woken
 /// and goes back to sleep, this grows by one.
+#[track_caller]
 pub fn voluntary_switches(pid: u32) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -82,12 +86,15 @@ pub fn voluntary_switches(pid: u32) -> Option<u64> {
 /// for something to happen does: it uses almost no CPU, and is woken at most
 /// once (it may have been just going back to sleep). A server that polls, even
 /// with a nap in its loop, wakes up every time round.
+#[track_caller]
 pub fn assert_asleep_during(pid: u32, span: Duration) {
-    let before = voluntary_switches(pid)
-        .unwrap_or_else(|| panic!("process {pid} is gone"));
+    let Some(before) = voluntary_switches(pid) else {
+        panic!("process {pid} is gone");
+    };
     let used = procfs::cpu_used_during(pid, span);
-    let after = voluntary_switches(pid)
-        .unwrap_or_else(|| panic!("process {pid} is gone"));
+    let Some(after) = voluntary_switches(pid) else {
+        panic!("process {pid} is gone");
+    };
     let wakeups = after - before;
     assert!(
         used < Duration::from_millis(50),
@@ -110,6 +117,7 @@ pub fn threads(pid: u32) -> usize {
 /// `port`, split into their fields: `sl local_address rem_address st
 /// tx_queue:rx_queue ... uid timeout inode` (see proc(5)); the local
 /// address is `HEXIP:HEXPORT`, the state `0A` for a listening socket.
+#[track_caller]
 fn tcp_rows(port: u16) -> Vec<Vec<String>> {
     let wanted = format!(":{port:04X}");
     ["/proc/net/tcp", "/proc/net/tcp6"]
@@ -131,6 +139,7 @@ fn tcp_rows(port: u16) -> Vec<Vec<String>> {
 
 /// How many TCP sockets of this network namespace listen on `port`, on any
 /// address (from `/proc/net/tcp` and `/proc/net/tcp6`, state `0A`).
+#[track_caller]
 pub fn listening_sockets(port: u16) -> usize {
     tcp_rows(port)
         .iter()
@@ -142,6 +151,7 @@ pub fn listening_sockets(port: u16) -> usize {
 /// some process still holds. A socket that no process holds any more
 /// (closed, and waiting out TCP's last states, such as `TIME_WAIT`) shows
 /// inode 0: it does not count, and keeps no server from binding the port.
+#[track_caller]
 pub fn sockets_held_on(port: u16) -> usize {
     tcp_rows(port)
         .iter()
@@ -152,6 +162,7 @@ pub fn sockets_held_on(port: u16) -> usize {
 /// How many connections wait in the accept queue of each socket listening
 /// on `port`, by the socket's inode: for a listening socket,
 /// `/proc/net/tcp` shows the queue's length as its `rx_queue`.
+#[track_caller]
 pub fn accept_queues(port: u16) -> Vec<(u64, usize)> {
     tcp_rows(port)
         .iter()
@@ -168,6 +179,7 @@ pub fn accept_queues(port: u16) -> Vec<(u64, usize)> {
 
 /// The descriptor of `pid` that is a socket listening on `port`, if it has
 /// one (the first, if it has several).
+#[track_caller]
 pub fn listener_of(pid: u32, port: u16) -> Option<u32> {
     let listening: Vec<String> = accept_queues(port)
         .iter()

@@ -31,6 +31,7 @@ pub fn limit_descriptors(command: &mut Command, limit: u64) {
 /// hard limit). The kernel counts every process of the real user id, so this
 /// only bites for a user other than root (root is exempt), and the count
 /// includes the user's other processes.
+#[track_caller]
 pub fn limit_processes(command: &mut Command, limit: u64) {
     set_in_child(command, Resource::RLIMIT_NPROC, limit);
 }
@@ -48,6 +49,7 @@ fn set_in_child(command: &mut Command, resource: Resource, limit: u64) {
 /// Sets the soft descriptor limit of a running process, `pid`, with
 /// prlimit(2), keeping its hard limit: the test's way to give a server that
 /// ran out of descriptors some more, and see it serve again.
+#[track_caller]
 pub fn set_descriptor_limit(pid: u32, limit: u64) {
     let new = nix::libc::rlimit {
         rlim_cur: limit,
@@ -84,6 +86,7 @@ pub fn hard_descriptor_limit() -> u64 {
 /// 1024. Returns `false`, having said that the test is skipped, where the
 /// hard limit is below `needed`; the test then returns. Raise it only in a
 /// test that has a file (so a test process) of its own.
+#[track_caller]
 pub fn raise_own_descriptor_limit(needed: u64) -> bool {
     let hard = hard_descriptor_limit();
     if hard < needed {
@@ -102,6 +105,7 @@ pub fn raise_own_descriptor_limit(needed: u64) -> bool {
 }
 
 /// Whether this process runs as root, whom `RLIMIT_NPROC` does not limit.
+#[track_caller]
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
@@ -112,6 +116,7 @@ pub const NOBODY: u32 = 65534;
 
 /// How many tasks (processes and their threads) the user `uid` runs: what
 /// the kernel compares with `RLIMIT_NPROC` when one of them forks.
+#[track_caller]
 pub fn tasks_of(uid: u32) -> u64 {
     let Ok(entries) = fs::read_dir("/proc") else {
         return 0;
@@ -151,6 +156,7 @@ pub fn tasks_of(uid: u32) -> u64 {
 /// anyone's with `CAP_SYS_RESOURCE`, which a root test may lack (containers
 /// often drop it). So the call is made by a short-lived helper, `true`, run as
 /// `uid`: after it has become that user and before it runs `true`.
+#[track_caller]
 pub fn set_process_limit(pid: u32, uid: u32, soft: u64) {
     let mut helper = Command::new("true");
     if uid != nix::unistd::getuid().as_raw() {
@@ -199,6 +205,7 @@ pub fn set_process_limit(pid: u32, uid: u32, soft: u64) {
 /// that user's id: the test's own user, or [`NOBODY`] when the test runs as
 /// root. `None`, having said why the test is skipped, when `nobody` cannot
 /// run the program (a folder on its path that only root may enter, say).
+#[track_caller]
 pub fn command_bound_by_process_limit(program: &str) -> Option<(Command, u32)> {
     if !is_root() {
         return Some((Command::new(program), nix::unistd::getuid().as_raw()));

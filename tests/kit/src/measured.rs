@@ -18,6 +18,7 @@ use regex::Regex;
 /// relative to the listing's folder) except where `measurement` matches,
 /// replaced by the transcript's line. Lines are matched in order. Without the
 /// file, `output` is returned unchanged.
+#[track_caller]
 pub fn as_shown(transcript: &str, output: &str, measurement: &str) -> String {
     let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") else {
         return output.to_string();

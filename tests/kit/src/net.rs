@@ -17,6 +17,7 @@ pub struct Client {
 
 impl Client {
     /// Connects to `addr`, failing the test if that takes longer than [`timeout()`].
+    #[track_caller]
     pub fn connect(addr: SocketAddr) -> Client {
         match Client::try_connect(addr) {
             Ok(client) => client,
@@ -25,6 +26,7 @@ impl Client {
     }
 
     /// Connects to `addr`, returning the error instead of failing the test.
+    #[track_caller]
     pub fn try_connect(addr: SocketAddr) -> io::Result<Client> {
         let stream = TcpStream::connect_timeout(&addr, timeout())?;
         set_timeouts(&stream);
@@ -36,6 +38,7 @@ impl Client {
 
     /// Wraps a stream the test already has (a stand-in server's side, say),
     /// setting the same timeouts.
+    #[track_caller]
     pub fn from_stream(stream: TcpStream) -> Client {
         let addr = stream.peer_addr().expect("a connected socket has a peer");
         set_timeouts(&stream);
@@ -50,6 +53,7 @@ impl Client {
     }
 
     /// This end's address (the one the server sees as its peer).
+    #[track_caller]
     pub fn local_addr(&self) -> SocketAddr {
         self.stream()
             .local_addr()
@@ -57,6 +61,7 @@ impl Client {
     }
 
     /// Sets how long reads may wait (the default is [`timeout()`]).
+    #[track_caller]
     pub fn set_read_timeout(&self, limit: Duration) {
         self.stream()
             .set_read_timeout(Some(limit))
@@ -64,6 +69,7 @@ impl Client {
     }
 
     /// Writes all of `bytes`.
+    #[track_caller]
     pub fn send(&mut self, bytes: &[u8]) {
         if let Err(err) = self.reader.get_mut().write_all(bytes) {
             panic!(
@@ -75,26 +81,38 @@ impl Client {
     }
 
     /// Writes `line` and a newline.
+    #[track_caller]
     pub fn send_line(&mut self, line: &str) {
         self.send(format!("{line}\n").as_bytes());
     }
 
     /// Reads one line, newline included; fails the test on timeout or if the
     /// server closed the connection first.
+    #[track_caller]
     pub fn read_line(&mut self) -> String {
-        match self.try_read_line() {
-            Ok(Some(line)) => line,
-            Ok(None) => panic!(
+        let mut bytes = Vec::new();
+        match self.reader.read_until(b'\n', &mut bytes) {
+            Ok(0) => panic!(
                 "{} closed the connection instead of sending a line",
                 self.addr
             ),
+            Ok(_) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(err) => {
-                panic!("no line from {} within the timeout: {err}", self.addr)
+                let sent = if bytes.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; it sent {}, with no newline",
+                        crate::show_bytes(&bytes)
+                    )
+                };
+                panic!("no line from {} {}{sent}", self.addr, ran_out(&err))
             }
         }
     }
 
     /// Reads one line (`None` at end of stream).
+    #[track_caller]
     pub fn try_read_line(&mut self) -> io::Result<Option<String>> {
         let mut bytes = Vec::new();
         match self.reader.read_until(b'\n', &mut bytes)? {
@@ -105,47 +123,66 @@ impl Client {
 
     /// Reads the greeting of the book's forking and prefork servers (chapters
     /// 8 to 10), `You are connected to process <pid>`, and returns the pid.
+    #[track_caller]
     pub fn read_greeting_pid(&mut self) -> u32 {
         let line = self.read_line();
-        line.strip_prefix("You are connected to process ")
-            .and_then(|pid| pid.trim_end().parse().ok())
-            .unwrap_or_else(|| panic!("not a greeting: {line:?}"))
+        let pid = line
+            .strip_prefix("You are connected to process ")
+            .and_then(|pid| pid.trim_end().parse().ok());
+        let Some(pid) = pid else {
+            panic!(
+                "expected `You are connected to process <pid>` from {}, got \
+                 {line:?}",
+                self.addr
+            );
+        };
+        pid
     }
 
     /// Reads exactly `len` bytes; fails the test otherwise.
+    #[track_caller]
     pub fn read_exact(&mut self, len: usize) -> Vec<u8> {
         let mut bytes = vec![0; len];
         if let Err(err) = self.reader.read_exact(&mut bytes) {
-            panic!("could not read {len} bytes from {}: {err}", self.addr);
+            panic!(
+                "could not read {len} bytes from {} {}",
+                self.addr,
+                ran_out(&err)
+            );
         }
         bytes
     }
 
     /// Reads until the server closes the connection; fails the test if it
     /// does not within the timeout.
+    #[track_caller]
     pub fn read_to_end(&mut self) -> Vec<u8> {
         let mut bytes = Vec::new();
         if let Err(err) = self.reader.read_to_end(&mut bytes) {
             panic!(
-                "{} did not close the connection: {err} (read so far: {bytes:?})",
-                self.addr
+                "{} did not close the connection {} (read so far: {})",
+                self.addr,
+                ran_out(&err),
+                crate::show_bytes(&bytes)
             );
         }
         bytes
     }
 
     /// Checks that the server closed the connection with nothing more to say.
+    #[track_caller]
     pub fn expect_closed(&mut self) {
         let rest = self.read_to_end();
         assert!(
             rest.is_empty(),
-            "expected {} to close the connection, but it sent {:?}",
+            "expected {} to close the connection, but it sent {}",
             self.addr,
-            String::from_utf8_lossy(&rest)
+            crate::show_bytes(&rest)
         );
     }
 
     /// Whether a read would wait: nothing buffered and nothing arrives within `limit`.
+    #[track_caller]
     pub fn is_silent_for(&mut self, limit: Duration) -> bool {
         if !self.reader.buffer().is_empty() {
             return false;
@@ -165,6 +202,7 @@ impl Client {
 
     /// Half-closes the connection: the server reads end of file, this side
     /// can still read.
+    #[track_caller]
     pub fn shutdown_write(&self) {
         self.stream()
             .shutdown(Shutdown::Write)
@@ -173,6 +211,7 @@ impl Client {
 
     /// Closes the connection abruptly: with `SO_LINGER` set to zero, close
     /// sends a reset (RST) instead of the orderly FIN.
+    #[track_caller]
     pub fn reset(self) {
         SockRef::from(self.stream())
             .set_linger(Some(Duration::ZERO))
@@ -184,6 +223,7 @@ impl Client {
 /// the test if none comes within [`timeout()`]: a program under test that
 /// fails before it connects must not leave the test waiting for ever. The
 /// connection is blocking, with the kit's read and write timeouts.
+#[track_caller]
 pub fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
     listener
         .set_nonblocking(true)
@@ -213,7 +253,17 @@ pub fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
     (stream, peer)
 }
 
+/// What a read that failed says: `within 10s ...` when the kit's timeout ran
+/// out (the error is then only EAGAIN), the error otherwise.
+fn ran_out(err: &io::Error) -> String {
+    match err.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => crate::within_timeout(),
+        _ => format!("({err})"),
+    }
+}
+
 /// Gives a test's connection the kit's read and write timeouts.
+#[track_caller]
 fn set_timeouts(stream: &TcpStream) {
     stream
         .set_read_timeout(Some(timeout()))
@@ -229,6 +279,7 @@ fn set_timeouts(stream: &TcpStream) {
 /// segment, rather than a line in several. (A server's write calls cannot be
 /// counted from `/proc/<pid>/io`: std's `TcpStream` writes with send(2),
 /// which it does not count.)
+#[track_caller]
 pub fn data_segments_received(stream: &TcpStream) -> u32 {
     use nix::libc;
     use std::os::fd::AsRawFd;
@@ -256,6 +307,7 @@ pub fn data_segments_received(stream: &TcpStream) -> u32 {
 /// the connection is refused; fails the test after [`timeout()`]. For servers
 /// whose `listening on` line the test cannot read (its stdout is a closed
 /// pipe, or it is the original's PHP, which prints no address).
+#[track_caller]
 pub fn connect_when_listening(addr: SocketAddr) -> Client {
     let deadline = std::time::Instant::now() + timeout();
     loop {
@@ -281,12 +333,14 @@ pub fn connect_when_listening(addr: SocketAddr) -> Client {
 /// test, connecting between this call and the server's bind, could be given
 /// the very port. The tests of one process get the ports in turn, from an
 /// offset that depends on the process id, so no two get the same one.
+#[track_caller]
 pub fn unused_port() -> u16 {
     free_port(|port| TcpListener::bind(("127.0.0.1", port)).is_ok())
 }
 
 /// A port below the kernel's range of ephemeral ports for which `is_free`
 /// holds (see [`unused_port`]).
+#[track_caller]
 pub(crate) fn free_port(is_free: impl Fn(u16) -> bool) -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);

@@ -46,6 +46,7 @@ pub struct Php {
 /// ```no_run
 /// let Some(php) = testkit::php::php() else { return };
 /// ```
+#[track_caller]
 pub fn php() -> Option<Php> {
     static FOUND: OnceLock<Result<Php, String>> = OnceLock::new();
     match FOUND.get_or_init(find) {
@@ -62,6 +63,7 @@ pub fn php() -> Option<Php> {
     }
 }
 
+#[track_caller]
 fn find() -> Result<Php, String> {
     let check = format!(
         "echo PHP_MAJOR_VERSION, ' ', PHP_VERSION; foreach ({:?} as $e) \
@@ -105,6 +107,7 @@ impl Php {
 
     /// The command that runs `script` with the book's settings: PHP's
     /// diagnostics on stderr.
+    #[track_caller]
     pub fn command(&self, script: &Path) -> Command {
         let mut command = Command::new(&self.program);
         command
@@ -118,6 +121,7 @@ impl Php {
     /// Starts `program` (written to a fresh folder, its working directory)
     /// with `env` added, in a process group of its own: dropping the
     /// [`Process`] kills it and everything it forked.
+    #[track_caller]
     pub fn spawn(&self, program: &Original, env: &[(&str, &str)]) -> Process {
         let script = program.write_to_fresh_folder();
         let mut command = self.command(&script);
@@ -133,6 +137,7 @@ impl Php {
 
     /// Runs `program` to the end with `stdin` as its input (bounded by
     /// [`timeout()`](crate::timeout)) and returns how it ended.
+    #[track_caller]
     pub fn run(&self, program: &Original, stdin: &[u8]) -> Finished {
         let mut process = self.spawn(program, &[]);
         process.write_stdin(stdin);
@@ -143,6 +148,7 @@ impl Php {
     /// Runs `program` from `script`, a path the test chose (a daemon test
     /// puts it in a [`DaemonDir`](crate::daemon::DaemonDir), so that the
     /// folder's guard finds the PHP processes by their command line).
+    #[track_caller]
     pub fn spawn_at(&self, program: &Original, script: &Path) -> Process {
         program.write(script);
         Process::spawn(self.command(script))
@@ -151,12 +157,14 @@ impl Php {
     /// Starts a PHP program of the test's own (not the original's): a few
     /// lines that show what one function of the original does, say. It runs
     /// like [`Php::spawn`], from a file `name.php` in a fresh folder.
+    #[track_caller]
     pub fn spawn_code(&self, name: &str, code: &str) -> Process {
         self.spawn_code_with_env(name, code, &[])
     }
 
     /// [`Php::spawn_code`] with `env` added to the program's environment
     /// (the port of a stand-in server the test runs, say).
+    #[track_caller]
     pub fn spawn_code_with_env(
         &self,
         name: &str,
@@ -172,6 +180,7 @@ impl Php {
 
     /// Evaluates a few lines of PHP (`php -r`), for claims about a single
     /// function of the original, and returns how it ended.
+    #[track_caller]
     pub fn eval(&self, code: &str) -> Finished {
         let mut command = Command::new(&self.program);
         command
@@ -185,6 +194,7 @@ impl Php {
     /// Evaluates a few lines of PHP as [`Php::eval`] does, checks that PHP
     /// exited with status 0 and warned about nothing, and returns what the
     /// lines printed.
+    #[track_caller]
     pub fn output_of(&self, code: &str) -> String {
         let run = self.eval(code);
         assert_eq!(run.code(), 0, "{run:?}");
@@ -200,6 +210,7 @@ pub struct Scratch(PathBuf);
 
 impl Scratch {
     /// A fresh, empty folder whose name begins with `name`.
+    #[track_caller]
     pub fn new(name: &str) -> Scratch {
         Scratch(fresh_folder(name))
     }
@@ -223,6 +234,7 @@ impl Drop for Scratch {
 
 /// A fresh, empty folder below the system's temporary folder, whose name
 /// begins with `name`; nobody removes it but its owner.
+#[track_caller]
 fn fresh_folder(name: &str) -> PathBuf {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
@@ -252,6 +264,7 @@ impl Original {
     /// make one program where the original shows a program in steps (its TCP
     /// client and server); PHP runs the `<?php ... ?>` blocks one after
     /// another.
+    #[track_caller]
     pub fn of(files: &[&str]) -> Original {
         assert!(!files.is_empty(), "name at least one file of original/php/");
         let mut source = String::new();
@@ -280,6 +293,7 @@ impl Original {
 
     /// Replaces `from` with `to`; `from` must occur exactly `count` times, so
     /// that an edit can never silently miss or reach further than declared.
+    #[track_caller]
     pub fn edit(mut self, from: &str, to: &str, count: usize) -> Original {
         let found = self.source.matches(from).count();
         assert_eq!(
@@ -296,12 +310,14 @@ impl Original {
         &self.source
     }
 
+    #[track_caller]
     fn write(&self, path: &Path) {
         if let Err(err) = fs::write(path, &self.source) {
             panic!("cannot write {}: {err}", path.display());
         }
     }
 
+    #[track_caller]
     fn write_to_fresh_folder(&self) -> PathBuf {
         let dir = fresh_folder("script");
         let script = dir.join(format!("{}.php", self.name));
@@ -311,6 +327,7 @@ impl Original {
 }
 
 /// `original/php/` of the workspace whose tests are running.
+#[track_caller]
 fn original_dir() -> PathBuf {
     crate::bin::workspace_root().join("original").join("php")
 }

@@ -46,6 +46,7 @@ pub fn copy_descriptor(pid: u32, fd: u32) -> Result<OwnedFd, String> {
 }
 
 /// The descriptors of `pid` that are sockets, copied into this process.
+#[track_caller]
 fn sockets_of(pid: u32) -> Result<Vec<OwnedFd>, String> {
     let sockets: Vec<u32> = procfs::descriptors(pid)
         .into_iter()
@@ -62,6 +63,7 @@ fn sockets_of(pid: u32) -> Result<Vec<OwnedFd>, String> {
 }
 
 /// A copy of the UDP socket of process `pid` that is bound to `addr`.
+#[track_caller]
 pub fn copy_udp_socket(
     pid: u32,
     addr: SocketAddr,
@@ -79,6 +81,7 @@ pub fn copy_udp_socket(
 }
 
 /// A copy of the socket of process `pid` that listens on `addr`.
+#[track_caller]
 pub fn copy_listener(
     pid: u32,
     addr: SocketAddr,

@@ -18,6 +18,7 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 /// A pipe, close-on-exec: (the end to read, the end to write).
+#[track_caller]
 pub fn pipe() -> (OwnedFd, OwnedFd) {
     match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
         Ok(ends) => ends,
@@ -28,6 +29,7 @@ pub fn pipe() -> (OwnedFd, OwnedFd) {
 /// The write end of a pipe whose read end is already closed: a program's
 /// stdout as in `cargo run ... | head -1` once `head` has exited. Every
 /// write to it fails with `EPIPE` (and `println!` panics).
+#[track_caller]
 pub fn closed_pipe() -> OwnedFd {
     let (read_end, write_end) = pipe();
     drop(read_end);
@@ -47,6 +49,7 @@ pub struct UnreadPipe {
 
 impl UnreadPipe {
     /// An empty pipe of one page.
+    #[track_caller]
     pub fn one_page() -> UnreadPipe {
         let (read_end, write_end) = pipe();
         let capacity = match fcntl(&write_end, FcntlArg::F_SETPIPE_SZ(4096)) {
@@ -62,6 +65,7 @@ impl UnreadPipe {
 
     /// A pipe of one page that is full already: a program's first write to
     /// it waits (it is blocking, as a program's stdout usually is).
+    #[track_caller]
     pub fn full() -> UnreadPipe {
         let pipe = UnreadPipe::one_page();
         let mut filler = File::from(pipe.writer());
@@ -80,6 +84,7 @@ impl UnreadPipe {
 
     /// A copy of the write end, close-on-exec, to hand to a program (as
     /// `Stdio::from(pipe.writer())`). The pipe keeps its own.
+    #[track_caller]
     pub fn writer(&self) -> OwnedFd {
         match self.write_end.try_clone() {
             Ok(copy) => copy,
@@ -90,6 +95,7 @@ impl UnreadPipe {
     /// Whether the pipe takes no more writes now: poll(2) says that a write
     /// would wait. (A pipe of one page says so as soon as anything waits in
     /// it, although a short write could still be added to that page.)
+    #[track_caller]
     pub fn is_full(&self) -> bool {
         let mut fds = [PollFd::new(self.write_end.as_fd(), PollFlags::POLLOUT)];
         poll(&mut fds, PollTimeout::ZERO) == Ok(0)

@@ -23,6 +23,7 @@ use crate::{
 };
 
 /// Starts `program` on an ephemeral port with `workers` workers.
+#[track_caller]
 fn start(program: &str, workers: usize) -> Server {
     Server::start_with(
         program,
@@ -32,6 +33,7 @@ fn start(program: &str, workers: usize) -> Server {
 }
 
 /// The live children of `parent`.
+#[track_caller]
 fn live_children(parent: u32) -> BTreeSet<u32> {
     procfs::live_children(parent)
         .iter()
@@ -41,6 +43,7 @@ fn live_children(parent: u32) -> BTreeSet<u32> {
 
 /// Whether `pid` waits for a client: asleep in `accept`, or in `poll` (the
 /// workers of exercise 10-2 wait there).
+#[track_caller]
 fn waits_for_a_client(pid: u32) -> bool {
     kernel::wchan(pid)
         .is_some_and(|wchan| wchan.contains("accept") || wchan.contains("poll"))
@@ -49,6 +52,7 @@ fn waits_for_a_client(pid: u32) -> bool {
 /// Waits until `parent` has exactly `count` live children (its workers), and
 /// returns them. Where `/proc/<pid>/wchan` is readable, also until each one
 /// waits for a client; elsewhere a live worker is the best we can know.
+#[track_caller]
 pub fn workers(parent: u32, count: usize) -> BTreeSet<u32> {
     let mut pids = BTreeSet::new();
     let check_wchan = kernel::wchan_is_readable();
@@ -64,20 +68,23 @@ pub fn workers(parent: u32, count: usize) -> BTreeSet<u32> {
     pids
 }
 
+#[track_caller]
 fn signal(pid: u32, signal: Signal) {
-    kill(Pid::from_raw(pid as i32), signal).unwrap_or_else(|err| {
-        panic!("could not send {signal} to {pid}: {err}")
-    });
+    if let Err(err) = kill(Pid::from_raw(pid as i32), signal) {
+        panic!("could not send {signal} to {pid}: {err}");
+    }
 }
 
 /// Stops `pid` with SIGSTOP, as Ctrl-Z or a debugger does, and waits until
 /// the kernel shows it stopped (state `T`).
+#[track_caller]
 fn stop_process(pid: u32) {
     signal(pid, Signal::SIGSTOP);
     procfs::wait_for_state(pid, 'T');
 }
 
 /// Lines of `text` that contain `needle`.
+#[track_caller]
 fn count_lines(text: &str, needle: &str) -> usize {
     text.lines().filter(|line| line.contains(needle)).count()
 }
@@ -88,6 +95,7 @@ fn count_lines(text: &str, needle: &str) -> usize {
 /// One worker stopped with SIGSTOP, then SIGTERM to the supervisor: the
 /// server still stops, within the kit's timeout, and takes every worker
 /// with it, the stopped one included.
+#[track_caller]
 pub fn assert_sigterm_stops_the_pool_even_with_a_stopped_worker(program: &str) {
     let mut server = start(program, 2);
     let workers = workers(server.pid(), 2);
@@ -105,6 +113,7 @@ pub fn assert_sigterm_stops_the_pool_even_with_a_stopped_worker(program: &str) {
 
 /// One worker stopped with SIGSTOP, then SIGKILL to the supervisor: no
 /// worker is left, the stopped one included, and the port is free again.
+#[track_caller]
 pub fn assert_a_stopped_worker_dies_with_its_killed_supervisor(program: &str) {
     let mut server = start(program, 2);
     let workers = workers(server.pid(), 2);
@@ -134,6 +143,7 @@ pub fn assert_a_stopped_worker_dies_with_its_killed_supervisor(program: &str) {
 /// using next to no CPU; a client waits in the queue meanwhile. Once the
 /// supervisor may fork again, it refills every slot, and the client is
 /// served.
+#[track_caller]
 pub fn assert_failed_forks_are_retried_until_every_slot_is_refilled(
     program: &str,
 ) {
@@ -206,6 +216,7 @@ pub fn assert_failed_forks_are_retried_until_every_slot_is_refilled(
 /// A worker at its descriptor limit cannot accept the client that waits for
 /// it. It says so and pauses, longer and longer, instead of retrying at once
 /// at full speed; once it may open a descriptor again, it serves the client.
+#[track_caller]
 pub fn assert_a_worker_out_of_descriptors_pauses_instead_of_spinning(
     program: &str,
 ) {
@@ -260,6 +271,7 @@ pub fn assert_a_worker_out_of_descriptors_pauses_instead_of_spinning(
 
 /// The greeting arrives in one segment, and so does each echo: the worker
 /// writes each message with one call.
+#[track_caller]
 pub fn assert_each_reply_is_one_write(program: &str) {
     let server = start(program, 1);
     let worker = *workers(server.pid(), 1).first().expect("one worker");
@@ -272,6 +284,7 @@ pub fn assert_each_reply_is_one_write(program: &str) {
 /// What a client sends never reaches the log raw: an escape sequence could
 /// drive the operator's terminal, a newline could forge a log line. (The
 /// pools log no client bytes at all; this keeps it so.)
+#[track_caller]
 pub fn assert_client_bytes_never_reach_the_log(program: &str) {
     let mut server = start(program, 1);
     workers(server.pid(), 1);
@@ -296,6 +309,7 @@ pub fn assert_client_bytes_never_reach_the_log(program: &str) {
 
 /// Starts `program` on a port of the test's choosing, with `stdout` as its
 /// standard output and `workers` workers; waits until it listens.
+#[track_caller]
 fn start_with_stdout(
     program: &str,
     workers: usize,
@@ -314,6 +328,7 @@ fn start_with_stdout(
 /// Kills the one worker of `server` `times` times, each time waiting for its
 /// replacement: every death and every start is a line of the supervisor's
 /// log. Returns the last worker.
+#[track_caller]
 fn churn_workers(server: u32, times: usize) -> u32 {
     let mut worker = only_worker(server, None);
     for _ in 0..times {
@@ -324,6 +339,7 @@ fn churn_workers(server: u32, times: usize) -> u32 {
 }
 
 /// The one live worker of `server`, once it is not `not`.
+#[track_caller]
 fn only_worker(server: u32, not: Option<u32>) -> u32 {
     let mut now = BTreeSet::new();
     let found = wait_until(timeout(), || {
@@ -336,6 +352,7 @@ fn only_worker(server: u32, not: Option<u32>) -> u32 {
 
 /// With stdout a pipe whose reader has gone, the server starts, serves, and
 /// replaces a dead worker: a log line it cannot write is dropped.
+#[track_caller]
 pub fn assert_a_closed_stdout_does_not_stop_the_pool(program: &str) {
     let (process, addr) = start_with_stdout(program, 1, closed_pipe().into());
     let worker = churn_workers(process.pid(), 3);
@@ -348,6 +365,7 @@ pub fn assert_a_closed_stdout_does_not_stop_the_pool(program: &str) {
 
 /// With stdout a pipe of one page that nobody reads, the supervisor goes on
 /// replacing workers long after the pipe is full, and stops on SIGTERM.
+#[track_caller]
 pub fn assert_a_full_stdout_does_not_stop_the_supervisor(program: &str) {
     let pipe = UnreadPipe::one_page();
     let (process, addr) = start_with_stdout(program, 1, pipe.writer().into());

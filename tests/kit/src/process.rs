@@ -31,6 +31,7 @@ struct PipeState {
 }
 
 impl Pipe {
+    #[track_caller]
     fn collect(source: impl Read + Send + 'static) -> Arc<Pipe> {
         let pipe = Arc::new(Pipe::default());
         let filler = Arc::clone(&pipe);
@@ -80,6 +81,10 @@ impl Pipe {
         }
     }
 
+    fn is_closed(&self) -> bool {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).closed
+    }
+
     fn text(&self) -> String {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         String::from_utf8_lossy(&state.bytes).into_owned()
@@ -87,6 +92,7 @@ impl Pipe {
 }
 
 /// `program args`, with `env` added to the environment.
+#[track_caller]
 fn command<I, S>(
     program: impl AsRef<OsStr>,
     args: I,
@@ -133,6 +139,7 @@ pub struct Finished {
 
 impl Finished {
     /// The exit code; fails the test if the program was killed by a signal.
+    #[track_caller]
     pub fn code(&self) -> i32 {
         match self.status.code() {
             Some(code) => code,
@@ -146,6 +153,7 @@ impl Finished {
 
 impl Process {
     /// Starts `command` with piped stdin, stdout and stderr.
+    #[track_caller]
     pub fn spawn(command: Command) -> Process {
         Process::spawn_inner(command, None, None)
     }
@@ -157,6 +165,7 @@ impl Process {
     /// ([`Process::stdout`] stays empty), so the test chooses the server's
     /// port itself and waits with
     /// [`connect_when_listening`](crate::connect_when_listening).
+    #[track_caller]
     pub fn spawn_with_stdout(command: Command, stdout: Stdio) -> Process {
         Process::spawn_inner(command, Some(stdout), None)
     }
@@ -164,10 +173,12 @@ impl Process {
     /// Starts `command` with piped stdin and stdout and `stderr` as its
     /// standard error, which is then not collected ([`Process::stderr`]
     /// stays empty): for a program that logs on stderr.
+    #[track_caller]
     pub fn spawn_with_stderr(command: Command, stderr: Stdio) -> Process {
         Process::spawn_inner(command, None, Some(stderr))
     }
 
+    #[track_caller]
     fn spawn_inner(
         mut command: Command,
         stdout: Option<Stdio>,
@@ -231,6 +242,7 @@ impl Process {
 
     /// Runs `program` with `args` and `stdin` to completion (bounded by
     /// [`timeout()`]) and returns how it ended.
+    #[track_caller]
     pub fn run<I, S>(
         program: impl AsRef<OsStr>,
         args: I,
@@ -245,6 +257,7 @@ impl Process {
 
     /// Runs a command the test built (with a limit, say) to completion, with
     /// nothing on its stdin, and returns how it ended.
+    #[track_caller]
     pub fn run_command(command: Command) -> Finished {
         let mut process = Process::spawn(command);
         process.close_stdin();
@@ -252,6 +265,7 @@ impl Process {
     }
 
     /// [`Process::run`] with extra environment variables.
+    #[track_caller]
     pub fn run_with_env<I, S>(
         program: impl AsRef<OsStr>,
         args: I,
@@ -273,6 +287,7 @@ impl Process {
     }
 
     /// Writes to the program's stdin.
+    #[track_caller]
     pub fn write_stdin(&mut self, bytes: &[u8]) {
         let stdin = self.stdin.as_mut().expect("stdin was already closed");
         if let Err(err) = stdin.write_all(bytes).and_then(|()| stdin.flush()) {
@@ -291,21 +306,25 @@ impl Process {
 
     /// The next line of stdout, without its newline. Fails the test if none
     /// comes within [`timeout()`].
+    #[track_caller]
     pub fn next_line(&mut self) -> String {
         match self.next_line_within(timeout()) {
             Some(line) => line,
-            None => panic!(
-                "{} printed no further line within {:?}\nstdout so far: {:?}\nstderr: {}",
-                self.name,
-                timeout(),
-                self.stdout(),
-                self.stderr()
-            ),
+            None => {
+                let waited = self.how_it_ended();
+                panic!(
+                    "{} printed no further line {waited}\nstdout so far: {:?}\nstderr: {}",
+                    self.name,
+                    self.stdout(),
+                    self.stderr()
+                )
+            }
         }
     }
 
     /// The next line of stdout, or `None` if none is complete within `limit`
     /// (or stdout was closed).
+    #[track_caller]
     pub fn next_line_within(&mut self, limit: Duration) -> Option<String> {
         let start = self.read_upto;
         let end = self.stdout.wait_for(limit, |bytes, _| {
@@ -319,25 +338,41 @@ impl Process {
         Some(String::from_utf8_lossy(&state.bytes[start..end]).into_owned())
     }
 
+    /// Why a wait for output ended without it: the program exited (how),
+    /// or the kit's timeout ran out.
+    fn how_it_ended(&mut self) -> String {
+        match self.child.try_wait() {
+            Ok(Some(status)) => format!("before it exited ({status})"),
+            _ => crate::within_timeout(),
+        }
+    }
+
     /// Waits until stdout contains `text`; fails the test otherwise.
+    #[track_caller]
     pub fn wait_for_stdout(&self, text: &str) {
         self.wait_for_text(&self.stdout, "stdout", text);
     }
 
     /// Waits until stderr contains `text`; fails the test otherwise.
+    #[track_caller]
     pub fn wait_for_stderr(&self, text: &str) {
         self.wait_for_text(&self.stderr, "stderr", text);
     }
 
+    #[track_caller]
     fn wait_for_text(&self, pipe: &Pipe, pipe_name: &str, text: &str) {
         let found = pipe.wait_for(timeout(), |bytes, _| {
             String::from_utf8_lossy(bytes).contains(text).then_some(())
         });
         if found.is_none() {
+            let waited = if pipe.is_closed() {
+                format!("before its {pipe_name} closed (it exited?)")
+            } else {
+                crate::within_timeout()
+            };
             panic!(
-                "{} did not print {text:?} to {pipe_name} within {:?}\nstdout: {:?}\nstderr: {}",
+                "{} did not print {text:?} to {pipe_name} {waited}\nstdout: {:?}\nstderr: {}",
                 self.name,
-                timeout(),
                 self.stdout(),
                 self.stderr()
             );
@@ -345,16 +380,19 @@ impl Process {
     }
 
     /// Everything written to stdout so far.
+    #[track_caller]
     pub fn stdout(&self) -> String {
         self.stdout.text()
     }
 
     /// Everything written to stderr so far.
+    #[track_caller]
     pub fn stderr(&self) -> String {
         self.stderr.text()
     }
 
     /// Sends `signal` to the program itself (not its group).
+    #[track_caller]
     pub fn signal(&self, signal: Signal) {
         // The program may have exited already; that is not this call's business.
         let _ = kill(Pid::from_raw(self.pid() as i32), signal);
@@ -367,6 +405,7 @@ impl Process {
 
     /// Waits for the program to exit by itself (bounded by [`timeout()`]),
     /// then for its output pipes to close, and returns how it ended.
+    #[track_caller]
     pub fn finish(mut self) -> Finished {
         let status = self.wait_exit(timeout());
         // Output is complete once the pipes close. A daemon's descendants may
@@ -384,6 +423,7 @@ impl Process {
     }
 
     /// Waits up to `limit` for the program to exit; fails the test if it does not.
+    #[track_caller]
     pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
         let deadline = Instant::now() + limit;
         loop {
@@ -430,12 +470,14 @@ pub struct Server {
 
 impl Server {
     /// Starts `program 127.0.0.1:0` and reads its `listening on <addr>` line.
+    #[track_caller]
     pub fn start(program: impl AsRef<OsStr>) -> Server {
         Server::start_with(program, ["127.0.0.1:0"], &[])
     }
 
     /// Starts `program` with `args` and extra environment variables, and reads
     /// its `listening on <addr>` line.
+    #[track_caller]
     pub fn start_with<I, S>(
         program: impl AsRef<OsStr>,
         args: I,
@@ -449,23 +491,28 @@ impl Server {
     }
 
     /// Wraps a started server process and reads its `listening on` line.
+    #[track_caller]
     pub fn from_process(mut process: Process) -> Server {
         let Some(first) = process.next_line_within(timeout()) else {
+            let waited = process.how_it_ended();
             panic!(
-                "{} printed no `listening on` line within {:?}\nstderr: {}",
+                "{} printed no `listening on` line {waited}\nstdout: {:?}\nstderr: {}",
                 process.name,
-                timeout(),
+                process.stdout(),
                 process.stderr()
             );
         };
         let addr = first
             .strip_prefix("listening on ")
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| {
-                panic!(
-                    "first line should be `listening on <addr>`, got {first:?}"
-                )
-            });
+            .and_then(|addr| addr.parse().ok());
+        let Some(addr) = addr else {
+            panic!(
+                "{}: the first line should be `listening on <addr>`, got \
+                 {first:?}\nstderr: {}",
+                process.name,
+                process.stderr()
+            );
+        };
         Server { process, addr }
     }
 
@@ -473,15 +520,18 @@ impl Server {
         self.addr
     }
 
+    #[track_caller]
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
 
+    #[track_caller]
     pub fn pid(&self) -> u32 {
         self.process.pid()
     }
 
     /// Connects a new client (with timeouts) to the server.
+    #[track_caller]
     pub fn connect(&self) -> Client {
         Client::connect(self.addr)
     }
@@ -492,6 +542,7 @@ impl Server {
     }
 
     /// The next line the server prints; fails the test if none comes.
+    #[track_caller]
     pub fn next_line(&mut self) -> String {
         self.process.next_line()
     }

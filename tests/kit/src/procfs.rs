@@ -29,6 +29,7 @@ pub struct Stat {
 }
 
 /// Reads `/proc/<pid>/stat`, or `None` if the process is gone.
+#[track_caller]
 pub fn stat(pid: u32) -> Option<Stat> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The name is in parentheses and may itself hold spaces or parentheses,
@@ -53,11 +54,13 @@ pub fn stat(pid: u32) -> Option<Stat> {
 }
 
 /// Whether a process with this pid exists (a zombie counts as existing).
+#[track_caller]
 pub fn exists(pid: u32) -> bool {
     stat(pid).is_some()
 }
 
 /// Whether `pid` runs: it exists and is not a zombie (it has not exited).
+#[track_caller]
 pub fn is_running(pid: u32) -> bool {
     stat(pid).is_some_and(|process| process.state != 'Z')
 }
@@ -66,6 +69,7 @@ pub fn is_running(pid: u32) -> bool {
 /// [`Stat::state`]), and fails the test if it is not within
 /// [`timeout()`](crate::timeout): after a `SIGSTOP`, say, until the kernel
 /// has stopped it.
+#[track_caller]
 pub fn wait_for_state(pid: u32, state: char) {
     let reached = wait_until(timeout(), || {
         stat(pid).is_some_and(|process| process.state == state)
@@ -79,6 +83,7 @@ pub fn wait_for_state(pid: u32, state: char) {
 }
 
 /// Every process on the machine, as read from `/proc`.
+#[track_caller]
 fn all() -> Vec<Stat> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
@@ -92,6 +97,7 @@ fn all() -> Vec<Stat> {
 }
 
 /// The processes whose parent is `pid`, zombies included.
+#[track_caller]
 pub fn children(pid: u32) -> Vec<Stat> {
     all()
         .into_iter()
@@ -100,6 +106,7 @@ pub fn children(pid: u32) -> Vec<Stat> {
 }
 
 /// The children of `pid` that are alive (not zombies).
+#[track_caller]
 pub fn live_children(pid: u32) -> Vec<Stat> {
     children(pid)
         .into_iter()
@@ -108,6 +115,7 @@ pub fn live_children(pid: u32) -> Vec<Stat> {
 }
 
 /// The children of `pid` that have exited but were not reaped.
+#[track_caller]
 pub fn zombie_children(pid: u32) -> Vec<Stat> {
     children(pid)
         .into_iter()
@@ -116,6 +124,7 @@ pub fn zombie_children(pid: u32) -> Vec<Stat> {
 }
 
 /// Every process in process group `pgrp`.
+#[track_caller]
 pub fn group_members(pgrp: u32) -> Vec<Stat> {
     all()
         .into_iter()
@@ -137,6 +146,7 @@ pub fn fd_target(pid: u32, fd: u32) -> Option<PathBuf> {
 
 /// Every descriptor `pid` has open, with what it refers to (a path, or
 /// `socket:[inode]`, `pipe:[inode]`...). Empty if the process is gone.
+#[track_caller]
 pub fn descriptors(pid: u32) -> BTreeMap<u32, PathBuf> {
     let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
         return BTreeMap::new();
@@ -161,6 +171,7 @@ pub fn descriptors(pid: u32) -> BTreeMap<u32, PathBuf> {
 /// it waits for before it slept (Linux reserves it first), so it still
 /// accepts one more client under that limit; a test that wants a client
 /// left waiting connects two.
+#[track_caller]
 pub fn lowest_free_descriptor(pid: u32) -> u64 {
     let open = descriptors(pid);
     assert!(!open.is_empty(), "process {pid} is gone");
@@ -169,6 +180,7 @@ pub fn lowest_free_descriptor(pid: u32) -> u64 {
 
 /// How many of `pid`'s open descriptors are numbered below `limit`: under
 /// that descriptor limit, the process has `limit` minus these left.
+#[track_caller]
 pub fn descriptors_below(pid: u32, limit: u64) -> usize {
     descriptors(pid)
         .keys()
@@ -178,20 +190,26 @@ pub fn descriptors_below(pid: u32, limit: u64) -> usize {
 
 /// The inode of the socket behind descriptor `fd` of `pid`, as
 /// `/proc/net/tcp` shows it; fails the test if that is no socket.
+#[track_caller]
 pub fn socket_inode(pid: u32, fd: u32) -> u64 {
-    let target = fd_target(pid, fd)
-        .unwrap_or_else(|| panic!("process {pid} has no descriptor {fd}"));
-    target
+    let Some(target) = fd_target(pid, fd) else {
+        panic!("process {pid} has no descriptor {fd}");
+    };
+    let inode = target
         .to_str()
         .and_then(|text| text.strip_prefix("socket:["))
         .and_then(|text| text.strip_suffix(']'))
-        .and_then(|inode| inode.parse().ok())
-        .unwrap_or_else(|| panic!("descriptor {fd} of {pid} is {target:?}"))
+        .and_then(|inode| inode.parse().ok());
+    match inode {
+        Some(inode) => inode,
+        None => panic!("descriptor {fd} of {pid} is {target:?}, not a socket"),
+    }
 }
 
 /// The file status flags of descriptor `fd` of `pid` (`O_NONBLOCK`,
 /// `O_APPEND`...; the `flags:` of `/proc/<pid>/fdinfo/<fd>`, in octal
 /// there), or `None` if there is no such descriptor.
+#[track_caller]
 pub fn fd_flags(pid: u32, fd: u32) -> Option<i32> {
     let fdinfo = fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
     let flags = fdinfo
@@ -206,6 +224,7 @@ pub fn cwd(pid: u32) -> Option<PathBuf> {
 }
 
 /// The file-mode creation mask of `pid`, from `/proc/<pid>/status`.
+#[track_caller]
 pub fn umask(pid: u32) -> Option<u32> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|line| line.starts_with("Umask:"))?;
@@ -213,6 +232,7 @@ pub fn umask(pid: u32) -> Option<u32> {
 }
 
 /// User plus system CPU time `pid` has used so far.
+#[track_caller]
 pub fn cpu_time(pid: u32) -> Duration {
     let Some(stat) = stat(pid) else {
         return Duration::ZERO;
@@ -227,6 +247,7 @@ pub fn cpu_time(pid: u32) -> Duration {
 
 /// How much CPU time `pid` uses while `span` passes: to show that a server
 /// waiting for clients is asleep in the kernel, not spinning.
+#[track_caller]
 pub fn cpu_used_during(pid: u32, span: Duration) -> Duration {
     let before = cpu_time(pid);
     std::thread::sleep(span);

@@ -17,6 +17,7 @@ use nix::unistd::Pid;
 ///
 /// Signals sent to the process meanwhile are passed on to it.
 #[cfg(target_env = "gnu")]
+#[track_caller]
 pub fn stop_after_ready_poll(
     pid: u32,
     meanwhile: impl FnOnce(),
@@ -86,6 +87,7 @@ pub fn stop_after_ready_poll(
 }
 
 /// Stops tracing `pid`, which goes on from where it was stopped.
+#[track_caller]
 pub fn release(pid: u32) {
     if let Err(errno) = ptrace::detach(Pid::from_raw(pid as i32), None) {
         panic!("could not let process {pid} go on: {errno}");

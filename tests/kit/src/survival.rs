@@ -70,6 +70,7 @@ const CLIENTS_WITH_A_CLOSED_LOG: usize = 200;
 /// `server` is the command without its address: the check adds a free
 /// loopback address as its last argument (and sets nothing else, so set
 /// `MAX_PROCS` and such on the command). Returns the server, still running.
+#[track_caller]
 pub fn assert_a_log_nobody_reads_never_stops(
     server: Command,
     talk: &impl Conversation,
@@ -103,6 +104,7 @@ pub fn assert_a_log_nobody_reads_never_stops(
 ///
 /// `server` is the command without its address, as for
 /// [`assert_a_log_nobody_reads_never_stops`]. Returns the server.
+#[track_caller]
 pub fn assert_a_closed_log_never_kills(
     server: Command,
     talk: &impl Conversation,
@@ -135,6 +137,7 @@ pub fn assert_a_closed_log_never_kills(
 /// Two clients, because a server asleep in `accept()` took the number for
 /// its next connection before it slept: it accepts the first client even
 /// under the new limit, and fails for the second.
+#[track_caller]
 pub fn assert_out_of_descriptors_it_pauses(
     server: &mut Server,
     talk: &impl Conversation,
@@ -174,6 +177,7 @@ pub fn assert_out_of_descriptors_it_pauses(
 
 /// Starts `server` on a free loopback port, with `stdout` as its standard
 /// output.
+#[track_caller]
 fn start_with_stdout(
     mut server: Command,
     stdout: Stdio,
@@ -184,6 +188,7 @@ fn start_with_stdout(
 }
 
 /// One whole conversation on `client`; returns the bytes of log it makes.
+#[track_caller]
 fn converse(client: &mut Client, talk: &impl Conversation) -> usize {
     talk.ask(client);
     talk.hear(client)

@@ -21,6 +21,7 @@ pub struct Queues {
 
 /// The queues of the socket whose own address is `local` and whose peer is
 /// `remote`, or `None` if there is no such connection.
+#[track_caller]
 pub fn queues(local: SocketAddr, remote: SocketAddr) -> Option<Queues> {
     let table = if local.is_ipv4() {
         "/proc/net/tcp"
@@ -46,6 +47,7 @@ pub fn queues(local: SocketAddr, remote: SocketAddr) -> Option<Queues> {
 /// `0100007F:1388` is 127.0.0.1:5000: the address is printed as the 32-bit
 /// words the kernel holds it in, in this machine's byte order, the port in
 /// plain hexadecimal.
+#[track_caller]
 fn parse_addr(text: &str) -> Option<SocketAddr> {
     let (addr, port) = text.split_once(':')?;
     let port = u16::from_str_radix(port, 16).ok()?;

@@ -22,6 +22,7 @@ pub struct Transcript {
 impl Transcript {
     /// A transcript to be compared with `file`, a path relative to the
     /// listing's folder, such as `transcripts/hello.console`.
+    #[track_caller]
     pub fn new(file: &str) -> Transcript {
         Transcript {
             file: file.to_string(),
@@ -57,6 +58,7 @@ impl Transcript {
 
     /// Compares the session with the file; fails the test with the file and
     /// line of the first difference. With `BLESS=1`, writes the file instead.
+    #[track_caller]
     pub fn check(self) {
         let path = listing_dir().join(&self.file);
         let actual = self.shown_text();
@@ -103,6 +105,7 @@ impl Transcript {
     }
 
     /// The session as it will be shown: actual ports replaced by shown ones.
+    #[track_caller]
     fn shown_text(&self) -> String {
         let mut text = self.text.clone();
         for (actual, shown) in &self.shown_ports {
@@ -117,6 +120,7 @@ impl Transcript {
 }
 
 /// The folder of the listing whose tests are running.
+#[track_caller]
 fn listing_dir() -> PathBuf {
     match std::env::var_os("CARGO_MANIFEST_DIR") {
         Some(dir) => PathBuf::from(dir),
@@ -127,6 +131,7 @@ fn listing_dir() -> PathBuf {
 }
 
 /// Lines with ports, pids and times replaced by placeholders.
+#[track_caller]
 fn normalise(text: &str) -> Vec<String> {
     static RULES: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
     let rules = RULES.get_or_init(|| {

@@ -16,23 +16,28 @@ use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
 use crate::pipes::{UnreadPipe, closed_pipe, pipe};
-use crate::{Process, Server, pidfd, procfs, skip, timeout, wait_until};
+use crate::{
+    Helper, Process, Server, pidfd, procfs, skip, spawn_helper, timeout,
+    wait_until,
+};
 
 /// A loopback UDP port on which, a moment ago, nothing was bound; like
 /// [`crate::unused_port`], below the ports the kernel hands out to sockets
 /// bound to port 0, so that no other test's socket takes it meanwhile.
+#[track_caller]
 pub fn unused_port() -> u16 {
     crate::net::free_port(|port| UdpSocket::bind(("127.0.0.1", port)).is_ok())
 }
 
 /// A client socket on loopback, connected to `server`, with the kit's
 /// read timeout.
+#[track_caller]
 pub fn client(server: SocketAddr) -> UdpSocket {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
     socket.connect(server).expect("connect");
@@ -44,16 +49,24 @@ pub fn client(server: SocketAddr) -> UdpSocket {
 
 /// Receives one datagram (the whole of it) on a connected socket; fails the
 /// test if none comes within the socket's timeout.
+#[track_caller]
 pub fn receive(socket: &UdpSocket) -> Vec<u8> {
     receive_from(socket).0
 }
 
 /// Receives one datagram (the whole of it) and returns it with its sender.
+#[track_caller]
 pub fn receive_from(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
     let mut buffer = vec![0u8; 65_536];
     let (received, sender) = match socket.recv_from(&mut buffer) {
         Ok(datagram) => datagram,
-        Err(err) => panic!("no datagram within the timeout: {err}"),
+        Err(err) => panic!(
+            "no datagram on {} within {:?}: {err}",
+            socket
+                .local_addr()
+                .map_or_else(|_| "the socket".to_string(), |a| a.to_string()),
+            socket.read_timeout().ok().flatten().unwrap_or_default()
+        ),
     };
     buffer.truncate(received);
     (buffer, sender)
@@ -61,15 +74,16 @@ pub fn receive_from(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
 
 /// A stand-in server: a socket on loopback, with the kit's read timeout,
 /// and a thread that runs `serve` on it.
+#[track_caller]
 pub fn stand_in<T: Send + 'static>(
     serve: impl FnOnce(UdpSocket) -> T + Send + 'static,
-) -> (SocketAddr, JoinHandle<T>) {
+) -> (SocketAddr, Helper<T>) {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
     socket
         .set_read_timeout(Some(timeout()))
         .expect("read timeout");
     let addr = socket.local_addr().expect("local_addr");
-    (addr, thread::spawn(move || serve(socket)))
+    (addr, spawn_helper(move || serve(socket)))
 }
 
 /// For a [`stand_in`]: answers every datagram with `OK ` and the message,
@@ -102,6 +116,7 @@ pub struct LoggedServer {
 }
 
 impl LoggedServer {
+    #[track_caller]
     pub fn start(program: &str) -> LoggedServer {
         let (reader, writer) = pipe();
         let mut command = Command::new(program);
@@ -126,10 +141,13 @@ impl LoggedServer {
             log,
         };
         let first = server.wait_for_lines(1).remove(0);
-        server.addr = first
+        let addr = first
             .strip_prefix("listening on ")
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("not `listening on <addr>`: {first:?}"));
+            .and_then(|addr| addr.parse().ok());
+        let Some(addr) = addr else {
+            panic!("expected `listening on <addr>`, got {first:?}");
+        };
+        server.addr = addr;
         server
     }
 
@@ -137,11 +155,13 @@ impl LoggedServer {
         self.addr
     }
 
+    #[track_caller]
     pub fn pid(&self) -> u32 {
         self.process.pid()
     }
 
     /// The complete lines of the log the test kept.
+    #[track_caller]
     pub fn lines(&self) -> Vec<String> {
         let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
         let text = String::from_utf8_lossy(&log.kept);
@@ -155,6 +175,7 @@ impl LoggedServer {
     }
 
     /// Waits until the log has at least `count` lines, and returns them.
+    #[track_caller]
     pub fn wait_for_lines(&mut self, count: usize) -> Vec<String> {
         let logged = wait_until(timeout(), || self.lines().len() >= count);
         assert!(
@@ -171,6 +192,7 @@ impl LoggedServer {
 /// Checks that none of `servers` uses more than a little CPU, or writes
 /// anything to its log, for one second: they are waiting, not answering
 /// each other.
+#[track_caller]
 pub fn assert_quiet(servers: &[&LoggedServer]) {
     let before: Vec<_> = servers
         .iter()
@@ -192,6 +214,7 @@ pub fn assert_quiet(servers: &[&LoggedServer]) {
 /// Starts `program` on a port the test chose, with `stdout` as its standard
 /// output (a pipe nobody reads, say), and returns once it answers: nobody
 /// may be there to read its `listening on` line.
+#[track_caller]
 pub fn start_with_stdout(
     program: &str,
     stdout: Stdio,
@@ -243,6 +266,7 @@ pub fn start_with_stdout(
 /// go to the server itself, and so on for ever. Returns the server, whose
 /// log is `listening on` and that one line; `None`, having said why, where
 /// the test cannot copy the server's socket.
+#[track_caller]
 pub fn assert_its_own_address_is_not_answered(
     program: &str,
 ) -> Option<LoggedServer> {
@@ -276,6 +300,7 @@ pub fn assert_its_own_address_is_not_answered(
 /// the reply, and both fall quiet. Returns both servers (first, second),
 /// whose logs say so; `None`, having said why, where the test cannot copy
 /// the second server's socket.
+#[track_caller]
 pub fn assert_two_servers_pointed_at_each_other_answer_at_most_once(
     program: &str,
 ) -> Option<(LoggedServer, LoggedServer)> {
@@ -307,6 +332,7 @@ pub fn assert_two_servers_pointed_at_each_other_answer_at_most_once(
 
 /// A datagram that begins with `OK `, as a reply does, is logged and not
 /// answered; the next one is.
+#[track_caller]
 pub fn assert_a_datagram_that_looks_like_a_reply_is_not_answered(
     program: &str,
 ) {
@@ -317,7 +343,7 @@ pub fn assert_a_datagram_that_looks_like_a_reply_is_not_answered(
     socket.send(b"hello").expect("send");
     // The first datagram to come back answers the second: had the server
     // answered the first, `OK OK hello` would have come first.
-    assert_eq!(receive(&socket), b"OK hello");
+    crate::assert_bytes_eq!(receive(&socket), b"OK hello");
     assert_eq!(
         server.next_line(),
         format!("{me} -- OK hello (not answered: it is a reply)")
@@ -328,12 +354,13 @@ pub fn assert_a_datagram_that_looks_like_a_reply_is_not_answered(
 /// What a client sends reaches the log escaped, on one line: an escape
 /// sequence cannot drive the operator's terminal, nor a newline forge a
 /// line. The reply is the message itself.
+#[track_caller]
 pub fn assert_what_a_client_sends_is_escaped_in_the_log(program: &str) {
     let mut server = Server::start(program);
     let socket = client(server.addr());
     let me = socket.local_addr().expect("local_addr");
     socket.send(b"\x1b[31mred\nforged line").expect("send");
-    assert_eq!(receive(&socket), b"OK \x1b[31mred\nforged line");
+    crate::assert_bytes_eq!(receive(&socket), b"OK \x1b[31mred\nforged line");
     assert_eq!(
         server.next_line(),
         format!("{me} -- \\x1b[31mred\\nforged line")
@@ -342,6 +369,7 @@ pub fn assert_what_a_client_sends_is_escaped_in_the_log(program: &str) {
 
 /// A message of 1000 bytes is logged cut to 512, with its length; the
 /// reply has all of it.
+#[track_caller]
 pub fn assert_a_long_message_is_cut_in_the_log_but_not_in_the_reply(
     program: &str,
 ) {
@@ -350,7 +378,7 @@ pub fn assert_a_long_message_is_cut_in_the_log_but_not_in_the_reply(
     let me = socket.local_addr().expect("local_addr");
     let message = [b'x'; 1000];
     socket.send(&message).expect("send");
-    assert_eq!(receive(&socket), [&b"OK "[..], &message].concat());
+    crate::assert_bytes_eq!(receive(&socket), [&b"OK "[..], &message].concat());
     assert_eq!(
         server.next_line(),
         format!("{me} -- {}... (1000 bytes)", "x".repeat(512))
@@ -360,21 +388,32 @@ pub fn assert_a_long_message_is_cut_in_the_log_but_not_in_the_reply(
 /// Sends one datagram as large as a datagram can be, then 200 of 1000
 /// bytes, all of bytes that the log must escape, and checks that each is
 /// answered: far more log than a pipe holds.
+#[track_caller]
 fn assert_serves_many(server: SocketAddr) {
     let socket = client(server);
     let largest = vec![0xff; 65_507];
     socket.send(&largest).expect("send");
     let reply = receive(&socket);
-    assert_eq!(reply[..3], *b"OK ");
+    crate::assert_bytes_eq!(
+        reply[..3],
+        b"OK ",
+        "the reply to {} bytes",
+        largest.len()
+    );
     for number in 0..200 {
         let message = vec![b'\x1b'.wrapping_add(number as u8); 1000];
         socket.send(&message).expect("send");
-        assert_eq!(receive(&socket), [&b"OK "[..], &message].concat());
+        crate::assert_bytes_eq!(
+            receive(&socket),
+            [&b"OK "[..], &message].concat(),
+            "the reply to message {number}"
+        );
     }
 }
 
 /// With its log a pipe whose reader is gone, the server answers on (and
 /// keeps running).
+#[track_caller]
 pub fn assert_it_goes_on_when_its_log_is_a_closed_pipe(program: &str) {
     let (mut server, addr) = start_with_stdout(program, closed_pipe().into());
     assert_serves_many(addr);
@@ -383,6 +422,7 @@ pub fn assert_it_goes_on_when_its_log_is_a_closed_pipe(program: &str) {
 
 /// With its log a pipe of one page that nobody reads, the server answers
 /// on long after the pipe is full.
+#[track_caller]
 pub fn assert_it_goes_on_when_nobody_reads_its_log(program: &str) {
     let pipe = UnreadPipe::one_page();
     let (mut server, addr) = start_with_stdout(program, pipe.writer().into());
@@ -397,6 +437,7 @@ pub fn assert_it_goes_on_when_nobody_reads_its_log(program: &str) {
 /// The client sends a line and waits for the reply; stopped and continued
 /// meanwhile, as Ctrl-Z and `fg` do (its recv() then fails with `EINTR`), it
 /// goes on waiting, and prints the reply when it comes.
+#[track_caller]
 pub fn assert_a_client_stopped_and_continued_while_it_waits_goes_on(
     program: &str,
 ) {
@@ -409,8 +450,8 @@ pub fn assert_a_client_stopped_and_continued_while_it_waits_goes_on(
     let mut client = Process::spawn(command);
     client.write_stdin(b"hello\n");
     client.close_stdin();
-    let (socket, message, sender) = server.join().expect("the stand-in");
-    assert_eq!(message, b"hello");
+    let (socket, message, sender) = server.joined("the stand-in server");
+    crate::assert_bytes_eq!(message, b"hello");
     // The message has arrived: the client sleeps in recv() (state S) for
     // the reply. Stop it and let it go on, as Ctrl-Z and `fg` do.
     procfs::wait_for_state(client.pid(), 'S');
@@ -428,6 +469,7 @@ pub fn assert_a_client_stopped_and_continued_while_it_waits_goes_on(
 /// A datagram that is not the reply the client waits for (a late or a
 /// stray one) is shown escaped on stderr, and skipped; the reply is
 /// printed.
+#[track_caller]
 pub fn assert_a_stray_datagram_is_shown_escaped(program: &str) {
     let (addr, server) = stand_in(|socket| {
         let (_, client) = receive_from(&socket);
@@ -437,7 +479,7 @@ pub fn assert_a_stray_datagram_is_shown_escaped(program: &str) {
         socket.send_to(b"OK hello", client).expect("send_to");
     });
     let run = Process::run(program, [addr.to_string()], b"hello\n");
-    server.join().expect("the stand-in server");
+    server.joined("the stand-in server");
     assert_eq!(run.code(), 0, "{run:?}");
     assert_eq!(run.stdout, "Reply : OK hello\n");
     assert_eq!(
@@ -455,6 +497,6 @@ mod tests {
         let (addr, _server) = stand_in(answer_all);
         let socket = client(addr);
         socket.send(b"ping").expect("send");
-        assert_eq!(receive(&socket), b"OK ping");
+        crate::assert_bytes_eq!(receive(&socket), b"OK ping");
     }
 }

@@ -1,0 +1,290 @@
+//! Listing 11-1: one thread per client. The main thread accepts; each
+//! client gets a thread of its own that serves it with blocking calls, as
+//! chapter 3's server served its one client, while the others are served
+//! by their own threads. Same protocol as Listing 5-1.
+//!
+//! Run it with `cargo run -p ch11-thread-per-connection [ADDR [MAX_CLIENTS
+//! [MAX_IDLE_SECS]]]` (defaults 127.0.0.1:5000, 100 clients, 60 seconds).
+
+use std::io::{ErrorKind, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use ch11_thread_per_connection::{
+    Ending, FULL, is_out_of_files, log, ok, serve, warn,
+};
+
+/// How many clients are served at once, each by its own thread.
+const MAX_CLIENTS: usize = 100;
+/// The most MAX_CLIENTS may be: far more threads than any machine of
+/// today runs well, and still a number the kernel could refuse.
+const MOST_CLIENTS: usize = 1_000_000;
+/// A client silent for this long is let go.
+const MAX_IDLE: Duration = Duration::from_secs(60);
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:5000".to_string());
+    let max_clients = match args.next() {
+        None => MAX_CLIENTS,
+        Some(text) => match text.parse::<usize>() {
+            Ok(count) if (1..=MOST_CLIENTS).contains(&count) => count,
+            _ => {
+                eprintln!(
+                    "MAX_CLIENTS must be a number of clients, 1 to \
+                     {MOST_CLIENTS}, not {text:?}"
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let max_idle = match args.next() {
+        None => MAX_IDLE,
+        Some(text) => match text.parse::<u64>() {
+            Ok(secs) if secs > 0 => Duration::from_secs(secs),
+            _ => {
+                eprintln!(
+                    "MAX_IDLE_SECS must be a number of seconds, 1 or more, \
+                     not {text:?}"
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
+    if addr.starts_with('-') || args.next().is_some() {
+        eprintln!(
+            "usage: ch11-thread-per-connection [ADDR [MAX_CLIENTS \
+             [MAX_IDLE_SECS]]]"
+        );
+        return ExitCode::from(2);
+    }
+
+    // ANCHOR: hook
+    // A panic prints its message from the thread that panics, with a
+    // blocking write to stderr: route it through the log instead, which
+    // never blocks.
+    std::panic::set_hook(Box::new(|info| {
+        let thread = thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        warn(format_args!("thread '{name}' {info}"));
+    }));
+    // ANCHOR_END: hook
+
+    let listener = match TcpListener::bind(&addr) {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("could not bind {addr}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(local) => log(format_args!("listening on {local}")),
+        Err(err) => {
+            eprintln!("could not read the address of {addr}: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
+
+    // ANCHOR: accept
+    // How many clients have a thread: the acceptor counts up, each thread
+    // counts down as it ends. Shared, so in an Arc; a number, so atomic.
+    let served = Arc::new(AtomicUsize::new(0));
+    let mut pause = FIRST_PAUSE;
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(connection) => connection,
+            Err(err) if is_out_of_files(&err) => {
+                // The connection stays queued: trying again at once would
+                // fail at once, forever. Wait, longer each time.
+                warn(format_args!("could not accept a connection: {err}"));
+                thread::sleep(pause);
+                pause = (pause * 2).min(LAST_PAUSE);
+                continue;
+            }
+            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+            Err(err) => {
+                // The client gave up before we took it, and such: the next
+                // one is not concerned.
+                warn(format_args!("could not accept a connection: {err}"));
+                continue;
+            }
+        };
+        pause = FIRST_PAUSE;
+        let Some(seat) = Seat::take(&served, max_clients, peer) else {
+            let reason = format!("{max_clients} clients are served already");
+            refuse(&stream, peer, &reason);
+            continue;
+        };
+        let number = seat.number;
+        let work = move |stream: &TcpStream, seat: Seat| {
+            log(format_args!("{peer} connected ({number} of {max_clients})"));
+            let ending = serve(stream, max_idle, ok);
+            // Free before the log says so: whoever reads it may connect.
+            drop(seat);
+            log_ending(peer, ending, max_idle);
+        };
+        if let Err((stream, err)) = spawn_client(stream, seat, work) {
+            // EAGAIN: the kernel has no thread for us (RLIMIT_NPROC, or
+            // the system's limit on threads), or no memory for its stack.
+            let reason = format!("could not start a thread: {err}");
+            refuse(&stream, peer, &reason);
+        }
+    }
+    // ANCHOR_END: accept
+}
+
+/// Says in the log how a client's visit ended.
+fn log_ending(
+    peer: SocketAddr,
+    ending: Result<Ending, String>,
+    idle: Duration,
+) {
+    match ending {
+        Ok(Ending::Disconnected) => log(format_args!("{peer} disconnected")),
+        Ok(Ending::Idle) => {
+            log(format_args!("{peer} let go: idle for {} s", idle.as_secs()))
+        }
+        Ok(Ending::TooLong) => {
+            log(format_args!("{peer} let go: line too long"))
+        }
+        Err(reason) => log(format_args!("{peer} dropped: {reason}")),
+    }
+}
+
+/// The first pause after accept() ran out of descriptors, and the longest.
+const FIRST_PAUSE: Duration = Duration::from_millis(10);
+const LAST_PAUSE: Duration = Duration::from_secs(1);
+
+// ANCHOR: seat
+/// One of the `max_clients` places. The thread that serves the client owns
+/// it, and gives it back when it ends, however it ends: `drop` runs when
+/// the thread returns, and also while a panic unwinds it.
+struct Seat {
+    served: Arc<AtomicUsize>,
+    peer: SocketAddr,
+    /// Which place this is, counting from 1 (for the log).
+    number: usize,
+}
+
+impl Seat {
+    /// Takes a place if fewer than `max` are taken.
+    fn take(
+        served: &Arc<AtomicUsize>,
+        max: usize,
+        peer: SocketAddr,
+    ) -> Option<Seat> {
+        // Add one, unless the count is already `max`: in one atomic step,
+        // so no thread's count-down can slip between the check and the add.
+        let before = served
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |count| {
+                (count < max).then_some(count + 1)
+            })
+            .ok()?;
+        Some(Seat {
+            served: Arc::clone(served),
+            peer,
+            number: before + 1,
+        })
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.served.fetch_sub(1, Ordering::SeqCst);
+        if thread::panicking() {
+            // The panic message is on stderr already (the panic hook);
+            // say which client it cost.
+            log(format_args!("{} dropped: its thread panicked", self.peer));
+        }
+    }
+}
+// ANCHOR_END: seat
+
+// ANCHOR: spawn
+/// Starts a thread that runs `work` on `stream` and `seat`, and then
+/// closes the stream. If the thread cannot be started, returns the stream
+/// (so that the client can be told) with the error; the seat is given back
+/// either way.
+fn spawn_client(
+    stream: TcpStream,
+    seat: Seat,
+    work: impl FnOnce(&TcpStream, Seat) + Send + 'static,
+) -> Result<(), (Arc<TcpStream>, std::io::Error)> {
+    // The thread gets the stream, and so does a failed spawn: it drops the
+    // closure it was given, and would close the connection unseen. Sharing
+    // it in an Arc keeps ours open until we know.
+    let stream = Arc::new(stream);
+    let for_thread = Arc::clone(&stream);
+    let thread = thread::Builder::new()
+        .name(format!("client {}", seat.peer))
+        .spawn(move || {
+            // `work` gives the seat back when it is done with the client,
+            // before it logs so. (A panic in `work` drops the seat and the
+            // stream as it unwinds.)
+            work(&for_thread, seat);
+            drop(for_thread);
+        });
+    match thread {
+        // Nobody joins it: the thread ends on its own, and its seat and
+        // its stream go with it.
+        Ok(_handle) => Ok(()),
+        Err(err) => Err((stream, err)),
+    }
+}
+// ANCHOR_END: spawn
+
+/// Tells a client we cannot serve it why, and closes the connection.
+fn refuse(mut stream: &TcpStream, peer: SocketAddr, reason: &str) {
+    log(format_args!("{peer} refused: {reason}"));
+    // A short message into an empty send buffer: this write does not block.
+    // If it fails anyway, the client still sees the connection close.
+    let _ = stream.write_all(FULL);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// A panic in a client's thread ends that thread only: its seat is
+    /// given back, its client sees the connection close, and the rest of
+    /// the process goes on. (No input makes `serve` panic, so the test
+    /// hands `spawn_client` a job that does.)
+    #[test]
+    fn a_panicking_client_thread_gives_its_seat_back() {
+        let Ok(listener) = TcpListener::bind("127.0.0.1:0") else {
+            panic!("bind");
+        };
+        let Ok(addr) = listener.local_addr() else {
+            panic!("local_addr");
+        };
+        let Ok(mut client) = TcpStream::connect(addr) else {
+            panic!("connect");
+        };
+        let Ok((stream, peer)) = listener.accept() else {
+            panic!("accept");
+        };
+        let served = Arc::new(AtomicUsize::new(0));
+        let Some(seat) = Seat::take(&served, 1, peer) else {
+            panic!("a free seat");
+        };
+        assert!(Seat::take(&served, 1, peer).is_none(), "one seat only");
+        let job = |_: &TcpStream, _: Seat| panic!("a bug in the handler");
+        assert!(spawn_client(stream, seat, job).is_ok());
+        // The connection closes when the unwinding thread drops its stream.
+        let mut rest = Vec::new();
+        let read = client.read_to_end(&mut rest);
+        assert!(matches!(read, Ok(0)), "{read:?}");
+        // The seat comes back as the thread unwinds, a moment later.
+        let back = (0..1000).any(|_| {
+            thread::sleep(Duration::from_millis(5));
+            served.load(Ordering::SeqCst) == 0
+        });
+        assert!(back, "the seat was not given back");
+        assert!(Seat::take(&served, 1, peer).is_some());
+    }
+}
