@@ -438,25 +438,10 @@ fn measure(
 ) -> Cell {
     let result = Server::start(design, program, clients, settings.pool)
         .and_then(|mut server| {
-            let measured = run_load(design, &server, load, clients, settings);
-            let death = server.death();
+            let measured =
+                run_load(design, &mut server, load, clients, settings);
             server.stop();
-            match (death, measured) {
-                // A server that died mid-run says why on stderr.
-                (Some(death), Ok(measured)) => Err(format!(
-                    "the server died after {} {}{}: {death}",
-                    grouped(measured.completed),
-                    match load {
-                        Load::Short => "session",
-                        Load::Long => "reply",
-                    },
-                    if measured.completed == 1 { "" } else { "s" }
-                )),
-                (Some(death), Err(why)) => {
-                    Err(format!("{why}; the server died: {death}"))
-                }
-                (None, measured) => measured,
-            }
+            measured
         });
     Cell {
         design: design.name,
@@ -470,7 +455,7 @@ fn measure(
 /// Runs one load on a running server, and reads what it cost.
 fn run_load(
     design: &Design,
-    server: &Server,
+    server: &mut Server,
     load: Load,
     clients: usize,
     settings: &Settings,
@@ -490,7 +475,12 @@ fn run_load(
             CONNECT_LIMIT,
         ) {
             sampler.peak_kib();
-            return Err(why);
+            // Asked while the clients are still connected: the original
+            // dies when one of them leaves, as they all do at the end.
+            return Err(match server.death() {
+                Some(death) => format!("{why}; the server died: {death}"),
+                None => why,
+            });
         }
         connecting = Some(started.elapsed());
         if clients > 1000 {
@@ -501,6 +491,7 @@ fn run_load(
     let own_before = procfs::own_cpu();
     let process_before = procfs::process_cpu();
     let machine_before = procfs::machine_busy();
+    let started = Instant::now();
     let outcome = match load {
         Load::Short => generator.short_sessions(
             clients,
@@ -517,17 +508,18 @@ fn run_load(
             PATIENCE,
         ),
     };
+    let machine_busy = procfs::machine_busy() - machine_before;
+    let process_cpu = procfs::process_cpu() - process_before;
+    let own_cpu = procfs::own_cpu() - own_before;
+    let window = started.elapsed().as_secs_f64().max(1e-9);
     let seconds = outcome.elapsed.as_secs_f64().max(1e-9);
     let server_cpu = procfs::group_cpu(group) - server_before;
     let server_cores = server_cpu / seconds;
-    let load_cores = (procfs::own_cpu() - own_before) / seconds;
+    let load_cores = own_cpu / seconds;
     // What the rest of the machine took meanwhile: every busy tick that was
     // neither the server's nor this process's.
-    let others = procfs::machine_busy()
-        - machine_before
-        - server_cpu
-        - (procfs::process_cpu() - process_before);
-    let other_cores = others.max(0.0) / seconds;
+    let others = machine_busy - server_cpu - process_cpu;
+    let other_cores = others.max(0.0) / window;
 
     let mut idle_cpu = None;
     if load == Load::Long && generator.connected() == clients {
@@ -537,6 +529,19 @@ fn run_load(
     }
     // ANCHOR_END: run_load
     let peak_kib = sampler.peak_kib();
+    // Asked before the clients hang up: the original dies when one leaves.
+    if let Some(death) = server.death() {
+        return Err(format!(
+            "the server died after {} {}: {death}",
+            grouped(outcome.completed),
+            match (load, outcome.completed) {
+                (Load::Short, 1) => "session",
+                (Load::Short, _) => "sessions",
+                (Load::Long, 1) => "reply",
+                (Load::Long, _) => "replies",
+            }
+        ));
+    }
     drop(generator);
 
     let mut times = outcome.times;
