@@ -39,23 +39,6 @@ pub struct Meta {
     pub base_file: Option<String>,
 }
 
-/// The switch to flip once every exercise is converted to one source: then
-/// an exercise whose `src/solution.rs` has no region, or whose metadata
-/// lacks a field (title, difficulty, minutes, teaches, read, base), fails
-/// `cargo xtask check`. Until then those are reported as notes, and become
-/// errors only when the environment variable [`REQUIRE_COMPLETE_VAR`] is set
-/// (to anything but `0`).
-pub const REQUIRE_COMPLETE_EXERCISES: bool = false;
-
-/// See [`REQUIRE_COMPLETE_EXERCISES`].
-pub const REQUIRE_COMPLETE_VAR: &str = "XTASK_REQUIRE_COMPLETE_EXERCISES";
-
-/// Whether every exercise must have its regions and all its metadata.
-pub fn require_complete() -> bool {
-    REQUIRE_COMPLETE_EXERCISES
-        || std::env::var_os(REQUIRE_COMPLETE_VAR).is_some_and(|v| v != "0")
-}
-
 /// The fields of `[package.metadata.exercise]` an exercise lacks.
 pub fn missing_fields(meta: &Meta) -> Vec<&'static str> {
     let mut missing = Vec::new();
@@ -176,7 +159,7 @@ impl Workspace {
         }
         let metadata: Value = serde_json::from_slice(&output.stdout)
             .map_err(|err| format!("cargo metadata: {err}"))?;
-        Ok(Self::from_metadata(root, &metadata, require_complete()))
+        Ok(Self::from_metadata(root, &metadata, true))
     }
 
     /// The workspace `cargo metadata` describes. With `complete`, an
@@ -820,53 +803,20 @@ pub fn one_source(workspace: &Workspace, write: bool) -> Result {
         }
     }
     if !not_converted.is_empty() {
-        let list = not_converted.join(", ");
-        let count = not_converted.len();
-        if require_complete() {
-            problems.push(format!(
-                "{count} exercises have no region in their src/solution.rs, so \
-                 their starters are not made from it: {list}"
-            ));
-        } else {
-            println!(
-                "    not yet made from their solutions ({count} of {}): {list} \
-                 (an error with {REQUIRE_COMPLETE_VAR}=1)",
-                with_solution.len()
-            );
-        }
+        problems.push(format!(
+            "{} exercises have no region in their src/solution.rs, so their \
+             starters are not made from it: {}",
+            not_converted.len(),
+            not_converted.join(", ")
+        ));
     }
-    if require_complete() {
-        problems.extend(
-            workspace
-                .meta_problems
-                .iter()
-                .filter(|problem| problem.contains("missing: "))
-                .cloned(),
-        );
-    } else {
-        // Made an error, with the rest of the metadata's problems, by the
-        // same switch (see `overview_table`).
-        let incomplete: Vec<String> = with_solution
+    problems.extend(
+        workspace
+            .meta_problems
             .iter()
-            .filter(|exercise| !missing_fields(&exercise.meta).is_empty())
-            .map(|exercise| {
-                format!(
-                    "{} ({})",
-                    exercise.name,
-                    missing_fields(&exercise.meta).join(", ")
-                )
-            })
-            .collect();
-        if !incomplete.is_empty() {
-            println!(
-                "    metadata not complete yet ({} of {}): {} (an error with \
-                 {REQUIRE_COMPLETE_VAR}=1)",
-                incomplete.len(),
-                with_solution.len(),
-                incomplete.join("; ")
-            );
-        }
-    }
+            .filter(|problem| problem.contains("missing: "))
+            .cloned(),
+    );
     if problems.is_empty() {
         println!(
             "    {} of {} starters are made from their solutions",

@@ -5,12 +5,16 @@
 //! The book's answer is `src/solution.rs`, checked by the same tests with
 //!     cargo test -p ch01-exercise-caller-number --features solution
 
-#[cfg(not(feature = "solution"))]
+#[cfg(not(any(feature = "solution", feature = "wrong-counter-in-loop")))]
 #[path = "starter.rs"]
 mod program;
 
 #[cfg(feature = "solution")]
 #[path = "solution.rs"]
+mod program;
+
+#[cfg(all(feature = "wrong-counter-in-loop", not(feature = "solution")))]
+#[path = "wrong/counter-in-loop.rs"]
 mod program;
 
 fn main() -> std::process::ExitCode {

@@ -1,5 +1,11 @@
+// [starter]
+// //! Exercise 1-1 (your work): Listing 1-1, to be changed so that it tells
+// //! every caller its number, counting from 1. The TODO comments mark the
+// //! spots.
+// [solution]
 //! Exercise 1-1 (the book's answer): Listing 1-1, changed so that it tells
 //! every caller its number, counting from 1.
+// [end]
 
 use std::fmt;
 use std::io::{self, Write};
@@ -12,15 +18,26 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
+// [starter]
+// pub fn main() -> ExitCode {
+// [solution]
 pub fn main() -> ExitCode {
+    // [end]
+    // ANCHOR: args
     // The address to listen on: the only argument, or loopback port 5000.
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:5000".to_string());
     if addr.starts_with('-') || args.next().is_some() {
+        // [starter]
+        // warn(format_args!("usage: ch01-exercise-caller-number [ADDR]"));
+        // [solution]
         warn(format_args!("usage: ch01-exercise-caller-number [ADDR]"));
+        // [end]
         return ExitCode::from(2);
     }
+    // ANCHOR_END: args
 
+    // ANCHOR: listen
     // socket(), bind() and listen() in one call. Binding fails if the address
     // is not one of this machine's, or if another socket already has the port.
     let listener = match TcpListener::bind(&addr) {
@@ -40,12 +57,17 @@ pub fn main() -> ExitCode {
         }
     };
     log(format_args!("listening on {local}"));
+    // ANCHOR_END: listen
 
+    // [starter]
+    // // ANCHOR: task
+    // [solution]
     // ANCHOR: solution
     // The count lives outside the loop, so it survives from call to call.
     // One process answers the calls one after another, so a plain counter is
     // enough: no two calls are ever served at the same time.
     let mut callers: u64 = 0;
+    // [end]
     let mut pause = FIRST_PAUSE;
     loop {
         // accept() waits until a client has connected, then hands us a new
@@ -63,24 +85,42 @@ pub fn main() -> ExitCode {
         };
         // Picked up: the next shortage, if any, starts with a short pause.
         pause = FIRST_PAUSE;
+        // [starter]
+        // // TODO: print `call <number> from <peer>` instead.
+        // log(format_args!("call from {peer}"));
+        // [solution]
         // Count only calls we picked up: a failed accept() is not a caller.
         callers += 1;
         log(format_args!("call {callers} from {peer}"));
+        // [end]
 
+        // [starter]
+        // let greeting = format!(
+        //     // TODO: greet with `Hello <peer>, you are caller number
+        //     // <number>. Goodbye!`
+        //     "Hello {peer}, you reached {local}. Goodbye!\n"
+        // );
+        // [solution]
         let greeting = format!(
             "Hello {peer}, you are caller number {callers}. Goodbye!\n"
         );
+        // [end]
         if let Err(err) = stream.write_all(greeting.as_bytes()) {
             warn(format_args!("could not write to {peer}: {err}"));
         }
         // `stream` is dropped here, which closes the socket: we hang up.
     }
+    // [starter]
+    // // ANCHOR_END: task
+    // [solution]
     // ANCHOR_END: solution
+    // [end]
 }
 
+// ANCHOR: pause
 /// The pause before trying accept() again, when it failed for want of a
 /// descriptor: 10 ms at first, twice as long after each failure in a row,
-/// never more than a second. (Chapter 1, "When descriptors run out".)
+/// never more than a second.
 const FIRST_PAUSE: Duration = Duration::from_millis(10);
 const LONGEST_PAUSE: Duration = Duration::from_secs(1);
 
@@ -95,12 +135,13 @@ fn pause_if_out_of_descriptors(err: &io::Error, pause: &mut Duration) {
         *pause = (*pause * 2).min(LONGEST_PAUSE);
     }
 }
+// ANCHOR_END: pause
 
+// ANCHOR: log
 /// Writes one line of the log to `out` if it can be written now, and
 /// drops it otherwise: a server must not stop because its output is a
 /// pipe nobody reads (a write would block), nor die because it is a
 /// closed pipe (the write fails with EPIPE, and println! would panic).
-/// (Chapter 1, "When nobody reads the log".)
 fn log_to(mut out: impl Write + AsFd, line: fmt::Arguments) {
     let writable = {
         let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLOUT)];
@@ -120,3 +161,4 @@ fn log(line: fmt::Arguments) {
 fn warn(line: fmt::Arguments) {
     log_to(io::stderr(), line);
 }
+// ANCHOR_END: log

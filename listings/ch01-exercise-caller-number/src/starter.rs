@@ -1,5 +1,6 @@
-//! Exercise 1-1 (your work): Listing 1-1, to be changed so that it tells every
-//! caller its number, counting from 1. The TODO comments mark the spots.
+//! Exercise 1-1 (your work): Listing 1-1, to be changed so that it tells
+//! every caller its number, counting from 1. The TODO comments mark the
+//! spots.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -13,6 +14,7 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 pub fn main() -> ExitCode {
+    // ANCHOR: args
     // The address to listen on: the only argument, or loopback port 5000.
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:5000".to_string());
@@ -20,7 +22,9 @@ pub fn main() -> ExitCode {
         warn(format_args!("usage: ch01-exercise-caller-number [ADDR]"));
         return ExitCode::from(2);
     }
+    // ANCHOR_END: args
 
+    // ANCHOR: listen
     // socket(), bind() and listen() in one call. Binding fails if the address
     // is not one of this machine's, or if another socket already has the port.
     let listener = match TcpListener::bind(&addr) {
@@ -40,6 +44,7 @@ pub fn main() -> ExitCode {
         }
     };
     log(format_args!("listening on {local}"));
+    // ANCHOR_END: listen
 
     // ANCHOR: task
     let mut pause = FIRST_PAUSE;
@@ -62,9 +67,11 @@ pub fn main() -> ExitCode {
         // TODO: print `call <number> from <peer>` instead.
         log(format_args!("call from {peer}"));
 
-        // TODO: greet with `Hello <peer>, you are caller number <number>.
-        // Goodbye!`
-        let greeting = format!("Hello {peer}, you reached {local}. Goodbye!\n");
+        let greeting = format!(
+            // TODO: greet with `Hello <peer>, you are caller number
+            // <number>. Goodbye!`
+            "Hello {peer}, you reached {local}. Goodbye!\n"
+        );
         if let Err(err) = stream.write_all(greeting.as_bytes()) {
             warn(format_args!("could not write to {peer}: {err}"));
         }
@@ -73,9 +80,10 @@ pub fn main() -> ExitCode {
     // ANCHOR_END: task
 }
 
+// ANCHOR: pause
 /// The pause before trying accept() again, when it failed for want of a
 /// descriptor: 10 ms at first, twice as long after each failure in a row,
-/// never more than a second. (Chapter 1, "When descriptors run out".)
+/// never more than a second.
 const FIRST_PAUSE: Duration = Duration::from_millis(10);
 const LONGEST_PAUSE: Duration = Duration::from_secs(1);
 
@@ -90,12 +98,13 @@ fn pause_if_out_of_descriptors(err: &io::Error, pause: &mut Duration) {
         *pause = (*pause * 2).min(LONGEST_PAUSE);
     }
 }
+// ANCHOR_END: pause
 
+// ANCHOR: log
 /// Writes one line of the log to `out` if it can be written now, and
 /// drops it otherwise: a server must not stop because its output is a
 /// pipe nobody reads (a write would block), nor die because it is a
 /// closed pipe (the write fails with EPIPE, and println! would panic).
-/// (Chapter 1, "When nobody reads the log".)
 fn log_to(mut out: impl Write + AsFd, line: fmt::Arguments) {
     let writable = {
         let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLOUT)];
@@ -115,3 +124,4 @@ fn log(line: fmt::Arguments) {
 fn warn(line: fmt::Arguments) {
     log_to(io::stderr(), line);
 }
+// ANCHOR_END: log

@@ -1,9 +1,19 @@
+// [starter]
+// //! Exercise 1-2 (your work): Listing 1-1, to be changed so that the caller
+// //! speaks first: it sends its name on one line, and the server greets it by
+// //! that name. The TODO comment marks the spot.
+// [solution]
 //! Exercise 1-2 (the book's answer): Listing 1-1, changed so that the caller
 //! speaks first: it sends its name on one line, and the server greets it by
 //! that name.
+// [end]
 
 use std::fmt;
-use std::io::{self, BufRead, BufReader, Write};
+// [starter]
+// use std::io::{self, Write};
+// [solution]
+use std::io::{self, BufRead, BufReader, Read, Write};
+// [end]
 use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::process::ExitCode;
@@ -13,15 +23,26 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
+// [starter]
+// pub fn main() -> ExitCode {
+// [solution]
 pub fn main() -> ExitCode {
+    // [end]
+    // ANCHOR: args
     // The address to listen on: the only argument, or loopback port 5000.
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:5000".to_string());
     if addr.starts_with('-') || args.next().is_some() {
+        // [starter]
+        // warn(format_args!("usage: ch01-exercise-greet-by-name [ADDR]"));
+        // [solution]
         warn(format_args!("usage: ch01-exercise-greet-by-name [ADDR]"));
+        // [end]
         return ExitCode::from(2);
     }
+    // ANCHOR_END: args
 
+    // ANCHOR: listen
     // socket(), bind() and listen() in one call. Binding fails if the address
     // is not one of this machine's, or if another socket already has the port.
     let listener = match TcpListener::bind(&addr) {
@@ -41,7 +62,12 @@ pub fn main() -> ExitCode {
         }
     };
     log(format_args!("listening on {local}"));
+    // ANCHOR_END: listen
 
+    // [starter]
+    // // ANCHOR: task
+    // [solution]
+    // [end]
     let mut pause = FIRST_PAUSE;
     loop {
         // accept() waits until a client has connected, then hands us a new
@@ -61,12 +87,25 @@ pub fn main() -> ExitCode {
         pause = FIRST_PAUSE;
         log(format_args!("call from {peer}"));
 
+        // [starter]
+        // // TODO: read one line from the caller, at most 64 bytes: its name.
+        // let greeting = format!(
+        //     // TODO: answer `Hello, <name>!`, or `Hello, stranger!` if the
+        //     // name is empty.
+        //     "Hello {peer}, you reached {local}. Goodbye!\n"
+        // );
+        // [solution]
         // ANCHOR: solution
         // Read up to and including the first newline. A BufReader reads the
         // socket in large chunks and finds the line in what it got; `&stream`
         // lets us read through a shared reference and write to `stream` later.
+        // take() ends the name after MAX_NAME bytes, newline or not: without
+        // it, a caller who never sends one would fill our memory.
         let mut line = Vec::new();
-        if let Err(err) = BufReader::new(&stream).read_until(b'\n', &mut line) {
+        let read = BufReader::new(&stream)
+            .take(MAX_NAME)
+            .read_until(b'\n', &mut line);
+        if let Err(err) = read {
             warn(format_args!("could not read from {peer}: {err}"));
             continue;
         }
@@ -78,16 +117,29 @@ pub fn main() -> ExitCode {
         let name = if name.is_empty() { "stranger" } else { name };
         let greeting = format!("Hello, {name}!\n");
         // ANCHOR_END: solution
+        // [end]
         if let Err(err) = stream.write_all(greeting.as_bytes()) {
             warn(format_args!("could not write to {peer}: {err}"));
         }
         // `stream` is dropped here, which closes the socket: we hang up.
     }
+    // [starter]
+    // // ANCHOR_END: task
+    // [solution]
+    // [end]
 }
+// [starter]
+// [solution]
 
+/// The longest name we read: a caller who sends more without a newline is
+/// greeted by its first 64 bytes.
+const MAX_NAME: u64 = 64;
+// [end]
+
+// ANCHOR: pause
 /// The pause before trying accept() again, when it failed for want of a
 /// descriptor: 10 ms at first, twice as long after each failure in a row,
-/// never more than a second. (Chapter 1, "When descriptors run out".)
+/// never more than a second.
 const FIRST_PAUSE: Duration = Duration::from_millis(10);
 const LONGEST_PAUSE: Duration = Duration::from_secs(1);
 
@@ -102,12 +154,13 @@ fn pause_if_out_of_descriptors(err: &io::Error, pause: &mut Duration) {
         *pause = (*pause * 2).min(LONGEST_PAUSE);
     }
 }
+// ANCHOR_END: pause
 
+// ANCHOR: log
 /// Writes one line of the log to `out` if it can be written now, and
 /// drops it otherwise: a server must not stop because its output is a
 /// pipe nobody reads (a write would block), nor die because it is a
 /// closed pipe (the write fails with EPIPE, and println! would panic).
-/// (Chapter 1, "When nobody reads the log".)
 fn log_to(mut out: impl Write + AsFd, line: fmt::Arguments) {
     let writable = {
         let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLOUT)];
@@ -127,3 +180,4 @@ fn log(line: fmt::Arguments) {
 fn warn(line: fmt::Arguments) {
     log_to(io::stderr(), line);
 }
+// ANCHOR_END: log

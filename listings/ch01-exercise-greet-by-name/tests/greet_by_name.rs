@@ -54,3 +54,25 @@ fn callers_are_answered_one_after_another() {
     assert_eq!(call(&server, b"Barbara\n"), "Hello, Barbara!\n");
     assert_eq!(call(&server, b"Dennis\n"), "Hello, Dennis!\n");
 }
+
+#[test]
+fn a_name_ends_after_64_bytes_even_without_a_newline() {
+    // The caller has sent 64 bytes and no newline, and keeps the connection
+    // open: its name may never end. The server must not wait for more.
+    let server = Server::start(SERVER);
+    let mut client = server.connect();
+    let long = "a".repeat(64);
+    client.send(long.as_bytes());
+    assert_eq!(client.read_line(), format!("Hello, {long}!\n"));
+    client.expect_closed();
+}
+
+#[test]
+fn a_name_of_63_bytes_is_whole() {
+    let server = Server::start(SERVER);
+    let name = "b".repeat(63);
+    assert_eq!(
+        call(&server, format!("{name}\n").as_bytes()),
+        format!("Hello, {name}!\n")
+    );
+}

@@ -1,10 +1,19 @@
+// [starter]
+// //! Exercise 2-2 (your work): create a new socket of the kind given (tcp or
+// //! udp) and print each of its options with the value the kernel gave it.
+// //! The TODO comment marks the spot.
+// [solution]
 //! Exercise 2-2 (the book's answer): create a new socket of the kind given
 //! (tcp or udp) and print each of its options with the value the kernel
 //! gave it.
+// [end]
 
 use std::io::{self, Write};
 use std::process::ExitCode;
+// [starter]
+// [solution]
 use std::time::Duration;
+// [end]
 
 use socket2::{Domain, Socket, Type};
 
@@ -31,6 +40,21 @@ pub fn main() -> ExitCode {
         }
     };
 
+    // [starter]
+    // // ANCHOR: task
+    // // Each option's name and its value as text, in the order printed.
+    // // TODO: add SO_REUSEADDR, SO_KEEPALIVE, SO_BROADCAST, SO_LINGER (after
+    // // SO_TYPE), SO_SNDBUF, SO_RCVTIMEO, SO_SNDTIMEO, IP_TTL (after
+    // // SO_RCVBUF), and TCP_NODELAY last, for a TCP socket only.
+    // let options: Vec<(&str, io::Result<String>)> = vec![
+    //     ("SO_TYPE", socket.r#type().map(type_name)),
+    //     (
+    //         "SO_RCVBUF",
+    //         socket.recv_buffer_size().map(|bytes| bytes.to_string()),
+    //     ),
+    // ];
+    // // ANCHOR_END: task
+    // [solution]
     // ANCHOR: solution
     // Each option's name and its value as text, in the order printed. Every
     // getter is one getsockopt() call, like PHP's socket_get_option().
@@ -58,6 +82,7 @@ pub fn main() -> ExitCode {
         options.push(("TCP_NODELAY", socket.tcp_nodelay().map(on_off)));
     }
     // ANCHOR_END: solution
+    // [end]
 
     let mut stdout = io::stdout().lock();
     for (name, value) in options {
@@ -87,6 +112,8 @@ fn type_name(ty: Type) -> String {
         format!("{ty:?}")
     }
 }
+// [starter]
+// [solution]
 
 fn on_off(enabled: bool) -> String {
     if enabled { "on" } else { "off" }.to_string()
@@ -107,3 +134,4 @@ fn timeout(timeout: Option<Duration>) -> String {
         Some(time) => format!("{time:?}"),
     }
 }
+// [end]

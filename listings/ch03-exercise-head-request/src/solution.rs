@@ -1,18 +1,40 @@
+// [starter]
+// //! Exercise 3-2 (your work): Listing 3-1, to be changed so that it sends a
+// //! HEAD request and prints only the status line of the response. The TODO
+// //! comment marks the spot.
+// [solution]
 //! Exercise 3-2 (the book's answer): Listing 3-1, changed so that it sends a
 //! HEAD request and prints only the status line of the response.
+// [end]
 
+// [starter]
+// use std::io::{self, ErrorKind, Read, Write};
+// [solution]
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+// [end]
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
+// [starter]
+// [solution]
 
 /// The longest status line we accept, `\r\n` included.
 const MAX_STATUS_LINE: u64 = 8192;
+// [end]
 
+// [starter]
+// const USAGE: &str =
+//     "usage: ch03-exercise-head-request HOST [PORT] [TIMEOUT_SECONDS]";
+// [solution]
 const USAGE: &str =
     "usage: ch03-exercise-head-request HOST [PORT] [TIMEOUT_SECONDS]";
+// [end]
 
+// [starter]
+// pub fn main() -> ExitCode {
+// [solution]
 pub fn main() -> ExitCode {
+    // [end]
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((host, port, timeout)) = parse_args(&args) else {
         eprintln!("{USAGE}");
@@ -20,6 +42,7 @@ pub fn main() -> ExitCode {
     };
     let seconds = timeout.as_secs_f64();
 
+    // ANCHOR: resolve
     // A name becomes addresses through the system's resolver (getaddrinfo):
     // /etc/hosts first, then DNS. A numeric address is returned as it is.
     // One name may have several addresses, IPv6 and IPv4 among them.
@@ -32,7 +55,9 @@ pub fn main() -> ExitCode {
     };
     let listed: Vec<String> = addrs.iter().map(SocketAddr::to_string).collect();
     eprintln!("{host} resolves to {}", listed.join(", "));
+    // ANCHOR_END: resolve
 
+    // ANCHOR: connect
     // Try each address in turn, as TcpStream::connect() would, but with a
     // time limit: a host that never answers would otherwise keep us waiting
     // for minutes while the kernel resends its SYN.
@@ -58,7 +83,9 @@ pub fn main() -> ExitCode {
         Ok(local) => eprintln!("connected to {server} from {local}"),
         Err(_) => eprintln!("connected to {server}"),
     }
+    // ANCHOR_END: connect
 
+    // ANCHOR: request
     // Every later read and write may also wait at most `timeout`.
     if let Err(err) = stream
         .set_read_timeout(Some(timeout))
@@ -67,18 +94,66 @@ pub fn main() -> ExitCode {
         eprintln!("could not set timeouts on {server}: {err}");
         return ExitCode::FAILURE;
     }
+    // [starter]
+    // // ANCHOR: task
+    // // TODO: ask for the head only (HEAD), and print only the status line.
+    // // HTTP/1.1 requires a Host header. `Connection: close` asks the server
+    // // to close the connection after its response, which is how we will know
+    // // the response is complete.
+    // [solution]
     // ANCHOR: solution
     // HEAD asks for the status line and headers that GET would bring, and no
     // body.
+    // [end]
     let request = format!(
+        // [starter]
+        // "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        // [solution]
         "HEAD / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        // [end]
         host_header(&host, port)
     );
     if let Err(err) = stream.write_all(request.as_bytes()) {
         eprintln!("could not send to {server}: {err}");
         return ExitCode::FAILURE;
     }
+    // ANCHOR_END: request
 
+    // ANCHOR: response
+    // [starter]
+    // // Read until read() returns 0: the server has closed the connection.
+    // // Each chunk is printed as it comes, so the response may be any size.
+    // let mut stdout = io::stdout().lock();
+    // let mut chunk = [0u8; 4096];
+    // loop {
+    //     let received = match stream.read(&mut chunk) {
+    //         Ok(0) => break,
+    //         Ok(received) => received,
+    //         Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+    //         Err(err)
+    //             if matches!(
+    //                 err.kind(),
+    //                 ErrorKind::WouldBlock | ErrorKind::TimedOut
+    //             ) =>
+    //         {
+    //             eprintln!(
+    //                 "could not read from {server}: nothing came within \
+    //                  {seconds} s"
+    //             );
+    //             return ExitCode::FAILURE;
+    //         }
+    //         Err(err) => {
+    //             eprintln!("could not read from {server}: {err}");
+    //             return ExitCode::FAILURE;
+    //         }
+    //     };
+    //     if let Err(err) = stdout.write_all(&chunk[..received]) {
+    //         eprintln!("could not print the response: {err}");
+    //         return ExitCode::FAILURE;
+    //     }
+    // }
+    // // ANCHOR_END: task
+    // [solution]
     // The status line ends at the first newline, however many reads it takes
     // to arrive. We stop there: no need to wait for the server to close.
     // Like any line from the network, it gets a limit.
@@ -128,6 +203,7 @@ pub fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     // ANCHOR_END: solution
+    // [end]
     if let Err(err) = stdout.flush() {
         eprintln!("could not print the response: {err}");
         return ExitCode::FAILURE;

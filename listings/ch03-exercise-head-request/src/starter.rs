@@ -18,6 +18,7 @@ pub fn main() -> ExitCode {
     };
     let seconds = timeout.as_secs_f64();
 
+    // ANCHOR: resolve
     // A name becomes addresses through the system's resolver (getaddrinfo):
     // /etc/hosts first, then DNS. A numeric address is returned as it is.
     // One name may have several addresses, IPv6 and IPv4 among them.
@@ -30,7 +31,9 @@ pub fn main() -> ExitCode {
     };
     let listed: Vec<String> = addrs.iter().map(SocketAddr::to_string).collect();
     eprintln!("{host} resolves to {}", listed.join(", "));
+    // ANCHOR_END: resolve
 
+    // ANCHOR: connect
     // Try each address in turn, as TcpStream::connect() would, but with a
     // time limit: a host that never answers would otherwise keep us waiting
     // for minutes while the kernel resends its SYN.
@@ -56,7 +59,9 @@ pub fn main() -> ExitCode {
         Ok(local) => eprintln!("connected to {server} from {local}"),
         Err(_) => eprintln!("connected to {server}"),
     }
+    // ANCHOR_END: connect
 
+    // ANCHOR: request
     // Every later read and write may also wait at most `timeout`.
     if let Err(err) = stream
         .set_read_timeout(Some(timeout))
@@ -78,7 +83,9 @@ pub fn main() -> ExitCode {
         eprintln!("could not send to {server}: {err}");
         return ExitCode::FAILURE;
     }
+    // ANCHOR_END: request
 
+    // ANCHOR: response
     // Read until read() returns 0: the server has closed the connection.
     // Each chunk is printed as it comes, so the response may be any size.
     let mut stdout = io::stdout().lock();

@@ -1,8 +1,18 @@
+// [starter]
+// //! Exercise 3-1 (your work): Listing 3-4, the echo server, to be changed so
+// //! that it hangs up on a client that says nothing for too long. The TODO
+// //! comment marks the spot.
+// [solution]
 //! Exercise 3-1 (the book's answer): Listing 3-4, changed so that it hangs up
 //! on a client that says nothing for too long.
+// [end]
 
 use std::fmt;
+// [starter]
+// use std::io::{self, BufRead, BufReader, Read, Write};
+// [solution]
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+// [end]
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
@@ -17,6 +27,25 @@ use socket2::{Domain, Socket, Type};
 /// them.
 const MAX_LINE: usize = 1024;
 
+// [starter]
+// /// How long a client may say nothing before we hang up: the number of
+// /// milliseconds in the environment variable ECHO_IDLE_MS, or 30 seconds.
+// /// Zero is refused: to the kernel, a read timeout of zero means none at all.
+// fn idle_limit() -> Result<Duration, String> {
+//     let Some(value) = std::env::var_os("ECHO_IDLE_MS") else {
+//         return Ok(Duration::from_secs(30));
+//     };
+//     match value.to_str().map(str::parse::<u64>) {
+//         Some(Ok(ms)) if ms > 0 => Ok(Duration::from_millis(ms)),
+//         _ => Err(format!(
+//             "ECHO_IDLE_MS must be a number of milliseconds, 1 or more, \
+//              not {value:?}"
+//         )),
+//     }
+// }
+//
+// pub fn main() -> ExitCode {
+// [solution]
 /// How long a client may say nothing before we hang up: the number of
 /// milliseconds in the environment variable ECHO_IDLE_MS, or 30 seconds.
 /// Zero is refused: to the kernel, a read timeout of zero means none at all.
@@ -34,14 +63,28 @@ fn idle_limit() -> Result<Duration, String> {
 }
 
 pub fn main() -> ExitCode {
+    // [end]
     // Step 1: the address and port to listen on, from the command line. Any
     // free port will do; below 1024 needs root.
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:5000".to_string());
     if addr.starts_with('-') || args.next().is_some() {
+        // [starter]
+        // warn(format_args!("usage: ch03-exercise-idle-timeout [ADDR]"));
+        // [solution]
         warn(format_args!("usage: ch03-exercise-idle-timeout [ADDR]"));
+        // [end]
         return ExitCode::from(2);
     }
+    // [starter]
+    // let idle = match idle_limit() {
+    //     Ok(idle) => idle,
+    //     Err(message) => {
+    //         warn(format_args!("{message}"));
+    //         return ExitCode::from(2);
+    //     }
+    // };
+    // [solution]
     let idle = match idle_limit() {
         Ok(idle) => idle,
         Err(message) => {
@@ -49,6 +92,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // [end]
     // A name such as localhost:5000 may stand for several addresses; we
     // listen on the first.
     let first = addr.to_socket_addrs().map(|mut found| found.next());
@@ -65,7 +109,9 @@ pub fn main() -> ExitCode {
     };
     // Step 2 has no Rust counterpart: a Rust program has no time limit to
     // lift (PHP's set_time_limit(0)).
+    // ANCHOR_END: steps_1_2
 
+    // ANCHOR: steps_3_5
     let listener = match listen(local) {
         Ok(listener) => listener,
         Err(err) => {
@@ -81,7 +127,12 @@ pub fn main() -> ExitCode {
         }
     };
     log(format_args!("listening on {bound}"));
+    // ANCHOR_END: steps_3_5
 
+    // [starter]
+    // // ANCHOR: task
+    // [solution]
+    // [end]
     // Out of descriptors, accept() pauses before it tries again (chapter 1).
     let mut pause = FIRST_PAUSE;
     loop {
@@ -102,6 +153,8 @@ pub fn main() -> ExitCode {
 
         // Steps 7 and 8: read lines and write them back, until the client
         // hangs up or breaks the rules.
+        // [starter]
+        // [solution]
         // ANCHOR: timeout
         // Every read() on this connection now waits at most `idle`.
         if let Err(err) = connection.set_read_timeout(Some(idle)) {
@@ -111,7 +164,12 @@ pub fn main() -> ExitCode {
             continue;
         }
         // ANCHOR_END: timeout
+        // [end]
+        // [starter]
+        // match echo_lines(&connection, peer, idle) {
+        // [solution]
         match echo_lines(&connection, peer, idle) {
+            // [end]
             Ok(lines) => {
                 log(format_args!("client {peer} hung up after {lines} lines"))
             }
@@ -120,8 +178,13 @@ pub fn main() -> ExitCode {
         // Step 9: `connection` is dropped here, which closes it. The
         // listening socket is closed when the program ends.
     }
+    // [starter]
+    // // ANCHOR_END: task
+    // [solution]
+    // [end]
 }
 
+// ANCHOR: listen
 /// Steps 3 to 5: socket(), bind() and listen(), one call each. (Chapter 1's
 /// TcpListener::bind() makes the same calls.)
 fn listen(local: SocketAddr) -> std::io::Result<TcpListener> {
@@ -140,14 +203,30 @@ fn listen(local: SocketAddr) -> std::io::Result<TcpListener> {
     // From here on, the standard library's listener does the same job.
     Ok(TcpListener::from(socket))
 }
+// ANCHOR_END: listen
 
+// [starter]
+// // ANCHOR: lines
+// [solution]
+// [end]
 /// Sends every line the client sends back to it, and returns how many lines
 /// there were once the client has hung up. The error says what went wrong.
 fn echo_lines(
     connection: &TcpStream,
     peer: SocketAddr,
+    // [starter]
+    // idle: Duration,
+    // [solution]
     idle: Duration,
+    // [end]
 ) -> Result<usize, String> {
+    // [starter]
+    // // TODO: if the client sends nothing for `idle`, answer
+    // // `ERROR idle for too long` and hang up, with the message
+    // // `client <peer> said nothing for <idle in ms> ms; hanging up`.
+    // let _ = idle;
+    // [solution]
+    // [end]
     // The BufReader asks the kernel for big chunks and hands them out line by
     // line: the Rust form of PHP's socket_read(..., PHP_NORMAL_READ).
     let mut reader = BufReader::new(connection);
@@ -158,9 +237,17 @@ fn echo_lines(
         // bytes of it: a client that never sends a newline cannot make us
         // buffer without end.
         let mut line = Vec::new();
+        // [starter]
+        // (&mut reader)
+        // [solution]
         // ANCHOR: idle
         let read = (&mut reader)
+            // [end]
             .take(MAX_LINE as u64 + 1)
+            // [starter]
+            // .read_until(b'\n', &mut line)
+            // .map_err(|err| format!("could not read from {peer}: {err}"))?;
+            // [solution]
             .read_until(b'\n', &mut line);
         match read {
             Ok(_) => {}
@@ -184,6 +271,7 @@ fn echo_lines(
             }
         }
         // ANCHOR_END: idle
+        // [end]
         if line.is_empty() {
             return Ok(lines); // read() returned 0: the client hung up.
         }
@@ -204,6 +292,10 @@ fn echo_lines(
         lines += 1;
     }
 }
+// [starter]
+// // ANCHOR_END: lines
+// [solution]
+// [end]
 
 /// The pause before trying accept() again, when it failed for want of a
 /// descriptor: 10 ms at first, twice as long after each failure in a row,

@@ -66,7 +66,9 @@ pub fn main() -> ExitCode {
     };
     // Step 2 has no Rust counterpart: a Rust program has no time limit to
     // lift (PHP's set_time_limit(0)).
+    // ANCHOR_END: steps_1_2
 
+    // ANCHOR: steps_3_5
     let listener = match listen(local) {
         Ok(listener) => listener,
         Err(err) => {
@@ -82,6 +84,7 @@ pub fn main() -> ExitCode {
         }
     };
     log(format_args!("listening on {bound}"));
+    // ANCHOR_END: steps_3_5
 
     // ANCHOR: task
     // Out of descriptors, accept() pauses before it tries again (chapter 1).
@@ -116,6 +119,7 @@ pub fn main() -> ExitCode {
     // ANCHOR_END: task
 }
 
+// ANCHOR: listen
 /// Steps 3 to 5: socket(), bind() and listen(), one call each. (Chapter 1's
 /// TcpListener::bind() makes the same calls.)
 fn listen(local: SocketAddr) -> std::io::Result<TcpListener> {
@@ -134,6 +138,7 @@ fn listen(local: SocketAddr) -> std::io::Result<TcpListener> {
     // From here on, the standard library's listener does the same job.
     Ok(TcpListener::from(socket))
 }
+// ANCHOR_END: listen
 
 // ANCHOR: lines
 /// Sends every line the client sends back to it, and returns how many lines

@@ -1,6 +1,6 @@
 //! The checks for exercise 3-1. They fail on the unchanged starter and pass
 //! once the server hangs up on a client that says nothing for too long.
-//! The server runs with ECHO_IDLE_MS=300: a client may be silent for 0.3 s.
+//! The server runs with ECHO_IDLE_MS=100: a client may be silent for 0.1 s.
 
 use std::time::Duration;
 
@@ -9,14 +9,14 @@ use testkit::{Client, Process, Server};
 const SERVER: &str = env!("CARGO_BIN_EXE_ch03-exercise-idle-timeout");
 
 fn server() -> Server {
-    Server::start_with(SERVER, ["127.0.0.1:0"], &[("ECHO_IDLE_MS", "300")])
+    Server::start_with(SERVER, ["127.0.0.1:0"], &[("ECHO_IDLE_MS", "100")])
 }
 
-/// A client that gives up on the server after 3 seconds, ten times the
+/// A client that gives up on the server after 1 second, ten times the
 /// server's limit, so that a test of the starter fails quickly.
 fn connect(server: &Server) -> Client {
     let client = server.connect();
-    client.set_read_timeout(Duration::from_secs(3));
+    client.set_read_timeout(Duration::from_secs(1));
     client
 }
 
@@ -27,7 +27,7 @@ fn a_silent_client_is_told_and_disconnected() {
     assert_eq!(client.read_line(), "ERROR idle for too long\n");
     client.expect_closed();
     server.process().wait_for_stderr(&format!(
-        "client {} said nothing for 300 ms; hanging up\n",
+        "client {} said nothing for 100 ms; hanging up\n",
         client.local_addr()
     ));
 }
@@ -55,16 +55,13 @@ fn the_next_client_is_served_once_the_silent_one_is_dropped() {
 #[test]
 fn a_client_that_keeps_talking_is_not_cut_off() {
     // The limit is on each wait, not on the whole conversation: with a limit
-    // of 1 s, eight lines 0.2 s apart take longer than the limit, and that
+    // of 0.5 s, eight lines 0.1 s apart take longer than the limit, and that
     // is fine.
-    let mut server = Server::start_with(
-        SERVER,
-        ["127.0.0.1:0"],
-        &[("ECHO_IDLE_MS", "1000")],
-    );
+    let mut server =
+        Server::start_with(SERVER, ["127.0.0.1:0"], &[("ECHO_IDLE_MS", "500")]);
     let mut client = connect(&server);
     for number in 0..8 {
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(100));
         client.send_line(&format!("line {number}"));
         assert_eq!(client.read_line(), format!("line {number}\n"));
     }

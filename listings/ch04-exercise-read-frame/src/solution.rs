@@ -1,5 +1,11 @@
+// [starter]
+// //! Exercise 4-1 (your work): a server that sends every frame a client sends
+// //! back to it. A frame is a 4-byte big-endian length and that many bytes.
+// //! The TODO comment marks what to change.
+// [solution]
 //! Exercise 4-1 (the book's answer): a server that sends every frame a client
 //! sends back to it. A frame is a 4-byte big-endian length and that many bytes.
+// [end]
 
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
@@ -88,14 +94,32 @@ fn echo_frames(mut stream: &TcpStream) -> Result<usize, String> {
     Ok(frames)
 }
 
+// [starter]
+// // ANCHOR: task
+// [solution]
 // ANCHOR: solution
+// [end]
 /// Reads one frame: a length of 4 bytes, big-endian, then that many bytes of
 /// payload. Returns `None` if the stream ends before a frame begins.
 fn read_frame(stream: &mut impl Read) -> Result<Option<Vec<u8>>, String> {
+    // [starter]
+    // // TODO: this trusts each read() to return all the bytes asked for.
+    // // Make it wait for the whole header and the whole payload, and report a
+    // // client that hangs up in the middle of a frame as an error:
+    // // "hung up in the middle of a frame".
+    // [solution]
     // The header may come in pieces too. Count what we have, so that the end
     // of the stream before the first byte (a goodbye) can be told from an end
     // in the middle (an error).
+    // [end]
     let mut header = [0u8; 4];
+    // [starter]
+    // match stream.read(&mut header) {
+    //     Ok(0) => return Ok(None),
+    //     Ok(_) => {}
+    //     Err(err) if err.kind() == ErrorKind::Interrupted => {}
+    //     Err(err) => return Err(format!("could not read: {err}")),
+    // [solution]
     let mut filled = 0;
     while filled < header.len() {
         match stream.read(&mut header[filled..]) {
@@ -105,6 +129,7 @@ fn read_frame(stream: &mut impl Read) -> Result<Option<Vec<u8>>, String> {
             Err(err) if err.kind() == ErrorKind::Interrupted => {}
             Err(err) => return Err(format!("could not read: {err}")),
         }
+        // [end]
     }
     let length = u32::from_be_bytes(header) as usize;
     if length > MAX_FRAME {
@@ -112,9 +137,18 @@ fn read_frame(stream: &mut impl Read) -> Result<Option<Vec<u8>>, String> {
             "announced a frame of {length} bytes; the limit is {MAX_FRAME}"
         ));
     }
+    // [starter]
+    // [solution]
     // read_exact() loops until the payload is complete, and reports an end
     // of stream before that as UnexpectedEof.
+    // [end]
     let mut payload = vec![0u8; length];
+    // [starter]
+    // let got = stream
+    //     .read(&mut payload)
+    //     .map_err(|err| format!("could not read: {err}"))?;
+    // payload.truncate(got);
+    // [solution]
     stream.read_exact(&mut payload).map_err(|err| {
         if err.kind() == ErrorKind::UnexpectedEof {
             "hung up in the middle of a frame".to_string()
@@ -122,9 +156,14 @@ fn read_frame(stream: &mut impl Read) -> Result<Option<Vec<u8>>, String> {
             format!("could not read: {err}")
         }
     })?;
+    // [end]
     Ok(Some(payload))
 }
+// [starter]
+// // ANCHOR_END: task
+// [solution]
 // ANCHOR_END: solution
+// [end]
 
 /// Whether accept() failed because the process (EMFILE) or the system
 /// (ENFILE) has no descriptor left: the connection then stays queued, and

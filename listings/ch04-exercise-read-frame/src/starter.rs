@@ -93,9 +93,9 @@ fn echo_frames(mut stream: &TcpStream) -> Result<usize, String> {
 /// Reads one frame: a length of 4 bytes, big-endian, then that many bytes of
 /// payload. Returns `None` if the stream ends before a frame begins.
 fn read_frame(stream: &mut impl Read) -> Result<Option<Vec<u8>>, String> {
-    // TODO: this trusts each read() to return all the bytes asked for. Make
-    // it wait for the whole header and the whole payload, and report a client
-    // that hangs up in the middle of a frame as an error:
+    // TODO: this trusts each read() to return all the bytes asked for.
+    // Make it wait for the whole header and the whole payload, and report a
+    // client that hangs up in the middle of a frame as an error:
     // "hung up in the middle of a frame".
     let mut header = [0u8; 4];
     match stream.read(&mut header) {

@@ -1,13 +1,25 @@
+// [starter]
+// //! Exercise 4-2 (your work): a client that sends BYTES bytes to a server
+// //! over a non-blocking socket, reporting its progress. The TODO comment
+// //! marks what to change.
+// [solution]
 //! Exercise 4-2 (the book's answer): a client that sends BYTES bytes to a
 //! server over a non-blocking socket, reporting its progress.
+// [end]
 
 use std::fmt;
 use std::io::{self, ErrorKind, Write};
 use std::net::TcpStream;
+// [starter]
+// [solution]
 use std::os::fd::AsFd;
+// [end]
 use std::process::ExitCode;
+// [starter]
+// [solution]
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+// [end]
 
 /// Prints a line, as println! does, except that a closed stdout (`cargo run
 /// ... | head -1`) ends the program with one line on stderr and status 1,
@@ -73,11 +85,31 @@ pub fn main() -> ExitCode {
     }
 }
 
+// [starter]
+// // ANCHOR: task
+// [solution]
 // ANCHOR: solution
+// [end]
 /// Sends all of `message` on a non-blocking socket, and prints how far it
+// [starter]
+// /// got after every write().
+// [solution]
 /// got after every write(). When the kernel's buffer is full, it sleeps in
 /// poll() until the socket is writable again, instead of trying in a loop.
+// [end]
 fn send_all(mut stream: &TcpStream, message: &[u8]) -> io::Result<()> {
+    // [starter]
+    // // TODO: one write() takes only what fits in the kernel's buffer. Send
+    // // the rest too, printing progress after each write(), and when write()
+    // // fails with WouldBlock, wait until the socket is writable (poll() with
+    // // POLLOUT) instead of trying again at once, or napping between tries.
+    // let sent = match stream.write(message) {
+    //     Ok(sent) => sent,
+    //     Err(err) if err.kind() == ErrorKind::WouldBlock => 0,
+    //     Err(err) => return Err(err),
+    // };
+    // say!("sent {sent} of {} bytes", message.len());
+    // [solution]
     let mut sent = 0;
     while sent < message.len() {
         match stream.write(&message[sent..]) {
@@ -94,6 +126,11 @@ fn send_all(mut stream: &TcpStream, message: &[u8]) -> io::Result<()> {
             Err(err) => return Err(err),
         }
     }
+    // [end]
     Ok(())
 }
+// [starter]
+// // ANCHOR_END: task
+// [solution]
 // ANCHOR_END: solution
+// [end]

@@ -1,6 +1,6 @@
-//! Exercise 4-2 (your work): a client that sends BYTES bytes to a server over
-//! a non-blocking socket, reporting its progress. The TODO comment marks what
-//! to change.
+//! Exercise 4-2 (your work): a client that sends BYTES bytes to a server
+//! over a non-blocking socket, reporting its progress. The TODO comment
+//! marks what to change.
 
 use std::fmt;
 use std::io::{self, ErrorKind, Write};
@@ -75,10 +75,10 @@ pub fn main() -> ExitCode {
 /// Sends all of `message` on a non-blocking socket, and prints how far it
 /// got after every write().
 fn send_all(mut stream: &TcpStream, message: &[u8]) -> io::Result<()> {
-    // TODO: one write() takes only what fits in the kernel's buffer. Send the
-    // rest too, printing progress after each write(), and when write() fails
-    // with WouldBlock, wait until the socket is writable (poll() with POLLOUT)
-    // instead of trying again at once.
+    // TODO: one write() takes only what fits in the kernel's buffer. Send
+    // the rest too, printing progress after each write(), and when write()
+    // fails with WouldBlock, wait until the socket is writable (poll() with
+    // POLLOUT) instead of trying again at once, or napping between tries.
     let sent = match stream.write(message) {
         Ok(sent) => sent,
         Err(err) if err.kind() == ErrorKind::WouldBlock => 0,

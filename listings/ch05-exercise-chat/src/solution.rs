@@ -1,7 +1,15 @@
+// [starter]
+// //! Exercise 5-1 (your work): Listing 5-1, to be turned into a chat room.
+// //! Every line a client sends is still answered with `OK ... <line>`, and
+// //! every other client should get it as `<name>: <line>`. A client's name is
+// //! its address until it picks one with `/nick <name>`. The TODO comments
+// //! mark the spots.
+// [solution]
 //! Exercise 5-1 (the book's answer): Listing 5-1 as a chat room. Every line
 //! a client sends is still answered with `OK ... <line>`, and every other
 //! client gets it as `<name>: <line>`. A client's name is its address until
 //! it picks one with `/nick <name>`.
+// [end]
 
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
@@ -15,6 +23,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::select::{FD_SETSIZE, FdSet, select};
 use nix::sys::time::TimeVal;
 
+// ANCHOR: limits
 /// How many clients are served at once. The next one is turned away.
 const MAX_CLIENTS: usize = 10;
 /// The most clients select() can watch: descriptors 0 to 3 are stdin,
@@ -25,10 +34,22 @@ const MOST_CLIENTS: usize = FD_SETSIZE - 4;
 const MAX_LINE: usize = 1024;
 /// How many bytes of replies may wait for a client that does not read them.
 const MAX_UNSENT: usize = 64 * 1024;
+// [starter]
+// [solution]
+/// How many bytes of one client's lines one turn of the loop passes on to
+/// each of the others, at most (and one line more). Without a limit, one
+/// read of 4,096 empty lines becomes 4,096 lines of a name for everybody
+/// else, far more than MAX_UNSENT at once: a client that reads all the time
+/// would be dropped before it had a chance to.
+const MAX_SAID: usize = 4096;
+// [end]
 /// While every slot is taken, a client that has sent no line for this long
 /// gives its slot to the next one.
 const MAX_IDLE: Duration = Duration::from_secs(30);
+// ANCHOR_END: limits
 
+/// The original's welcome, word for word: a client cannot tell the two
+/// servers apart before it sends a line.
 const WELCOME: &[u8] = b"Welcome to php socket server version 1.0 \n\
     Enter a message and press enter, and i shall reply back \n";
 const FULL: &[u8] = b"Sorry, the server is full. Try again later.\n";
@@ -36,6 +57,10 @@ const IDLE: &[u8] =
     b"Sorry, the server is full and you have been idle too long. Goodbye.\n";
 const TOO_LONG: &[u8] = b"Sorry, a line may be at most 1024 bytes. Goodbye.\n";
 
+// [starter]
+// // ANCHOR: task_client
+// [solution]
+// [end]
 /// One connected client, and the bytes in flight to and from it.
 struct Client {
     /// Non-blocking: a read or write that would wait fails with WouldBlock.
@@ -53,13 +78,26 @@ struct Client {
     /// It was told to leave: its input is read and thrown away, and once
     /// its replies and the goodbye are sent, we finish sending too.
     leaving: bool,
+    // [starter]
+    // // TODO: the client's name (its address until it sends `/nick <name>`),
+    // // and what it said that the other clients have not been given yet.
+    // [solution]
     /// What the others call this client: its address, or its `/nick`.
     name: String,
     /// Lines for every other client, as they will read them.
     said: Vec<u8>,
+    // [end]
 }
+// [starter]
+// // ANCHOR_END: task_client
+// [solution]
+// [end]
 
+// [starter]
+// pub fn main() -> ExitCode {
+// [solution]
 pub fn main() -> ExitCode {
+    // [end]
     // The address to listen on, how many clients to serve at once (the load
     // test of this chapter raises it to 1,000), and how long a client may
     // stay idle while the server is full.
@@ -92,12 +130,19 @@ pub fn main() -> ExitCode {
         },
     };
     if addr.starts_with('-') || args.next().is_some() {
+        // [starter]
+        // eprintln!(
+        //     "usage: ch05-exercise-chat [ADDR [MAX_CLIENTS [MAX_IDLE_SECS]]]"
+        // );
+        // [solution]
         eprintln!(
             "usage: ch05-exercise-chat [ADDR [MAX_CLIENTS [MAX_IDLE_SECS]]]"
         );
+        // [end]
         return ExitCode::from(2);
     }
 
+    // ANCHOR: listen
     let listener = match TcpListener::bind(&addr) {
         Ok(listener) => listener,
         Err(err) => {
@@ -119,7 +164,9 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    // ANCHOR_END: listen
 
+    // ANCHOR: serve
     // One slot per client, like the original's $client_socks array.
     let mut slots: Vec<Option<Client>> = Vec::new();
     slots.resize_with(max_clients, || None);
@@ -150,41 +197,80 @@ pub fn main() -> ExitCode {
                 Admitted::NotNow => {}
             }
         }
+        // [starter]
+        // // ANCHOR: task_loop
+        // for (index, slot) in slots.iter_mut().enumerate() {
+        // [solution]
         // ANCHOR: solution_loop
         // By index, not by iterator: a client's lines go into the others'
         // slots.
         for index in 0..slots.len() {
+            // [end]
             let (readable, writable) = ready[index];
+            // [starter]
+            // let Some(client) = slot else { continue };
+            // [solution]
             let Some(client) = &mut slots[index] else {
                 continue;
             };
+            // [end]
             if !readable && !writable {
                 continue;
             }
             let peer = client.peer;
+            // [starter]
+            // match client.serve(readable) {
+            // [solution]
             let result = client.serve(readable);
             let said = std::mem::take(&mut client.said);
             let gone = match result {
+                // [end]
                 Err(reason) => {
                     log(format_args!("slot {index}: {peer} dropped: {reason}"));
+                    // [starter]
+                    // [solution]
                     true
+                    // [end]
                 }
                 Ok(()) if client.is_done() => {
                     log(format_args!("slot {index}: {peer} disconnected"));
+                    // [starter]
+                    // [solution]
                     true
+                    // [end]
                 }
+                // [starter]
+                // Ok(()) => continue,
+                // [solution]
                 Ok(()) => false,
             };
             if gone {
                 slots[index] = None;
                 retry_at = None;
+                // [end]
             }
+            // [starter]
+            // // Dropping the client closes its socket and frees the slot. Had
+            // // we kept it, select() would report its end of stream forever.
+            // *slot = None;
+            // // Its descriptor is free: no need to wait for the pause to end.
+            // retry_at = None;
+            // [solution]
             broadcast(&mut slots, index, &said);
+            // [end]
         }
+        // [starter]
+        // // TODO: give every other client what each client said this round,
+        // // as `<name>: <line>`.
+        // // ANCHOR_END: task_loop
+        // [solution]
         // ANCHOR_END: solution_loop
+        // [end]
     }
+    // ANCHOR_END: serve
 }
 
+// ANCHOR: wait
 /// Sleeps in select() until a socket is ready. Returns whether a connection
 /// is waiting to be accepted and, slot by slot, whether the client's socket
 /// is readable and writable. Until `retry_at`, if given, the listener is
@@ -199,23 +285,50 @@ fn wait(
     if retry_at.is_none() {
         read_set.insert(listener.as_fd());
     }
+    // [starter]
+    // [solution]
+    // ANCHOR: solution_wait
+    // A client may have lines left over from the last turn (see MAX_SAID):
+    // it is served now, without waiting, and read from once they are gone.
+    let mut lines_left = false;
+    // [end]
     for client in slots.iter().flatten() {
         // Ask only about what we will act on. A client that has finished
         // sending stays readable (end of stream) forever, and almost every
         // socket is writable almost always: either would wake us for nothing.
-        if !client.finished_sending {
+        // [starter]
+        // if !client.finished_sending {
+        //     read_set.insert(client.stream.as_fd());
+        // }
+        // [solution]
+        if client.has_line() {
+            lines_left = true;
+        } else if !client.finished_sending {
             read_set.insert(client.stream.as_fd());
         }
+        // [end]
         if !client.unsent.is_empty() {
             write_set.insert(client.stream.as_fd());
         }
     }
-    // No timeout: sleep until something happens. The one exception is a
-    // pause after accept() ran out of descriptors: wake up when it is over.
+    // [starter]
+    // // No timeout: sleep until something happens. The one exception is a
+    // // pause after accept() ran out of descriptors: wake up when it is over.
+    // [solution]
+    // No timeout: sleep until something happens. Two exceptions: after
+    // accept() ran out of descriptors, wake up when the pause is over; and
+    // while lines are left to pass on, do not sleep at all.
+    // [end]
     let mut until_retry = retry_at.map(|at| {
         let left = at.saturating_duration_since(Instant::now());
         TimeVal::new(left.as_secs() as _, left.subsec_micros() as _)
     });
+    // [starter]
+    // [solution]
+    if lines_left {
+        until_retry = Some(TimeVal::new(0, 0));
+    }
+    // [end]
     select(
         None,
         &mut read_set,
@@ -230,14 +343,23 @@ fn wait(
         .iter()
         .map(|slot| match slot {
             Some(client) => (
-                read_set.contains(client.stream.as_fd()),
+                // [starter]
+                // read_set.contains(client.stream.as_fd()),
+                // [solution]
+                read_set.contains(client.stream.as_fd()) || client.has_line(),
+                // [end]
                 write_set.contains(client.stream.as_fd()),
             ),
             None => (false, false),
         })
         .collect();
     Ok((new_connection, ready))
+    // [starter]
+    // [solution]
+    // ANCHOR_END: solution_wait
+    // [end]
 }
+// ANCHOR_END: wait
 
 /// The first pause after accept() ran out of descriptors, and the longest.
 const FIRST_PAUSE: Duration = Duration::from_millis(10);
@@ -253,6 +375,7 @@ enum Admitted {
     OutOfDescriptors,
 }
 
+// ANCHOR: admit
 /// Accepts the waiting connection: into a free slot if there is one, or one
 /// that a client idle too long gives up, or only to say "sorry" and close it.
 fn admit(
@@ -318,8 +441,11 @@ fn admit(
         finished_sending: false,
         last_active: Instant::now(),
         leaving: false,
+        // [starter]
+        // [solution]
         name: peer.to_string(),
         said: Vec::new(),
+        // [end]
     };
     // A new socket's send buffer is empty, so this sends the whole welcome.
     if let Err(err) = client.flush() {
@@ -331,6 +457,8 @@ fn admit(
     slots[free] = Some(client);
     Admitted::Yes
 }
+// [starter]
+// [solution]
 
 // ANCHOR: solution_broadcast
 /// Queues what the client in slot `from` said for every other client, and
@@ -360,6 +488,7 @@ fn broadcast(slots: &mut [Option<Client>], from: usize, said: &[u8]) {
     }
 }
 // ANCHOR_END: solution_broadcast
+// [end]
 
 /// Lets the client that has been idle the longest go, if that is longer
 /// than `max_idle`, and returns its slot. It is told why.
@@ -396,6 +525,7 @@ fn refuse(mut stream: TcpStream, peer: SocketAddr, reason: &str) {
     // If it fails anyway, the client still sees the connection close.
     let _ = stream.write_all(FULL);
 }
+// ANCHOR_END: admit
 
 /// Whether an error only means "not now": there is nothing to take yet
 /// (WouldBlock), or a signal came first (Interrupted).
@@ -415,6 +545,7 @@ impl Client {
         self.finished_sending && self.unsent.is_empty()
     }
 
+    // ANCHOR: client_serve
     /// Does what select() said will not block: reads if the socket is
     /// readable, then sends what it can. Returns why the client must be
     /// dropped, if it must.
@@ -432,34 +563,93 @@ impl Client {
         }
         Ok(())
     }
+    // ANCHOR_END: client_serve
 
-    /// Reads once, and queues a reply for every complete line.
+    // ANCHOR: receive
+    // [starter]
+    // /// Reads once, and queues a reply for every complete line.
+    // [solution]
+    // ANCHOR: solution_receive
+    /// Whether a complete line waits in `partial_line`: one that a turn
+    /// left for the next (see MAX_SAID).
+    fn has_line(&self) -> bool {
+        !self.leaving && self.partial_line.contains(&b'\n')
+    }
+
+    /// Reads once, unless lines are left from the last turn, and queues a
+    /// reply for every complete line, until the others have MAX_SAID bytes
+    /// of them for this turn.
+    // [end]
     fn receive(&mut self) -> Result<(), String> {
-        let mut chunk = [0u8; 4096];
-        let received = match self.stream.read(&mut chunk) {
-            Ok(received) => received,
-            Err(err) if is_not_now(&err) => return Ok(()),
-            Err(err) => return Err(format!("could not read: {err}")),
-        };
-        if received == 0 {
-            // End of stream: the client closed, or half-closed its sending
-            // side. What came after its last newline is its last line.
-            self.finished_sending = true;
-            if !self.partial_line.is_empty() && !self.leaving {
-                let last = std::mem::take(&mut self.partial_line);
-                self.queue_reply(&last);
+        // [starter]
+        // let mut chunk = [0u8; 4096];
+        // let received = match self.stream.read(&mut chunk) {
+        //     Ok(received) => received,
+        //     Err(err) if is_not_now(&err) => return Ok(()),
+        //     Err(err) => return Err(format!("could not read: {err}")),
+        // };
+        // if received == 0 {
+        //     // End of stream: the client closed, or half-closed its sending
+        //     // side. What came after its last newline is its last line.
+        //     self.finished_sending = true;
+        //     if !self.partial_line.is_empty() && !self.leaving {
+        //         let last = std::mem::take(&mut self.partial_line);
+        //         self.queue_reply(&last);
+        //     }
+        //     return Ok(());
+        // }
+        // if self.leaving {
+        //     return Ok(()); // its lines are no longer answered
+        // }
+        // // TCP carries bytes, not lines: this chunk may hold half a line, or
+        // // several lines. Keep what is incomplete for the next read.
+        // self.partial_line.extend_from_slice(&chunk[..received]);
+        // while let Some(end) =
+        //     self.partial_line.iter().position(|&byte| byte == b'\n')
+        // {
+        //     if end + 1 > MAX_LINE {
+        //         self.say_goodbye();
+        //         return Ok(());
+        //     }
+        //     let line: Vec<u8> = self.partial_line.drain(..=end).collect();
+        //     self.queue_reply(&line);
+        //     self.last_active = Instant::now();
+        // }
+        // if self.partial_line.len() >= MAX_LINE {
+        //     self.say_goodbye();
+        // }
+        // [solution]
+        if !self.has_line() {
+            let mut chunk = [0u8; 4096];
+            let received = match self.stream.read(&mut chunk) {
+                Ok(received) => received,
+                Err(err) if is_not_now(&err) => return Ok(()),
+                Err(err) => return Err(format!("could not read: {err}")),
+            };
+            if received == 0 {
+                // End of stream: the client closed, or half-closed its
+                // sending side. What came after its last newline is its
+                // last line.
+                self.finished_sending = true;
+                if !self.partial_line.is_empty() && !self.leaving {
+                    let last = std::mem::take(&mut self.partial_line);
+                    self.queue_reply(&last);
+                }
+                return Ok(());
             }
-            return Ok(());
+            if self.leaving {
+                return Ok(()); // its lines are no longer answered
+            }
+            // TCP carries bytes, not lines: this chunk may hold half a line,
+            // or several lines. Keep what is incomplete for the next read.
+            self.partial_line.extend_from_slice(&chunk[..received]);
         }
-        if self.leaving {
-            return Ok(()); // its lines are no longer answered
-        }
-        // TCP carries bytes, not lines: this chunk may hold half a line, or
-        // several lines. Keep what is incomplete for the next read.
-        self.partial_line.extend_from_slice(&chunk[..received]);
-        while let Some(end) =
-            self.partial_line.iter().position(|&byte| byte == b'\n')
-        {
+        while self.said.len() < MAX_SAID {
+            let Some(end) =
+                self.partial_line.iter().position(|&byte| byte == b'\n')
+            else {
+                break;
+            };
             if end + 1 > MAX_LINE {
                 self.say_goodbye();
                 return Ok(());
@@ -468,20 +658,34 @@ impl Client {
             self.queue_reply(&line);
             self.last_active = Instant::now();
         }
-        if self.partial_line.len() >= MAX_LINE {
+        if !self.has_line() && self.partial_line.len() >= MAX_LINE {
             self.say_goodbye();
         }
+        // [end]
         Ok(())
     }
+    // [starter]
+    // [solution]
+    // ANCHOR_END: solution_receive
+    // [end]
 
+    // [starter]
+    // // ANCHOR: task_line
+    // /// Queues `OK ... <line>`. The line's own line ending (`\n`, or telnet's
+    // /// `\r\n`) is replaced by ours.
+    // [solution]
     // ANCHOR: solution_line
     /// Answers a line with `OK ... <line>` and keeps it, with our name, for
     /// the others; or, for `/nick <name>`, takes the new name. The line's own
     /// line ending (`\n`, or telnet's `\r\n`) is replaced by ours.
+    // [end]
     fn queue_reply(&mut self, line: &[u8]) {
         let text = line.strip_suffix(b"\n").unwrap_or(line);
         let text = text.strip_suffix(b"\r").unwrap_or(text);
         self.unsent.extend_from_slice(b"OK ... ");
+        // [starter]
+        // self.unsent.extend_from_slice(text);
+        // [solution]
         match text.strip_prefix(b"/nick ") {
             Some(name) if !name.is_empty() => {
                 self.name = String::from_utf8_lossy(name).into_owned();
@@ -496,10 +700,21 @@ impl Client {
                 self.said.push(b'\n');
             }
         }
+        // [end]
         self.unsent.push(b'\n');
+        // [starter]
+        // // TODO: `/nick <name>` is answered `OK ... you are now <name>` and
+        // // changes the name; any other line is also for the other clients.
+        // [solution]
+        // [end]
     }
+    // [starter]
+    // // ANCHOR_END: task_line
+    // [solution]
     // ANCHOR_END: solution_line
+    // [end]
 
+    // ANCHOR: goodbye
     /// Tells a client whose line is too long why it must go, after the
     /// replies it is owed. The connection is closed once the client has
     /// read them, and closed its side: closing ours while its input is
@@ -514,7 +729,9 @@ impl Client {
         self.partial_line = Vec::new();
         self.unsent.extend_from_slice(TOO_LONG);
     }
+    // ANCHOR_END: goodbye
 
+    // ANCHOR: flush
     /// Writes as much of `unsent` as the kernel takes without blocking.
     fn flush(&mut self) -> io::Result<()> {
         while !self.unsent.is_empty() {
@@ -537,6 +754,7 @@ impl Client {
         }
         Ok(())
     }
+    // ANCHOR_END: flush
 }
 
 /// Writes one line of the log to `out` if it can be written now, and

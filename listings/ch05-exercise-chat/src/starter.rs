@@ -16,6 +16,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::select::{FD_SETSIZE, FdSet, select};
 use nix::sys::time::TimeVal;
 
+// ANCHOR: limits
 /// How many clients are served at once. The next one is turned away.
 const MAX_CLIENTS: usize = 10;
 /// The most clients select() can watch: descriptors 0 to 3 are stdin,
@@ -29,7 +30,10 @@ const MAX_UNSENT: usize = 64 * 1024;
 /// While every slot is taken, a client that has sent no line for this long
 /// gives its slot to the next one.
 const MAX_IDLE: Duration = Duration::from_secs(30);
+// ANCHOR_END: limits
 
+/// The original's welcome, word for word: a client cannot tell the two
+/// servers apart before it sends a line.
 const WELCOME: &[u8] = b"Welcome to php socket server version 1.0 \n\
     Enter a message and press enter, and i shall reply back \n";
 const FULL: &[u8] = b"Sorry, the server is full. Try again later.\n";
@@ -99,6 +103,7 @@ pub fn main() -> ExitCode {
         return ExitCode::from(2);
     }
 
+    // ANCHOR: listen
     let listener = match TcpListener::bind(&addr) {
         Ok(listener) => listener,
         Err(err) => {
@@ -120,7 +125,9 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    // ANCHOR_END: listen
 
+    // ANCHOR: serve
     // One slot per client, like the original's $client_socks array.
     let mut slots: Vec<Option<Client>> = Vec::new();
     slots.resize_with(max_clients, || None);
@@ -178,8 +185,10 @@ pub fn main() -> ExitCode {
         // as `<name>: <line>`.
         // ANCHOR_END: task_loop
     }
+    // ANCHOR_END: serve
 }
 
+// ANCHOR: wait
 /// Sleeps in select() until a socket is ready. Returns whether a connection
 /// is waiting to be accepted and, slot by slot, whether the client's socket
 /// is readable and writable. Until `retry_at`, if given, the listener is
@@ -233,6 +242,7 @@ fn wait(
         .collect();
     Ok((new_connection, ready))
 }
+// ANCHOR_END: wait
 
 /// The first pause after accept() ran out of descriptors, and the longest.
 const FIRST_PAUSE: Duration = Duration::from_millis(10);
@@ -248,6 +258,7 @@ enum Admitted {
     OutOfDescriptors,
 }
 
+// ANCHOR: admit
 /// Accepts the waiting connection: into a free slot if there is one, or one
 /// that a client idle too long gives up, or only to say "sorry" and close it.
 fn admit(
@@ -360,6 +371,7 @@ fn refuse(mut stream: TcpStream, peer: SocketAddr, reason: &str) {
     // If it fails anyway, the client still sees the connection close.
     let _ = stream.write_all(FULL);
 }
+// ANCHOR_END: admit
 
 /// Whether an error only means "not now": there is nothing to take yet
 /// (WouldBlock), or a signal came first (Interrupted).
@@ -379,6 +391,7 @@ impl Client {
         self.finished_sending && self.unsent.is_empty()
     }
 
+    // ANCHOR: client_serve
     /// Does what select() said will not block: reads if the socket is
     /// readable, then sends what it can. Returns why the client must be
     /// dropped, if it must.
@@ -396,7 +409,9 @@ impl Client {
         }
         Ok(())
     }
+    // ANCHOR_END: client_serve
 
+    // ANCHOR: receive
     /// Reads once, and queues a reply for every complete line.
     fn receive(&mut self) -> Result<(), String> {
         let mut chunk = [0u8; 4096];
@@ -452,6 +467,7 @@ impl Client {
     }
     // ANCHOR_END: task_line
 
+    // ANCHOR: goodbye
     /// Tells a client whose line is too long why it must go, after the
     /// replies it is owed. The connection is closed once the client has
     /// read them, and closed its side: closing ours while its input is
@@ -466,7 +482,9 @@ impl Client {
         self.partial_line = Vec::new();
         self.unsent.extend_from_slice(TOO_LONG);
     }
+    // ANCHOR_END: goodbye
 
+    // ANCHOR: flush
     /// Writes as much of `unsent` as the kernel takes without blocking.
     fn flush(&mut self) -> io::Result<()> {
         while !self.unsent.is_empty() {
@@ -489,6 +507,7 @@ impl Client {
         }
         Ok(())
     }
+    // ANCHOR_END: flush
 }
 
 /// Writes one line of the log to `out` if it can be written now, and

@@ -5,12 +5,16 @@
 //! The book's answer is `src/solution.rs`, checked by the same tests with
 //!     cargo test -p ch05-exercise-poll --features solution
 
-#[cfg(not(feature = "solution"))]
+#[cfg(not(any(feature = "solution", feature = "wrong-select-limits-kept")))]
 #[path = "starter.rs"]
 mod program;
 
 #[cfg(feature = "solution")]
 #[path = "solution.rs"]
+mod program;
+
+#[cfg(all(feature = "wrong-select-limits-kept", not(feature = "solution")))]
+#[path = "wrong/select-limits-kept.rs"]
 mod program;
 
 fn main() -> std::process::ExitCode {

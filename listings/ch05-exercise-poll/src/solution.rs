@@ -1,20 +1,40 @@
+// [starter]
+// //! Exercise 5-2 (your work): Listing 5-1, to be changed to wait with
+// //! poll(2) instead of select(2), so that it serves clients whose descriptors
+// //! are 1024 or more. The TODO comments mark the spots.
+// [solution]
 //! Exercise 5-2 (the book's answer): Listing 5-1 with poll(2) instead of
 //! select(2). poll() takes an array of descriptors, not a bitmap of
 //! FD_SETSIZE bits, so any descriptor the process may open can be watched.
+// [end]
 
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+// [starter]
+// use std::os::fd::{AsFd, AsRawFd, RawFd};
+// [solution]
 use std::os::fd::AsFd;
+// [end]
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+// [starter]
+// use nix::sys::select::{FD_SETSIZE, FdSet, select};
+// use nix::sys::time::TimeVal;
+// [solution]
 use nix::sys::resource::{Resource, getrlimit};
+// [end]
 
+// ANCHOR: limits
 /// How many clients are served at once. The next one is turned away.
 const MAX_CLIENTS: usize = 10;
+// [starter]
+// [solution]
+// Listing 5-1's MOST_CLIENTS is `most_clients()`, below.
+// [end]
 /// The longest line a client may send, newline included.
 const MAX_LINE: usize = 1024;
 /// How many bytes of replies may wait for a client that does not read them.
@@ -22,7 +42,10 @@ const MAX_UNSENT: usize = 64 * 1024;
 /// While every slot is taken, a client that has sent no line for this long
 /// gives its slot to the next one.
 const MAX_IDLE: Duration = Duration::from_secs(30);
+// ANCHOR_END: limits
 
+/// The original's welcome, word for word: a client cannot tell the two
+/// servers apart before it sends a line.
 const WELCOME: &[u8] = b"Welcome to php socket server version 1.0 \n\
     Enter a message and press enter, and i shall reply back \n";
 const FULL: &[u8] = b"Sorry, the server is full. Try again later.\n";
@@ -30,6 +53,7 @@ const IDLE: &[u8] =
     b"Sorry, the server is full and you have been idle too long. Goodbye.\n";
 const TOO_LONG: &[u8] = b"Sorry, a line may be at most 1024 bytes. Goodbye.\n";
 
+// ANCHOR: client
 /// One connected client, and the bytes in flight to and from it.
 struct Client {
     /// Non-blocking: a read or write that would wait fails with WouldBlock.
@@ -48,8 +72,13 @@ struct Client {
     /// its replies and the goodbye are sent, we finish sending too.
     leaving: bool,
 }
+// ANCHOR_END: client
 
+// [starter]
+// pub fn main() -> ExitCode {
+// [solution]
 pub fn main() -> ExitCode {
+    // [end]
     // The address to listen on, how many clients to serve at once (the load
     // test of this chapter raises it to 1,000), and how long a client may
     // stay idle while the server is full.
@@ -58,13 +87,25 @@ pub fn main() -> ExitCode {
     let max_clients = match args.next() {
         None => MAX_CLIENTS,
         Some(text) => match text.parse::<usize>() {
+            // [starter]
+            // Ok(count) if (1..=most_clients()).contains(&count) => count,
+            // [solution]
             Ok(count) if (1..=most_clients()).contains(&count) => count,
+            // [end]
             _ => {
+                // [starter]
+                // eprintln!(
+                //     "MAX_CLIENTS must be a number of clients, 1 to {}, not \
+                //      {text:?}",
+                //     most_clients()
+                // );
+                // [solution]
                 eprintln!(
                     "MAX_CLIENTS must be a number of clients, 1 to {}, not \
                      {text:?}",
                     most_clients()
                 );
+                // [end]
                 return ExitCode::from(2);
             }
         },
@@ -83,12 +124,19 @@ pub fn main() -> ExitCode {
         },
     };
     if addr.starts_with('-') || args.next().is_some() {
+        // [starter]
+        // eprintln!(
+        //     "usage: ch05-exercise-poll [ADDR [MAX_CLIENTS [MAX_IDLE_SECS]]]"
+        // );
+        // [solution]
         eprintln!(
             "usage: ch05-exercise-poll [ADDR [MAX_CLIENTS [MAX_IDLE_SECS]]]"
         );
+        // [end]
         return ExitCode::from(2);
     }
 
+    // ANCHOR: listen
     let listener = match TcpListener::bind(&addr) {
         Ok(listener) => listener,
         Err(err) => {
@@ -110,7 +158,9 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    // ANCHOR_END: listen
 
+    // ANCHOR: serve
     // One slot per client, like the original's $client_socks array.
     let mut slots: Vec<Option<Client>> = Vec::new();
     slots.resize_with(max_clients, || None);
@@ -164,10 +214,17 @@ pub fn main() -> ExitCode {
             retry_at = None;
         }
     }
+    // ANCHOR_END: serve
 }
 
+// [starter]
+// // ANCHOR: task_wait
+// // TODO: wait with nix::poll::poll() instead.
+// /// Sleeps in select() until a socket is ready. Returns whether a connection
+// [solution]
 // ANCHOR: solution_wait
 /// Sleeps in poll() until a socket is ready. Returns whether a connection
+// [end]
 /// is waiting to be accepted and, slot by slot, whether the client's socket
 /// is readable and writable. Until `retry_at`, if given, the listener is
 /// left out: accept() has run out of descriptors.
@@ -176,6 +233,38 @@ fn wait(
     slots: &[Option<Client>],
     retry_at: Option<Instant>,
 ) -> nix::Result<(bool, Vec<(bool, bool)>)> {
+    // [starter]
+    // let mut read_set = FdSet::new();
+    // let mut write_set = FdSet::new();
+    // if retry_at.is_none() {
+    //     read_set.insert(listener.as_fd());
+    // }
+    // for client in slots.iter().flatten() {
+    //     // Ask only about what we will act on. A client that has finished
+    //     // sending stays readable (end of stream) forever, and almost every
+    //     // socket is writable almost always: either would wake us for
+    //     // nothing.
+    //     if !client.finished_sending {
+    //         read_set.insert(client.stream.as_fd());
+    //     }
+    //     if !client.unsent.is_empty() {
+    //         write_set.insert(client.stream.as_fd());
+    //     }
+    // }
+    // // No timeout: sleep until something happens. The one exception is a
+    // // pause after accept() ran out of descriptors: wake up when it is over.
+    // let mut until_retry = retry_at.map(|at| {
+    //     let left = at.saturating_duration_since(Instant::now());
+    //     TimeVal::new(left.as_secs() as _, left.subsec_micros() as _)
+    // });
+    // select(
+    //     None,
+    //     &mut read_set,
+    //     &mut write_set,
+    //     None,
+    //     until_retry.as_mut(),
+    // )?;
+    // [solution]
     // One entry per socket, with the events we will act on: the listener
     // first, then each client, remembering which slot each entry is for.
     let listener_events = if retry_at.is_none() {
@@ -208,7 +297,23 @@ fn wait(
         }
     };
     poll(&mut poll_fds, timeout)?;
+    // [end]
 
+    // [starter]
+    // // select() has overwritten the sets: now they hold only the ready
+    // // sockets.
+    // let new_connection = read_set.contains(listener.as_fd());
+    // let ready = slots
+    //     .iter()
+    //     .map(|slot| match slot {
+    //         Some(client) => (
+    //             read_set.contains(client.stream.as_fd()),
+    //             write_set.contains(client.stream.as_fd()),
+    //         ),
+    //         None => (false, false),
+    //     })
+    //     .collect();
+    // [solution]
     // poll() reports an error or a hang-up even when we did not ask: a read
     // or a write then fails or returns 0, and the client is dealt with.
     let happened =
@@ -223,9 +328,26 @@ fn wait(
         ready[index] =
             (events.intersects(readable), events.intersects(writable));
     }
+    // [end]
     Ok((new_connection, ready))
 }
+// [starter]
+// // ANCHOR_END: task_wait
+// [solution]
 // ANCHOR_END: solution_wait
+// [end]
+// [starter]
+//
+// // ANCHOR: task_most
+// // TODO: with poll(), the bound is how many descriptors the process may have.
+// /// The most clients select() can watch: descriptors 0 to 3 are stdin,
+// /// stdout, stderr and the listener, and select() watches no descriptor from
+// /// FD_SETSIZE (1024) up.
+// fn most_clients() -> usize {
+//     FD_SETSIZE - 4
+// }
+// // ANCHOR_END: task_most
+// [solution]
 
 // ANCHOR: solution_most
 /// The most clients the process can ever hold: as many as it may have
@@ -238,6 +360,7 @@ fn most_clients() -> usize {
         .saturating_sub(4)
 }
 // ANCHOR_END: solution_most
+// [end]
 
 /// The first pause after accept() ran out of descriptors, and the longest.
 const FIRST_PAUSE: Duration = Duration::from_millis(10);
@@ -253,6 +376,7 @@ enum Admitted {
     OutOfDescriptors,
 }
 
+// ANCHOR: admit
 /// Accepts the waiting connection: into a free slot if there is one, or one
 /// that a client idle too long gives up, or only to say "sorry" and close it.
 fn admit(
@@ -276,9 +400,27 @@ fn admit(
             return Admitted::NotNow;
         }
     };
+    // [starter]
+    // // ANCHOR: task_admit
+    // // TODO: with poll(), this check has no reason to be.
+    // // FdSet can only hold descriptors below FD_SETSIZE (1024), and nix
+    // // panics rather than write past its end. A client we cannot watch is a
+    // // client we cannot serve.
+    // let descriptor = stream.as_raw_fd();
+    // if descriptor >= FD_SETSIZE as RawFd {
+    //     let reason = format!(
+    //         "descriptor {descriptor} is too large for select \
+    //          (FD_SETSIZE is {FD_SETSIZE})"
+    //     );
+    //     refuse(stream, peer, &reason);
+    //     return Admitted::Yes;
+    // }
+    // // ANCHOR_END: task_admit
+    // [solution]
     // ANCHOR: solution_admit
     // No check against FD_SETSIZE: poll() watches any descriptor we have.
     // ANCHOR_END: solution_admit
+    // [end]
     // Accept even when every slot is taken: a connection we left in the
     // queue would keep the listener readable, and select() would return at
     // once, forever. Then a client idle too long makes room, or the new one
@@ -356,6 +498,7 @@ fn refuse(mut stream: TcpStream, peer: SocketAddr, reason: &str) {
     // If it fails anyway, the client still sees the connection close.
     let _ = stream.write_all(FULL);
 }
+// ANCHOR_END: admit
 
 /// Whether an error only means "not now": there is nothing to take yet
 /// (WouldBlock), or a signal came first (Interrupted).
@@ -375,6 +518,7 @@ impl Client {
         self.finished_sending && self.unsent.is_empty()
     }
 
+    // ANCHOR: client_serve
     /// Does what select() said will not block: reads if the socket is
     /// readable, then sends what it can. Returns why the client must be
     /// dropped, if it must.
@@ -392,7 +536,9 @@ impl Client {
         }
         Ok(())
     }
+    // ANCHOR_END: client_serve
 
+    // ANCHOR: receive
     /// Reads once, and queues a reply for every complete line.
     fn receive(&mut self) -> Result<(), String> {
         let mut chunk = [0u8; 4096];
@@ -417,9 +563,11 @@ impl Client {
         // TCP carries bytes, not lines: this chunk may hold half a line, or
         // several lines. Keep what is incomplete for the next read.
         self.partial_line.extend_from_slice(&chunk[..received]);
-        while let Some(end) =
-            self.partial_line.iter().position(|&byte| byte == b'\n')
-        {
+        let newline = |bytes: &[u8]| {
+            // Where the first newline is, if there is one.
+            bytes.iter().position(|&byte| byte == b'\n')
+        };
+        while let Some(end) = newline(&self.partial_line) {
             if end + 1 > MAX_LINE {
                 self.say_goodbye();
                 return Ok(());
@@ -443,7 +591,9 @@ impl Client {
         self.unsent.extend_from_slice(text);
         self.unsent.push(b'\n');
     }
+    // ANCHOR_END: receive
 
+    // ANCHOR: goodbye
     /// Tells a client whose line is too long why it must go, after the
     /// replies it is owed. The connection is closed once the client has
     /// read them, and closed its side: closing ours while its input is
@@ -458,7 +608,9 @@ impl Client {
         self.partial_line = Vec::new();
         self.unsent.extend_from_slice(TOO_LONG);
     }
+    // ANCHOR_END: goodbye
 
+    // ANCHOR: flush
     /// Writes as much of `unsent` as the kernel takes without blocking.
     fn flush(&mut self) -> io::Result<()> {
         while !self.unsent.is_empty() {
@@ -481,6 +633,7 @@ impl Client {
         }
         Ok(())
     }
+    // ANCHOR_END: flush
 }
 
 /// Writes one line of the log to `out` if it can be written now, and

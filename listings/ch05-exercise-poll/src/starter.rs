@@ -14,6 +14,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::select::{FD_SETSIZE, FdSet, select};
 use nix::sys::time::TimeVal;
 
+// ANCHOR: limits
 /// How many clients are served at once. The next one is turned away.
 const MAX_CLIENTS: usize = 10;
 /// The longest line a client may send, newline included.
@@ -23,7 +24,10 @@ const MAX_UNSENT: usize = 64 * 1024;
 /// While every slot is taken, a client that has sent no line for this long
 /// gives its slot to the next one.
 const MAX_IDLE: Duration = Duration::from_secs(30);
+// ANCHOR_END: limits
 
+/// The original's welcome, word for word: a client cannot tell the two
+/// servers apart before it sends a line.
 const WELCOME: &[u8] = b"Welcome to php socket server version 1.0 \n\
     Enter a message and press enter, and i shall reply back \n";
 const FULL: &[u8] = b"Sorry, the server is full. Try again later.\n";
@@ -31,6 +35,7 @@ const IDLE: &[u8] =
     b"Sorry, the server is full and you have been idle too long. Goodbye.\n";
 const TOO_LONG: &[u8] = b"Sorry, a line may be at most 1024 bytes. Goodbye.\n";
 
+// ANCHOR: client
 /// One connected client, and the bytes in flight to and from it.
 struct Client {
     /// Non-blocking: a read or write that would wait fails with WouldBlock.
@@ -49,6 +54,7 @@ struct Client {
     /// its replies and the goodbye are sent, we finish sending too.
     leaving: bool,
 }
+// ANCHOR_END: client
 
 pub fn main() -> ExitCode {
     // The address to listen on, how many clients to serve at once (the load
@@ -90,6 +96,7 @@ pub fn main() -> ExitCode {
         return ExitCode::from(2);
     }
 
+    // ANCHOR: listen
     let listener = match TcpListener::bind(&addr) {
         Ok(listener) => listener,
         Err(err) => {
@@ -111,7 +118,9 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    // ANCHOR_END: listen
 
+    // ANCHOR: serve
     // One slot per client, like the original's $client_socks array.
     let mut slots: Vec<Option<Client>> = Vec::new();
     slots.resize_with(max_clients, || None);
@@ -165,6 +174,7 @@ pub fn main() -> ExitCode {
             retry_at = None;
         }
     }
+    // ANCHOR_END: serve
 }
 
 // ANCHOR: task_wait
@@ -186,7 +196,8 @@ fn wait(
     for client in slots.iter().flatten() {
         // Ask only about what we will act on. A client that has finished
         // sending stays readable (end of stream) forever, and almost every
-        // socket is writable almost always: either would wake us for nothing.
+        // socket is writable almost always: either would wake us for
+        // nothing.
         if !client.finished_sending {
             read_set.insert(client.stream.as_fd());
         }
@@ -208,7 +219,8 @@ fn wait(
         until_retry.as_mut(),
     )?;
 
-    // select() has overwritten the sets: now they hold only the ready sockets.
+    // select() has overwritten the sets: now they hold only the ready
+    // sockets.
     let new_connection = read_set.contains(listener.as_fd());
     let ready = slots
         .iter()
@@ -248,6 +260,7 @@ enum Admitted {
     OutOfDescriptors,
 }
 
+// ANCHOR: admit
 /// Accepts the waiting connection: into a free slot if there is one, or one
 /// that a client idle too long gives up, or only to say "sorry" and close it.
 fn admit(
@@ -363,6 +376,7 @@ fn refuse(mut stream: TcpStream, peer: SocketAddr, reason: &str) {
     // If it fails anyway, the client still sees the connection close.
     let _ = stream.write_all(FULL);
 }
+// ANCHOR_END: admit
 
 /// Whether an error only means "not now": there is nothing to take yet
 /// (WouldBlock), or a signal came first (Interrupted).
@@ -382,6 +396,7 @@ impl Client {
         self.finished_sending && self.unsent.is_empty()
     }
 
+    // ANCHOR: client_serve
     /// Does what select() said will not block: reads if the socket is
     /// readable, then sends what it can. Returns why the client must be
     /// dropped, if it must.
@@ -399,7 +414,9 @@ impl Client {
         }
         Ok(())
     }
+    // ANCHOR_END: client_serve
 
+    // ANCHOR: receive
     /// Reads once, and queues a reply for every complete line.
     fn receive(&mut self) -> Result<(), String> {
         let mut chunk = [0u8; 4096];
@@ -424,9 +441,11 @@ impl Client {
         // TCP carries bytes, not lines: this chunk may hold half a line, or
         // several lines. Keep what is incomplete for the next read.
         self.partial_line.extend_from_slice(&chunk[..received]);
-        while let Some(end) =
-            self.partial_line.iter().position(|&byte| byte == b'\n')
-        {
+        let newline = |bytes: &[u8]| {
+            // Where the first newline is, if there is one.
+            bytes.iter().position(|&byte| byte == b'\n')
+        };
+        while let Some(end) = newline(&self.partial_line) {
             if end + 1 > MAX_LINE {
                 self.say_goodbye();
                 return Ok(());
@@ -450,7 +469,9 @@ impl Client {
         self.unsent.extend_from_slice(text);
         self.unsent.push(b'\n');
     }
+    // ANCHOR_END: receive
 
+    // ANCHOR: goodbye
     /// Tells a client whose line is too long why it must go, after the
     /// replies it is owed. The connection is closed once the client has
     /// read them, and closed its side: closing ours while its input is
@@ -465,7 +486,9 @@ impl Client {
         self.partial_line = Vec::new();
         self.unsent.extend_from_slice(TOO_LONG);
     }
+    // ANCHOR_END: goodbye
 
+    // ANCHOR: flush
     /// Writes as much of `unsent` as the kernel takes without blocking.
     fn flush(&mut self) -> io::Result<()> {
         while !self.unsent.is_empty() {
@@ -488,6 +511,7 @@ impl Client {
         }
         Ok(())
     }
+    // ANCHOR_END: flush
 }
 
 /// Writes one line of the log to `out` if it can be written now, and

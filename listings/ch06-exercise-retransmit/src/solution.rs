@@ -1,12 +1,22 @@
+// [starter]
+// //! Exercise 6-1 (your work): Listing 6-2, to be changed so that it sends a
+// //! message again when no reply comes, waiting twice as long each time: 100,
+// //! 200, 400 and 800 ms, four tries in all. The TODO comments mark the spots.
+// [solution]
 //! Exercise 6-1 (the book's answer): Listing 6-2, changed so that it sends a
 //! message again when no reply comes, waiting twice as long each time: 100,
 //! 200, 400 and 800 ms, four tries in all.
+// [end]
 
 use std::io::{self, BufRead, ErrorKind, IsTerminal, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+// [starter]
+// /// How long we wait for a reply before we call the message lost.
+// const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
+// [solution]
 // ANCHOR: solution_limits
 /// How long we wait for the first reply. Each try waits twice as long as
 /// the one before: a busy network or server gets more time, not more load.
@@ -14,18 +24,27 @@ const FIRST_TIMEOUT: Duration = Duration::from_millis(100);
 /// How many times we send a message before we call it lost.
 const TRIES: u32 = 4;
 // ANCHOR_END: solution_limits
+// [end]
 /// The server cuts its replies to what fits in one IPv4 datagram.
 const MAX_DATAGRAM: usize = 65_507;
 /// Every reply begins with these three bytes, and no message may: the
 /// server does not answer a datagram that looks like a reply.
 const REPLY: &[u8] = b"OK ";
 
+// [starter]
+// pub fn main() -> ExitCode {
+// [solution]
 pub fn main() -> ExitCode {
+    // [end]
     // The server's address: the only argument, or loopback port 9999.
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:9999".to_string());
     if addr.starts_with('-') || args.next().is_some() {
+        // [starter]
+        // eprintln!("usage: ch06-exercise-retransmit [ADDR]");
+        // [solution]
         eprintln!("usage: ch06-exercise-retransmit [ADDR]");
+        // [end]
         return ExitCode::from(2);
     }
     let server = match addr.to_socket_addrs().map(|mut found| found.next()) {
@@ -61,6 +80,10 @@ pub fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
+    // [starter]
+    // // ANCHOR: task
+    // [solution]
+    // [end]
     // Like the original, ask for each message, but only someone who types
     // it: with input from a pipe or a file, nobody reads the prompts, and
     // they would run into the replies.
@@ -98,6 +121,35 @@ pub fn main() -> ExitCode {
             unanswered += 1;
             continue;
         }
+        // [starter]
+        // // TODO: when no reply comes, send the message again and wait twice
+        // // as long, up to four tries; then report `no reply from <ADDR> after
+        // // 4 tries` and go on with the next line.
+        // if let Err(err) = socket.send(message) {
+        //     eprintln!("could not send to {addr}: {err}");
+        //     return ExitCode::FAILURE;
+        // }
+        // match wait_for_reply(&socket, message) {
+        //     Ok(Some(reply)) => {
+        //         let shown = String::from_utf8_lossy(&reply);
+        //         if let Err(err) = writeln!(io::stdout(), "Reply : {shown}") {
+        //             eprintln!("could not write to stdout: {err}");
+        //             return ExitCode::FAILURE;
+        //         }
+        //     }
+        //     Ok(None) => {
+        //         eprintln!(
+        //             "no reply from {addr} within {REPLY_TIMEOUT:?}: \
+        //              the message or its reply was lost"
+        //         );
+        //         unanswered += 1;
+        //     }
+        //     Err(err) => {
+        //         eprintln!("could not receive from {addr}: {err}");
+        //         return ExitCode::FAILURE;
+        //     }
+        // }
+        // [solution]
         // ANCHOR: solution
         let mut timeout = FIRST_TIMEOUT;
         let mut reply = None;
@@ -132,27 +184,44 @@ pub fn main() -> ExitCode {
             }
         }
         // ANCHOR_END: solution
+        // [end]
     }
     if unanswered > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
+    // [starter]
+    // // ANCHOR_END: task
+    // [solution]
+    // [end]
 }
 
+// [starter]
+// /// Waits up to REPLY_TIMEOUT for the reply to `message`. A datagram that is
+// /// not that reply (a late reply to an earlier message) is skipped.
+// [solution]
 /// Waits up to `limit` for the reply to `message`. A datagram that is not
 /// that reply (a late reply to an earlier message, or a second reply to this
 /// one when it was sent twice) is skipped.
+// [end]
 fn wait_for_reply(
     socket: &UdpSocket,
     message: &[u8],
+    // [starter]
+    // [solution]
     limit: Duration,
+    // [end]
 ) -> io::Result<Option<Vec<u8>>> {
     let mut expected = REPLY.to_vec();
     expected.extend_from_slice(message);
     expected.truncate(MAX_DATAGRAM);
 
+    // [starter]
+    // let deadline = Instant::now() + REPLY_TIMEOUT;
+    // [solution]
     let deadline = Instant::now() + limit;
+    // [end]
     let mut buffer = vec![0u8; MAX_DATAGRAM + 1];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());

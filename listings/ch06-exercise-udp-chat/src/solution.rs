@@ -1,7 +1,15 @@
+// [starter]
+// //! Exercise 6-2 (your work): Listing 6-1, to be turned into a chat room.
+// //! Whoever sends a datagram becomes a member; every message is still
+// //! answered with `OK <message>`, and also sent to every other member as
+// //! `<sender>: <message>`; `/leave` ends membership. The TODO comments mark
+// //! the spots.
+// [solution]
 //! Exercise 6-2 (the book's answer): Listing 6-1 as a chat room. Whoever
 //! sends a datagram becomes a member; every message is still answered with
 //! `OK <message>`, and also sent to every other member as
 //! `<sender>: <message>`; `/leave` ends membership.
+// [end]
 
 use std::fmt;
 use std::io::{self, Write};
@@ -26,12 +34,20 @@ const LOGGED_BYTES: usize = 512;
 /// datagram that begins with them: they mark a datagram as a reply.
 const REPLY: &[u8] = b"OK ";
 
+// [starter]
+// pub fn main() -> ExitCode {
+// [solution]
 pub fn main() -> ExitCode {
+    // [end]
     // The address to listen on: the only argument, or loopback port 9999.
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:9999".to_string());
     if addr.starts_with('-') || args.next().is_some() {
+        // [starter]
+        // eprintln!("usage: ch06-exercise-udp-chat [ADDR]");
+        // [solution]
         eprintln!("usage: ch06-exercise-udp-chat [ADDR]");
+        // [end]
         return ExitCode::from(2);
     }
 
@@ -55,12 +71,20 @@ pub fn main() -> ExitCode {
 
     // Room for the largest datagram: recv_from() discards whatever part of a
     // datagram does not fit, and nothing tells the sender.
+    // [starter]
+    // // ANCHOR: task
+    // [solution]
+    // [end]
     let mut buffer = vec![0u8; MAX_UDP_PAYLOAD];
+    // [starter]
+    // // TODO: remember the members: every address a datagram came from.
+    // [solution]
     // ANCHOR: solution_members
     // There are no connections to tell us who is there: a member is an
     // address a datagram came from, until it says `/leave`.
     let mut members: Vec<SocketAddr> = Vec::new();
     // ANCHOR_END: solution_members
+    // [end]
     loop {
         // One call, one whole datagram, and the address of whoever sent it.
         let (received, peer) = match socket.recv_from(&mut buffer) {
@@ -86,6 +110,11 @@ pub fn main() -> ExitCode {
         if let Err(err) = socket.send_to(&reply, peer) {
             warn(format_args!("could not send to {peer}: {err}"));
         }
+        // [starter]
+        // // TODO: forget the sender if its message is `/leave` (with or
+        // // without a line ending). Otherwise, send `<sender>: <message>` to
+        // // every other member.
+        // [solution]
 
         // ANCHOR: solution
         // `nc -u` sends `/leave` with its newline.
@@ -108,7 +137,12 @@ pub fn main() -> ExitCode {
             }
         }
         // ANCHOR_END: solution
+        // [end]
     }
+    // [starter]
+    // // ANCHOR_END: task
+    // [solution]
+    // [end]
 }
 
 /// Why the datagram `message`, which came from `peer`, must not be answered,
@@ -130,6 +164,8 @@ fn not_to_answer(
     if message.starts_with(REPLY) {
         return Some("it is a reply");
     }
+    // [starter]
+    // [solution]
     // ANCHOR: solution_passed_on
     // What a room sends its members, `<sender>: <message>`, from another
     // room: if we passed it on, and it passed ours on, three rooms that
@@ -138,9 +174,12 @@ fn not_to_answer(
         return Some("a room passed it on");
     }
     // ANCHOR_END: solution_passed_on
+    // [end]
     None
 }
 
+// [starter]
+// [solution]
 // ANCHOR: solution_passed_on_by_a_room
 /// Whether `message` begins with an address and `: `, as every message a
 /// room passes on to its members does.
@@ -153,6 +192,7 @@ fn passed_on_by_a_room(message: &[u8]) -> bool {
 }
 // ANCHOR_END: solution_passed_on_by_a_room
 
+// [end]
 /// The message as the log shows it: escaped, so that it cannot write on the
 /// operator's terminal nor forge a line of the log; without its line
 /// ending, if it has one; and cut if it is long.

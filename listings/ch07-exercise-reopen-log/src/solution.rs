@@ -1,5 +1,11 @@
+// [starter]
+// //! Exercise 7-1 (your work): Listing 7-1, to be changed so that SIGHUP
+// //! makes the daemon reopen its log file, as log rotation needs. The TODO
+// //! comments mark the spots.
+// [solution]
 //! Exercise 7-1 (the book's answer): Listing 7-1, changed so that SIGHUP
 //! makes the daemon reopen its log file, as log rotation needs.
+// [end]
 
 use std::ffi::c_int;
 use std::fmt;
@@ -12,7 +18,11 @@ use std::os::unix::fs::{
 };
 use std::path::{Path, PathBuf};
 use std::process::{self, ExitCode};
+// [starter]
+// use std::sync::atomic::{AtomicI32, Ordering};
+// [solution]
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+// [end]
 use std::time::Duration;
 
 use nix::dir::Dir;
@@ -31,10 +41,18 @@ use nix::unistd::{
     geteuid, pipe, setsid,
 };
 
+// [starter]
+// const USAGE: &str = "usage: ch07-exercise-reopen-log \
+// [solution]
 const USAGE: &str = "usage: ch07-exercise-reopen-log \
+// [end]
     [--foreground] [--pid-file PATH] [--log-file PATH] [ADDR]";
 
+// [starter]
+// /// What every caller hears, as in the original.
+// [solution]
 /// What every caller hears, as in the original.
+// [end]
 const WELCOME: &[u8] = b"Welcome to My First Server...\n";
 
 struct Options {
@@ -45,7 +63,11 @@ struct Options {
     log_file: Option<PathBuf>,
 }
 
+// [starter]
+// pub fn main() -> ExitCode {
+// [solution]
 pub fn main() -> ExitCode {
+    // [end]
     let Some(options) = parse_args(std::env::args().skip(1)) else {
         warn(format_args!("{USAGE}"));
         return ExitCode::from(2);
@@ -100,7 +122,11 @@ pub fn main() -> ExitCode {
     };
     say(format_args!("listening on {local}"));
 
+    // [starter]
+    // let (log, ready) = if options.foreground {
+    // [solution]
     let (mut log, ready) = if options.foreground {
+        // [end]
         // For debugging, or for a service manager that wants to keep its
         // services in the foreground: no detaching, the log on stderr (on
         // a copy of descriptor 2, so that the log is a `File` either way).
@@ -130,7 +156,11 @@ pub fn main() -> ExitCode {
     // This is the daemon now (or the server in the foreground).
     let pid = process::id();
     let started = write_pid(&mut pid_file, pid)
+        // [starter]
+        // .and_then(|()| catch_stop_signals().map_err(io::Error::from));
+        // [solution]
         .and_then(|()| catch_signals().map_err(io::Error::from));
+    // [end]
     let wait_mask = match started {
         Ok(wait_mask) => wait_mask,
         Err(err) => {
@@ -144,11 +174,15 @@ pub fn main() -> ExitCode {
         let _ = to_launcher.write_all(format!("{pid}\n").as_bytes());
     }
 
+    // [starter]
+    // let outcome = serve(&listener, wait_mask, &log);
+    // [solution]
     // ANCHOR: call
     // In the foreground the log is stderr, and there is no file to reopen.
     let log_path = (!options.foreground).then_some(log_path.as_path());
     let outcome = serve(&listener, wait_mask, &mut log, log_path);
     // ANCHOR_END: call
+    // [end]
     // Remove the pid file while we still hold its lock (`pid_file` is
     // dropped, and the lock released, when main returns).
     if let Err(err) = fs::remove_file(&pid_path) {
@@ -497,6 +531,117 @@ fn close_inherited(keep: &[RawFd]) -> io::Result<()> {
     Ok(())
 }
 
+// [starter]
+// // ANCHOR: signals
+// /// The signal that asked us to stop, or 0.
+// static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
+//
+// /// The handler: it only records the signal. A handler interrupts the
+// /// program wherever it is, so it may do very little; storing into an
+// /// atomic is one of the few things that are always safe.
+// extern "C" fn note_stop_signal(signal: c_int) {
+//     STOP_SIGNAL.store(signal, Ordering::SeqCst);
+// }
+//
+// /// Makes SIGTERM (what `kill` and service managers send) and SIGINT (Ctrl-C
+// /// in the foreground) ask the server to stop, and blocks both. Returns the
+// /// signal mask for `ppoll`: the current one, with both unblocked.
+// fn catch_stop_signals() -> nix::Result<SigSet> {
+//     // TODO: catch SIGHUP as well, and have the handler note it apart from
+//     // the stop signals. (Until then SIGHUP does what it does by default:
+//     // it kills the daemon.)
+//     let stop_signals = [Signal::SIGTERM, Signal::SIGINT];
+//     let blocked: SigSet = stop_signals.into_iter().collect();
+//     let mut wait_mask = SigSet::empty();
+//     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&blocked), Some(&mut wait_mask))?;
+//     for signal in stop_signals {
+//         // Unblocked while we wait, even if our launcher had them blocked.
+//         wait_mask.remove(signal);
+//         let action = SigAction::new(
+//             SigHandler::Handler(note_stop_signal),
+//             SaFlags::empty(),
+//             SigSet::empty(),
+//         );
+//         // SAFETY: sigaction is unsafe because the handler runs in the middle
+//         // of whatever the program was doing, where it may only do what is
+//         // async-signal-safe. Ours stores one integer into an atomic, which
+//         // is; and the signals are blocked except inside ppoll anyway.
+//         unsafe { sigaction(signal, &action) }?;
+//     }
+//     Ok(wait_mask)
+// }
+// // ANCHOR_END: signals
+//
+// // ANCHOR: serve
+// /// Greets every caller until a stop signal arrives; returns that signal.
+// fn serve(
+//     listener: &TcpListener,
+//     wait_mask: SigSet,
+//     log: &File,
+// ) -> io::Result<Signal> {
+//     // Set while accept() is out of descriptors: how long to wait before
+//     // trying again.
+//     let mut pause: Option<Duration> = None;
+//     loop {
+//         // Sleep until a caller arrives or a stop signal is delivered. ppoll
+//         // unblocks the signals only while it sleeps, in one step with going
+//         // to sleep: a signal sent while we greet a caller waits for ppoll,
+//         // and cannot slip in just before it and be missed. During a pause,
+//         // ppoll watches no socket, only the clock (and the signals).
+//         let mut watched = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+//         let (watched, timeout) = match pause {
+//             None => (&mut watched[..], None),
+//             Some(pause) => (&mut watched[..0], Some(TimeSpec::from(pause))),
+//         };
+//         match ppoll(watched, timeout, Some(wait_mask)) {
+//             Ok(_) => {}
+//             // TODO: after SIGHUP, open the log file again (by its path: the
+//             // file we have open may have been renamed) and log to the new
+//             // one from then on. `serve` will need the path for that.
+//             Err(Errno::EINTR) => {
+//                 match Signal::try_from(STOP_SIGNAL.load(Ordering::SeqCst)) {
+//                     Ok(signal) => return Ok(signal),
+//                     Err(_) => continue,
+//                 }
+//             }
+//             Err(errno) => return Err(errno.into()),
+//         }
+//         match listener.accept() {
+//             Ok((mut stream, peer)) => {
+//                 pause = None;
+//                 log_to(log, format_args!("connection from {peer}"));
+//                 if let Err(err) = stream.write_all(WELCOME) {
+//                     log_to(log, format_args!("could not greet {peer}: {err}"));
+//                 }
+//                 // Dropping `stream` hangs up, as the original does.
+//             }
+//             // Nobody is waiting: the caller hung up before we accepted it,
+//             // or the pause is over and nobody came.
+//             Err(err) if err.kind() == io::ErrorKind::WouldBlock => pause = None,
+//             Err(err) => {
+//                 log_to(log, format_args!("could not accept a call: {err}"));
+//                 // Out of descriptors, the caller stays queued, and ppoll
+//                 // would wake us at once, again and again: pause, 10 ms at
+//                 // first, twice as long each time, at most a second.
+//                 if is_out_of_descriptors(&err) {
+//                     pause =
+//                         Some(pause.map_or(Duration::from_millis(10), |p| {
+//                             (p * 2).min(Duration::from_secs(1))
+//                         }));
+//                 }
+//             }
+//         }
+//     }
+// }
+//
+// /// Whether accept() failed because this process (EMFILE) or the whole
+// /// system (ENFILE) has no descriptor left.
+// fn is_out_of_descriptors(err: &io::Error) -> bool {
+//     let errno = err.raw_os_error();
+//     errno == Some(Errno::EMFILE as i32) || errno == Some(Errno::ENFILE as i32)
+// }
+// // ANCHOR_END: serve
+// [solution]
 // ANCHOR: solution
 /// The signal that asked us to stop, or 0.
 static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
@@ -641,6 +786,7 @@ fn reopen_log(log: &mut File, log_path: Option<&Path>) {
     }
 }
 // ANCHOR_END: solution
+// [end]
 
 /// Writes one line to `out`, in one write so that the line stays whole, if
 /// it can be written now, and drops it otherwise: the server must not stop

@@ -1,14 +1,33 @@
+// [starter]
+// //! Exercise 7-2 (your work): a tool that stops the daemon of Listing 7-1.
+// //! So far it only reads the pid file and says what it found. The TODO
+// //! comments mark what is missing.
+// [solution]
 //! Exercise 7-2 (the book's answer): a tool that stops the daemon of
 //! Listing 7-1, and signals nothing unless a daemon really holds the pid
 //! file's lock.
+// [end]
 
+// [starter]
+// use std::fs::File;
+// [solution]
 use std::fs::{self, File};
+// [end]
 use std::io::Read;
+// [starter]
+// [solution]
 use std::os::unix::fs::MetadataExt;
+// [end]
 use std::path::PathBuf;
 use std::process::ExitCode;
+// [starter]
+// [solution]
 use std::time::{Duration, Instant};
+// [end]
 
+// [starter]
+// use nix::unistd::geteuid;
+// [solution]
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{Signal, kill};
@@ -16,6 +35,7 @@ use nix::unistd::{Pid, geteuid};
 
 /// How long the daemon may take to exit after SIGTERM.
 const PATIENCE: Duration = Duration::from_secs(10);
+// [end]
 
 pub fn main() -> ExitCode {
     // The pid file: `--pid-file PATH`, or the daemon's default.
@@ -31,6 +51,10 @@ pub fn main() -> ExitCode {
         }
     };
 
+    // [starter]
+    // // ANCHOR: task
+    // [solution]
+    // [end]
     let mut file = match File::open(&pid_file) {
         Ok(file) => file,
         Err(err) => {
@@ -52,6 +76,26 @@ pub fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
 
+    // [starter]
+    // // TODO: make sure that a daemon holds the pid file's lock. If none
+    // // does, the pid is stale and may belong to any process by now: print
+    // //     could not stop pid <pid>: nothing holds <pid file> locked
+    // // and exit with status 1, without sending a signal. And make sure that
+    // // the lock's holder is the process the file names: if that process
+    // // does not have the file open, print
+    // //     could not stop pid <pid>: it does not have <pid file> open, as
+    // //     the daemon would
+    // // (on one line) and exit with status 1, without sending a signal.
+    //
+    // // TODO: send SIGTERM to the daemon.
+    //
+    // // TODO: wait, at most 10 seconds, until the daemon has exited (its lock
+    // // goes when it does), then print `stopped pid <pid>`.
+    //
+    // println!("the pid file names pid {pid}");
+    // ExitCode::SUCCESS
+    // // ANCHOR_END: task
+    // [solution]
     // ANCHOR: solution
     // If we can lock the file, nobody else has it locked: no daemon runs,
     // and the pid is what a dead daemon left behind. The kernel may have
@@ -113,8 +157,13 @@ pub fn main() -> ExitCode {
     }
     println!("stopped pid {pid}");
     ExitCode::SUCCESS
+    // ANCHOR_END: solution
+    // [end]
 }
 
+// [starter]
+// [solution]
+// ANCHOR: has_open
 /// Whether process `pid`, not this one, has `file` open. /proc/<pid>/fd
 /// holds a link for each of its descriptors, to what it is open on.
 fn has_open(pid: i32, file: &File) -> bool {
@@ -130,8 +179,9 @@ fn has_open(pid: i32, file: &File) -> bool {
             })
         })
 }
-// ANCHOR_END: solution
+// ANCHOR_END: has_open
 
+// [end]
 /// Where Listing 7-1 keeps its pid file when it is given no path: in the
 /// user's runtime folder, or else in a folder of its own in /tmp.
 fn default_pid_file() -> PathBuf {

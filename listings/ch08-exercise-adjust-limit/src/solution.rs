@@ -1,6 +1,12 @@
+// [starter]
+// //! Exercise 8-1 (your work): Listing 8-1, to be changed so that SIGUSR1
+// //! adds a client slot and SIGUSR2 takes one away (never the last), while
+// //! the server runs. The TODO comments mark the spots.
+// [solution]
 //! Exercise 8-1 (the book's answer): Listing 8-1, changed so that SIGUSR1
 //! adds a client slot and SIGUSR2 takes one away (never the last), while
 //! the server runs.
+// [end]
 
 use std::collections::HashSet;
 use std::env::{self, VarError};
@@ -10,7 +16,10 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::process::{self, ExitCode};
+// [starter]
+// [solution]
 use std::sync::atomic::{AtomicUsize, Ordering};
+// [end]
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -28,15 +37,28 @@ use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 /// as in the original.
 const DEFAULT_MAX_PROCS: usize = 2;
 
+// [starter]
+// pub fn main() -> ExitCode {
+// [solution]
 pub fn main() -> ExitCode {
+    // [end]
     // The address to listen on: the only argument, or loopback port 8080.
     let mut args = env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".to_string());
     if addr.starts_with('-') || args.next().is_some() {
+        // [starter]
+        // warn(format_args!("usage: ch08-exercise-adjust-limit [ADDR]"));
+        // [solution]
         warn(format_args!("usage: ch08-exercise-adjust-limit [ADDR]"));
+        // [end]
         return ExitCode::from(2);
     }
+    // [starter]
+    // // TODO: this number changes while the server runs.
+    // let max_procs = match max_procs() {
+    // [solution]
     let mut max_procs = match max_procs() {
+        // [end]
         Ok(max_procs) => max_procs,
         Err(message) => {
             warn(format_args!("{message}"));
@@ -64,17 +86,30 @@ pub fn main() -> ExitCode {
         warn(format_args!("could not make {local} non-blocking: {err}"));
         return ExitCode::FAILURE;
     }
+    // [starter]
+    // // Ready for SIGCHLD before we say we are listening.
+    // let wait_mask = match watch_children() {
+    // [solution]
     // Ready for signals before we say we are listening.
     let wait_mask = match watch_signals() {
+        // [end]
         Ok(wait_mask) => wait_mask,
         Err(errno) => {
+            // [starter]
+            // warn(format_args!("could not catch SIGCHLD: {errno}"));
+            // [solution]
             warn(format_args!("could not catch signals: {errno}"));
+            // [end]
             return ExitCode::FAILURE;
         }
     };
     log(format_args!("listening on {local}"));
     log(format_args!("client slots: {max_procs}"));
 
+    // [starter]
+    // // ANCHOR: loop
+    // [solution]
+    // [end]
     // The pids of the children that serve a client right now.
     let mut children: HashSet<Pid> = HashSet::new();
     // Set when accept() runs out of descriptors: see AcceptPause.
@@ -92,13 +127,23 @@ pub fn main() -> ExitCode {
             watched.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
         }
         // No timeout, unless a pause is to end: sleep until a client
+        // [starter]
+        // // arrives, or until SIGCHLD (and only SIGCHLD, unblocked just for
+        // [solution]
         // arrives, or until SIGCHLD, SIGUSR1 or SIGUSR2 (unblocked just for
+        // [end]
         // this call) interrupts the sleep.
         let timeout = paused.map(TimeSpec::from_duration);
         match ppoll(&mut watched, timeout, Some(wait_mask)) {
             // Nobody to accept: the pause is over.
             Ok(0) => continue,
             Ok(_) => {}
+            // [starter]
+            // // A child has ended: reap it at the top of the loop.
+            // // TODO: or SIGUSR1 or SIGUSR2 has come. Change the number of
+            // // slots, and log `client slots: <number>`.
+            // Err(Errno::EINTR) => continue,
+            // [solution]
             // ANCHOR: adjust
             // A child has ended (reap it at the top of the loop), or the
             // number of slots is to change.
@@ -115,6 +160,7 @@ pub fn main() -> ExitCode {
                 continue;
             }
             // ANCHOR_END: adjust
+            // [end]
             Err(errno) => {
                 warn(format_args!("could not wait for clients: {errno}"));
                 return ExitCode::FAILURE;
@@ -140,6 +186,10 @@ pub fn main() -> ExitCode {
                 continue;
             }
         };
+        // [starter]
+        // // ANCHOR_END: loop
+        // [solution]
+        // [end]
 
         let parent = getpid();
         // SAFETY: the child of fork gets a copy of all memory but only the
@@ -243,6 +293,36 @@ fn reap_children(children: &mut HashSet<Pid>, max_procs: usize) {
     }
 }
 
+// [starter]
+// // ANCHOR: sigchld
+// /// The SIGCHLD handler does nothing: it exists only so that SIGCHLD
+// /// interrupts ppoll. (Its default action is to be ignored, and an ignored
+// /// signal interrupts nothing.)
+// extern "C" fn on_sigchld(_signal: c_int) {}
+//
+// /// Blocks SIGCHLD and installs its handler. Returns the signal mask for
+// /// ppoll: the current one with SIGCHLD unblocked, so that the kernel
+// /// delivers SIGCHLD only while the parent sleeps in ppoll.
+// fn watch_children() -> nix::Result<SigSet> {
+//     // TODO: catch SIGUSR1 and SIGUSR2 as well, and have the handler note
+//     // them. (Until then they do what they do by default: kill the server.)
+//     let sigchld: SigSet = [Signal::SIGCHLD].into_iter().collect();
+//     let mut wait_mask = SigSet::empty();
+//     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&sigchld), Some(&mut wait_mask))?;
+//     wait_mask.remove(Signal::SIGCHLD);
+//     // SA_NOCLDSTOP: no SIGCHLD for a child that is merely stopped.
+//     let action = SigAction::new(
+//         SigHandler::Handler(on_sigchld),
+//         SaFlags::SA_NOCLDSTOP,
+//         SigSet::empty(),
+//     );
+//     // SAFETY: a handler runs wherever the program happens to be, so it may
+//     // do only async-signal-safe things. This one does nothing at all.
+//     unsafe { sigaction(Signal::SIGCHLD, &action) }?;
+//     Ok(wait_mask)
+// }
+// // ANCHOR_END: sigchld
+// [solution]
 // ANCHOR: signals
 /// How many SIGUSR1 and SIGUSR2 have been delivered since the main loop
 /// last looked. Delivered, not sent: a signal sent again while the first
@@ -284,6 +364,7 @@ fn watch_signals() -> nix::Result<SigSet> {
     Ok(wait_mask)
 }
 // ANCHOR_END: signals
+// [end]
 
 /// How many clients are served at once: `MAX_PROCS` from the environment,
 /// or 2, as in the original. Anything else than a whole number from 1 up

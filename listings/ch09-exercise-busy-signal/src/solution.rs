@@ -1,6 +1,12 @@
+// [starter]
+// //! Exercise 9-1 (your work): Listing 9-1, to be changed so that a client who
+// //! calls while every slot is busy is told so at once, instead of waiting in
+// //! the listen queue. The TODO comments mark the spots.
+// [solution]
 //! Exercise 9-1 (the book's answer): Listing 9-1, changed so that a client
 //! who calls while every slot is busy is told so at once and hung up on,
 //! instead of waiting in the listen queue.
+// [end]
 
 use std::env::{self, VarError};
 use std::fmt;
@@ -34,13 +40,21 @@ struct Child {
     report: Vec<u8>,
 }
 
+// [starter]
+// pub fn main() -> ExitCode {
+// [solution]
 pub fn main() -> ExitCode {
+    // [end]
     // The address to listen on: the only argument, or loopback and the port
     // in PORT (8080 if unset), as in the original.
     let mut args = env::args().skip(1);
     let addr = args.next().unwrap_or_else(default_addr);
     if addr.starts_with('-') || args.next().is_some() {
+        // [starter]
+        // warn(format_args!("usage: ch09-exercise-busy-signal [ADDR]"));
+        // [solution]
         warn(format_args!("usage: ch09-exercise-busy-signal [ADDR]"));
+        // [end]
         return ExitCode::from(2);
     }
     let max_procs = match max_procs() {
@@ -74,6 +88,143 @@ pub fn main() -> ExitCode {
     }
     log(format_args!("listening on {local}"));
 
+    // [starter]
+    // // ANCHOR: task
+    // let mut children: Vec<Child> = Vec::new();
+    // // Set when descriptors run out: see AcceptPause.
+    // let mut pause = AcceptPause::new();
+    // loop {
+    //     // Watch every child's pair, and the listener only while a slot is
+    //     // free: a full server leaves new clients waiting in the listen queue,
+    //     // and a ready listener that we do not accept from would make poll()
+    //     // return again at once, for ever. The same goes while accepting is
+    //     // paused for want of descriptors.
+    //     // TODO: watch the listener even when every slot is busy (but not
+    //     // while accepting is paused).
+    //     let paused = pause.left();
+    //     let accepting = children.len() < max_procs && paused.is_none();
+    //     let mut watched: Vec<PollFd> = children
+    //         .iter()
+    //         .map(|child| PollFd::new(child.pair.as_fd(), PollFlags::POLLIN))
+    //         .collect();
+    //     if accepting {
+    //         watched.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
+    //     }
+    //     // No timeout, unless a pause is to end: sleep until a child says
+    //     // something or a client calls.
+    //     let timeout = paused.map_or(PollTimeout::NONE, whole_milliseconds);
+    //     match poll(&mut watched, timeout) {
+    //         Ok(_) | Err(Errno::EINTR) => {}
+    //         Err(err) => {
+    //             warn(format_args!("could not poll: {err}"));
+    //             return ExitCode::FAILURE;
+    //         }
+    //     }
+    //     let ready: Vec<bool> = watched
+    //         .iter()
+    //         .map(|fd| fd.revents().is_some_and(|events| !events.is_empty()))
+    //         .collect();
+    //     drop(watched);
+    //
+    //     // Children first, last to first, so that removing one does not move
+    //     // the ones still to look at.
+    //     for index in (0..children.len()).rev() {
+    //         if ready[index] && hears_the_end(&mut children[index]) {
+    //             let child = children.remove(index);
+    //             let how = ended(child.pid);
+    //             // Bytes from a socket: escaped, so that they can neither
+    //             // forge a line of the log nor reach the terminal raw.
+    //             let report = child.report.escape_ascii();
+    //             let report = if child.report.is_empty() {
+    //                 format!("ended without a report ({how})")
+    //             } else {
+    //                 format!("done: {report}")
+    //             };
+    //             let busy = children.len();
+    //             log(format_args!(
+    //                 "child {} {report} ({busy} of {max_procs} busy)",
+    //                 child.pid
+    //             ));
+    //         }
+    //     }
+    //
+    //     if accepting && ready[ready.len() - 1] {
+    //         // A new pair for the new child only: its messages cannot mix
+    //         // with another child's, and its end of file means "this child".
+    //         // Made before accept(): should descriptors run out, the client
+    //         // then waits in the queue rather than being accepted and lost.
+    //         let (parent_end, child_end) = match UnixStream::pair() {
+    //             Ok(pair) => pair,
+    //             Err(err) => {
+    //                 let what = "could not create a socket pair";
+    //                 cannot_take_on(&mut pause, what, &err);
+    //                 continue;
+    //             }
+    //         };
+    //         let (client, peer) = match listener.accept() {
+    //             Ok(call) => {
+    //                 pause.reset();
+    //                 call
+    //             }
+    //             // Gone since poll() said it was there.
+    //             Err(err) if err.kind() == ErrorKind::WouldBlock => continue,
+    //             Err(err) => {
+    //                 cannot_take_on(&mut pause, "could not accept a call", &err);
+    //                 continue;
+    //             }
+    //         };
+    //         // TODO: if every slot is busy, tell the client
+    //         // `all <N> slots are busy, try again later`, log
+    //         // `turned away <peer> (<N> of <N> busy)`, and hang up.
+    //         let parent = getpid();
+    //         // SAFETY: fork() copies the whole process but only the thread
+    //         // that calls it; a lock another thread held at that moment (the
+    //         // allocator's, stdout's) would stay locked forever in the child.
+    //         // This program never starts a thread, so the child is a complete
+    //         // copy of a single-threaded program and may do anything the
+    //         // parent could.
+    //         match unsafe { fork() } {
+    //             Ok(ForkResult::Child) => {
+    //                 // Should the parent die, even by kill -9, the kernel
+    //                 // sends us SIGTERM, which ends us: nobody would count us
+    //                 // or stop us any more. If it died before this line, our
+    //                 // parent is already someone else, and no signal will
+    //                 // come: leave.
+    //                 let _ = prctl::set_pdeathsig(Signal::SIGTERM);
+    //                 if getppid() != parent {
+    //                     process::exit(0);
+    //                 }
+    //                 // Close what belongs to the parent: the listener and the
+    //                 // parent's ends of every pair, ours included. The child
+    //                 // keeps its client and its own end of its own pair.
+    //                 drop(listener);
+    //                 drop(children);
+    //                 drop(parent_end);
+    //                 run_child(client, peer, child_end)
+    //             }
+    //             Ok(ForkResult::Parent { child }) => {
+    //                 // The client and the child's end are the child's now.
+    //                 drop(client);
+    //                 drop(child_end);
+    //                 children.push(Child {
+    //                     pid: child,
+    //                     pair: parent_end,
+    //                     report: Vec::new(),
+    //                 });
+    //                 let busy = children.len();
+    //                 log(format_args!(
+    //                     "child {child} serves {peer} ({busy} of {max_procs} \
+    //                      busy)"
+    //                 ));
+    //             }
+    //             Err(err) => warn(format_args!(
+    //                 "could not fork a child for {peer}: {err}"
+    //             )),
+    //         }
+    //     }
+    // }
+    // // ANCHOR_END: task
+    // [solution]
     // ANCHOR: solution
     let mut children: Vec<Child> = Vec::new();
     // Set when descriptors run out: see AcceptPause.
@@ -216,7 +367,9 @@ pub fn main() -> ExitCode {
                 )),
             }
         }
-    } // ANCHOR_END: solution
+    }
+    // ANCHOR_END: solution
+    // [end]
 }
 
 /// Reads what a child has sent on its pair. Returns true at end of file: the

@@ -207,7 +207,8 @@ pub fn main() -> ExitCode {
                 )),
             }
         }
-    } // ANCHOR_END: task
+    }
+    // ANCHOR_END: task
 }
 
 /// Reads what a child has sent on its pair. Returns true at end of file: the

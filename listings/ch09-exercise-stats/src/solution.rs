@@ -1,7 +1,14 @@
+// [starter]
+// //! Exercise 9-2 (your work): Listing 9-1, to be changed so that a client line
+// //! `stats` is answered with how many children are busy, which only the parent
+// //! knows: the child asks it over their socket pair. The TODO comments mark the
+// //! spots.
+// [solution]
 //! Exercise 9-2 (the book's answer): Listing 9-1, changed so that a client
 //! line `stats` is answered with how many children are busy. Only the parent
 //! knows, so the child asks it over their socket pair, which now carries
 //! messages both ways.
+// [end]
 
 use std::env::{self, VarError};
 use std::fmt;
@@ -35,13 +42,21 @@ struct Child {
     report: Vec<u8>,
 }
 
+// [starter]
+// pub fn main() -> ExitCode {
+// [solution]
 pub fn main() -> ExitCode {
+    // [end]
     // The address to listen on: the only argument, or loopback and the port
     // in PORT (8080 if unset), as in the original.
     let mut args = env::args().skip(1);
     let addr = args.next().unwrap_or_else(default_addr);
     if addr.starts_with('-') || args.next().is_some() {
+        // [starter]
+        // warn(format_args!("usage: ch09-exercise-stats [ADDR]"));
+        // [solution]
         warn(format_args!("usage: ch09-exercise-stats [ADDR]"));
+        // [end]
         return ExitCode::from(2);
     }
     let max_procs = match max_procs() {
@@ -111,11 +126,18 @@ pub fn main() -> ExitCode {
 
         // Children first, last to first, so that removing one does not move
         // the ones still to look at.
+        // [starter]
+        // [solution]
         let busy = children.len();
+        // [end]
         for index in (0..children.len()).rev() {
+            // [starter]
+            // if ready[index] && hears_the_end(&mut children[index]) {
+            // [solution]
             if ready[index]
                 && hears_the_end(&mut children[index], busy, max_procs)
             {
+                // [end]
                 let child = children.remove(index);
                 let how = ended(child.pid);
                 // Bytes from a socket: escaped, so that they can neither
@@ -208,6 +230,97 @@ pub fn main() -> ExitCode {
     }
 }
 
+// [starter]
+// // ANCHOR: task
+// /// Reads what a child has sent on its pair. Returns true at end of file: the
+// /// child has exited (or crashed), because only its exit closes its end.
+// // TODO: a line `stats` from the child is a question, not part of its report:
+// // answer it on the pair with `<busy> of <max_procs> busy`.
+// fn hears_the_end(child: &mut Child) -> bool {
+//     let mut buffer = [0u8; 256];
+//     match child.pair.read(&mut buffer) {
+//         Ok(0) | Err(_) => true,
+//         Ok(received) => {
+//             // A report is one short line; ignore anything beyond a page.
+//             if child.report.len() < 4096 {
+//                 child.report.extend_from_slice(&buffer[..received]);
+//             }
+//             false
+//         }
+//     }
+// }
+//
+// /// Reaps a child whose end of its pair is closed, and says how it ended. The
+// /// child closed its end by exiting, so this wait is over at once.
+// fn ended(pid: Pid) -> String {
+//     loop {
+//         match waitpid(pid, None) {
+//             Ok(WaitStatus::Exited(_, code)) => {
+//                 return format!("exit status {code}");
+//             }
+//             Ok(WaitStatus::Signaled(_, signal, _)) => {
+//                 return format!("killed by {signal}");
+//             }
+//             Ok(_) | Err(Errno::EINTR) => continue,
+//             Err(err) => return format!("could not reap it: {err}"),
+//         }
+//     }
+// }
+//
+// /// The child's whole life: serve the client, tell the parent how it went,
+// /// exit. Exiting closes the child's end of the pair, and the parent reads end
+// /// of file there.
+// fn run_child(client: TcpStream, peer: SocketAddr, mut pair: UnixStream) -> ! {
+//     let report = match echo_lines(&client, &mut pair) {
+//         Ok(report) => report,
+//         Err(err) => format!("{peer}: {err}"),
+//     };
+//     let _ = pair.write_all(report.as_bytes());
+//     process::exit(0)
+// }
+//
+// /// Greets the client with this process's pid, echoes its lines until it says
+// /// `quit` or hangs up, and returns how the session ended.
+// fn echo_lines(
+//     client: &TcpStream,
+//     _pair: &mut UnixStream,
+// ) -> io::Result<String> {
+//     // Linux does not pass O_NONBLOCK from the listener to accepted sockets,
+//     // but the BSDs and macOS do.
+//     client.set_nonblocking(false)?;
+//     let mut writer = client;
+//     // One message, one write: writeln! straight onto the stream would send
+//     // the greeting in three pieces, three segments.
+//     let greeting = format!("You are connected to process {}\n", process::id());
+//     writer.write_all(greeting.as_bytes())?;
+//     let mut reader = BufReader::new(client);
+//     let mut line = Vec::new();
+//     let mut echoed = 0;
+//     loop {
+//         line.clear();
+//         // At most MAX_LINE bytes: a longer line comes back in pieces.
+//         if reader
+//             .by_ref()
+//             .take(MAX_LINE)
+//             .read_until(b'\n', &mut line)?
+//             == 0
+//         {
+//             return Ok(format!("client hung up after {}", lines(echoed)));
+//         }
+//         // TODO: on `stats`, ask the parent over `pair` and send its answer
+//         // to the client. Do not count it as an echoed line.
+//         if line.trim_ascii() == b"quit" {
+//             close_gracefully(client, reader);
+//             return Ok(format!("client quit after {}", lines(echoed)));
+//         }
+//         writer.write_all(&line)?;
+//         echoed += 1;
+//     }
+// }
+//
+// // ANCHOR_END: task
+//
+// [solution]
 // ANCHOR: solution
 /// Reads what a child has sent on its pair and answers its questions; `busy`
 /// children of `max_procs` are serving. Returns true at end of file: the
@@ -314,6 +427,7 @@ fn echo_lines(client: &TcpStream, pair: &mut UnixStream) -> io::Result<String> {
 
 // ANCHOR_END: solution
 
+// [end]
 /// Ends a session the client asked to end: first shutdown(), which sends
 /// the client our end of file (FIN) while we can still read; then read and
 /// throw away whatever it still sends, until it closes too or LINGER runs

@@ -27,7 +27,9 @@ fn workers(server: &Server) -> BTreeSet<u32> {
 }
 
 /// Waits until the server's live children satisfy `condition`, and returns
-/// them.
+/// them. Fails at once if the supervisor is gone (the unchanged starter
+/// dies of SIGHUP, its default action).
+#[track_caller]
 fn wait_for_workers(
     server: &Server,
     condition: impl Fn(&BTreeSet<u32>) -> bool,
@@ -35,8 +37,9 @@ fn wait_for_workers(
     let mut now = BTreeSet::new();
     let found = wait_until(timeout(), || {
         now = workers(server);
-        condition(&now)
+        condition(&now) || !procfs::is_running(server.pid())
     });
+    assert!(procfs::is_running(server.pid()), "the supervisor is gone");
     assert!(found, "the workers never got there; now: {now:?}");
     now
 }

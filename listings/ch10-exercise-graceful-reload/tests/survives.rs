@@ -1,6 +1,7 @@
 //! What every pool of chapter 10 survives, checked on this exercise's pool
-//! too: the starter already does all of it (it is Listings 10-1 to 10-3 in
-//! one file), and the answer must go on doing it. The checks are the test
+//! too: the starter already does all of it (it is Listings 10-1 to 10-3,
+//! with a copy of the supervisor to change), and the answer must go on
+//! doing it. The checks are the test
 //! kit's (`testkit::pool`), which Listing 10-1's tests run too.
 
 use testkit::{conventions, pool};

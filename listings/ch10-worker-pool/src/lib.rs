@@ -8,6 +8,10 @@
 //!   one dies (trying again later when it cannot), and stop them all on
 //!   SIGTERM or SIGINT, whatever state they are in.
 //!
+//! The exercises of chapter 10 change the worker and the supervisor, and
+//! take the other pieces from here: the pool and its refill, `stop`,
+//! `wait_for_signal`, `reap`, `spawn_worker` and the log.
+//!
 //! Unix only: it forks, and it uses Linux's parent-death signal and
 //! `/proc/self/task`.
 
@@ -87,7 +91,7 @@ pub fn warn(line: fmt::Arguments) {
 /// A pause that grows while a shortage lasts: 10 ms at first, twice as long
 /// each time it is taken, never more than a second, and 10 ms again once
 /// the shortage is over (`reset`).
-struct Backoff {
+pub struct Backoff {
     next: Duration,
 }
 
@@ -95,21 +99,27 @@ impl Backoff {
     const FIRST: Duration = Duration::from_millis(10);
     const LONGEST: Duration = Duration::from_secs(1);
 
-    fn new() -> Backoff {
+    pub fn new() -> Backoff {
         Backoff {
             next: Backoff::FIRST,
         }
     }
 
     /// The pause to make now; the next one will be twice as long.
-    fn take(&mut self) -> Duration {
+    pub fn take(&mut self) -> Duration {
         let pause = self.next;
         self.next = (pause * 2).min(Backoff::LONGEST);
         pause
     }
 
-    fn reset(&mut self) {
+    pub fn reset(&mut self) {
         self.next = Backoff::FIRST;
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff::new()
     }
 }
 
@@ -153,7 +163,7 @@ pub fn work(listener: &TcpListener) -> ! {
 
 /// Greets the client with this worker's pid and echoes every byte it sends,
 /// until it hangs up (a read of 0 bytes, not a chunk that happens to be "0").
-fn serve(mut client: &TcpStream) -> io::Result<()> {
+pub fn serve(mut client: &TcpStream) -> io::Result<()> {
     // One message, one write: `writeln!` straight onto the socket would send
     // the text, the pid and the newline in three writes, three segments.
     let greeting = format!("You are connected to process {}\n", process::id());
@@ -171,7 +181,7 @@ fn serve(mut client: &TcpStream) -> io::Result<()> {
 
 /// Whether accept() failed for want of a descriptor: the process has all it
 /// may have open (EMFILE), or the whole system has (ENFILE).
-fn is_out_of_descriptors(err: &io::Error) -> bool {
+pub fn is_out_of_descriptors(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error().map(Errno::from_raw),
         Some(Errno::EMFILE | Errno::ENFILE)
@@ -301,18 +311,18 @@ pub fn supervise(
 /// The supervisor's workers, by pid, with the slot each one fills; and the
 /// slots that are empty, because their worker died and no new one could be
 /// started yet.
-struct Pool {
-    count: usize,
-    workers: BTreeMap<Pid, usize>,
-    empty: BTreeSet<usize>,
+pub struct Pool {
+    pub count: usize,
+    pub workers: BTreeMap<Pid, usize>,
+    pub empty: BTreeSet<usize>,
     /// How long to wait before the next try to fill the empty slots.
     backoff: Backoff,
     /// When to try next; `None` while no try has failed.
-    retry_at: Option<Instant>,
+    pub retry_at: Option<Instant>,
 }
 
 impl Pool {
-    fn new(count: usize) -> Pool {
+    pub fn new(count: usize) -> Pool {
         Pool {
             count,
             workers: BTreeMap::new(),
@@ -323,7 +333,7 @@ impl Pool {
     }
 
     /// Starts a worker in `slot` and records it.
-    fn start_in(
+    pub fn start_in(
         &mut self,
         slot: usize,
         start: &mut impl FnMut(usize) -> io::Result<Pid>,
@@ -338,7 +348,7 @@ impl Pool {
     /// again. A fork that fails (the user or the system is out of processes,
     /// or of memory) leaves its slot empty until the next try, 10 ms later at
     /// first, twice as long after each failure, at most a second.
-    fn refill(&mut self, start: &mut impl FnMut(usize) -> io::Result<Pid>) {
+    pub fn refill(&mut self, start: &mut impl FnMut(usize) -> io::Result<Pid>) {
         if self.retry_at.is_some_and(|at| Instant::now() < at) {
             return;
         }
@@ -370,7 +380,7 @@ impl Pool {
 /// it was stopped (Ctrl-Z, SIGSTOP, a debugger), since a stopped process
 /// keeps its signals pending; and a worker still there after a grace
 /// period gets SIGKILL, which nothing can block, catch or hold up.
-fn stop(mut workers: BTreeMap<Pid, usize>) {
+pub fn stop(mut workers: BTreeMap<Pid, usize>) {
     for &pid in workers.keys() {
         let _ = kill(pid, Signal::SIGTERM);
         let _ = kill(pid, Signal::SIGCONT);
@@ -413,7 +423,7 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// it: sigwait(3). With a `deadline`, waits no later than that, and returns
 /// `None` if no signal came: sigtimedwait(2), which nix does not wrap, so
 /// this calls it through libc. An interrupted wait is `None` too.
-fn wait_for_signal(
+pub fn wait_for_signal(
     signals: &SigSet,
     deadline: Option<Instant>,
 ) -> nix::Result<Option<Signal>> {
@@ -442,7 +452,7 @@ fn wait_for_signal(
 
 /// Reaps every child that has ended, without waiting for the others, and
 /// says how each one ended.
-fn reap() -> Vec<(Pid, String)> {
+pub fn reap() -> Vec<(Pid, String)> {
     let mut ended = Vec::new();
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {

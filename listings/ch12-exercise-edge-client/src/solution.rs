@@ -1,7 +1,14 @@
+// [starter]
+// //! Exercise 12-2: Listing 5-2's line client on epoll, edge-triggered. As
+// //! given, it does on each event what Listing 5-2 did when select() said
+// //! a descriptor was ready: one read, or one write. Edge-triggered, that
+// //! stalls: epoll says only once that a descriptor has become ready.
+// [solution]
 //! Exercise 12-2 (the book's answer): Listing 5-2's line client on epoll,
 //! edge-triggered. epoll says once that a descriptor has become ready, so
 //! the client remembers it, and forgets it only when a read or a write
 //! says WouldBlock: then, and only then, the next edge will come.
+// [end]
 //!
 //! Run it with `cargo run -p ch12-exercise-edge-client [ADDR]` (default
 //! 127.0.0.1:5000), with stdin a terminal or a pipe: epoll cannot watch a
@@ -57,6 +64,125 @@ pub fn main() -> ExitCode {
     status
 }
 
+// [starter]
+// /// Sends what is typed and prints what the server says, until the server
+// /// closes the connection.
+// fn relay(addr: &str, stream: &TcpStream, stdin: BorrowedFd) -> ExitCode {
+//     let epoll = match watch(stream, stdin) {
+//         Ok(epoll) => epoll,
+//         Err(err) => {
+//             eprintln!("could not watch the socket and stdin: {err}");
+//             return ExitCode::FAILURE;
+//         }
+//     };
+//     let mut stdout = io::stdout();
+//     let mut chunk = [0u8; 4096];
+//     let mut unsent: Vec<u8> = Vec::new();
+//     let mut stdin_open = true;
+//     let mut half_closed = false;
+//     let mut events = [EpollEvent::empty(); 2];
+//     // ANCHOR: task_loop
+//     // TODO: epoll reports each descriptor once, when it becomes ready, and
+//     // not again until a read or a write has said WouldBlock. Remember what
+//     // it said, act on it until WouldBlock, and sleep only when there is
+//     // nothing left to do.
+//     loop {
+//         let ready = match epoll.wait(&mut events, EpollTimeout::NONE) {
+//             Ok(ready) => ready,
+//             Err(Errno::EINTR) => continue,
+//             Err(err) => {
+//                 eprintln!("epoll_wait failed: {err}");
+//                 return ExitCode::FAILURE;
+//             }
+//         };
+//         for event in &events[..ready] {
+//             let happened = event.events();
+//             let input = EpollFlags::EPOLLIN
+//                 | EpollFlags::EPOLLHUP
+//                 | EpollFlags::EPOLLERR;
+//             let output = EpollFlags::EPOLLOUT | EpollFlags::EPOLLERR;
+//             if event.data() == SOCKET && happened.intersects(input) {
+//                 match (&*stream).read(&mut chunk) {
+//                     Ok(0) => {
+//                         if stdin_open {
+//                             eprintln!("{addr} closed the connection");
+//                         }
+//                         return ExitCode::SUCCESS;
+//                     }
+//                     Ok(received) => {
+//                         let shown = stdout.write_all(&chunk[..received]);
+//                         if let Err(err) = shown.and_then(|()| stdout.flush()) {
+//                             eprintln!("could not print the reply: {err}");
+//                             return ExitCode::FAILURE;
+//                         }
+//                     }
+//                     Err(err) if is_not_now(&err) => {}
+//                     Err(err) => {
+//                         eprintln!("could not read from {addr}: {err}");
+//                         return ExitCode::FAILURE;
+//                     }
+//                 }
+//             }
+//             if event.data() == SOCKET
+//                 && happened.intersects(output)
+//                 && !unsent.is_empty()
+//             {
+//                 match (&*stream).write(&unsent) {
+//                     Ok(sent) => {
+//                         unsent.drain(..sent);
+//                     }
+//                     Err(err) if is_not_now(&err) => {}
+//                     Err(err) => {
+//                         eprintln!("could not write to {addr}: {err}");
+//                         return ExitCode::FAILURE;
+//                     }
+//                 }
+//             }
+//             if event.data() == STDIN
+//                 && happened.intersects(input)
+//                 && stdin_open
+//                 && unsent.is_empty()
+//             {
+//                 match nix::unistd::read(stdin, &mut chunk) {
+//                     Ok(0) => stdin_open = false,
+//                     Ok(typed) => unsent.extend_from_slice(&chunk[..typed]),
+//                     Err(Errno::EAGAIN | Errno::EINTR) => {}
+//                     Err(err) => {
+//                         eprintln!("could not read stdin: {err}");
+//                         return ExitCode::FAILURE;
+//                     }
+//                 }
+//             }
+//         }
+//         if !stdin_open && unsent.is_empty() && !half_closed {
+//             half_closed = true;
+//             if let Err(err) = stream.shutdown(Shutdown::Write) {
+//                 eprintln!("could not shut down {addr} for writing: {err}");
+//                 return ExitCode::FAILURE;
+//             }
+//         }
+//     }
+//     // ANCHOR_END: task_loop
+// }
+//
+// /// Whether an error only means "not now".
+// fn is_not_now(err: &io::Error) -> bool {
+//     matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted)
+// }
+//
+// /// An epoll instance watching the socket (input and output) and stdin
+// /// (input), edge-triggered, for good: nothing is modified later.
+// fn watch(stream: &TcpStream, stdin: BorrowedFd) -> nix::Result<Epoll> {
+//     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+//     let both = EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT | EpollFlags::EPOLLET;
+//     epoll.add(stream.as_fd(), EpollEvent::new(both, SOCKET))?;
+//     let input = EpollFlags::EPOLLIN | EpollFlags::EPOLLET;
+//     // EPERM if stdin is a regular file: epoll watches only what can
+//     // become ready (a terminal, a pipe, a socket), and a file always is.
+//     epoll.add(stdin, EpollEvent::new(input, STDIN))?;
+//     Ok(epoll)
+// }
+// [solution]
 // ANCHOR: solution_relay
 /// Sends what is typed and prints what the server says, until the server
 /// closes the connection.
@@ -189,3 +315,4 @@ fn watch(stream: &TcpStream, stdin: BorrowedFd) -> nix::Result<Epoll> {
     Ok(epoll)
 }
 // ANCHOR_END: solution_watch
+// [end]

@@ -1,3 +1,13 @@
+// [starter]
+// //! Exercise 12-1: Listing 12-2, in which every client idle for longer than
+// //! MAX_IDLE_SECS is to be told so and let go, full server or not, when its
+// //! time is up, by a loop that sleeps until the nearest deadline. As given,
+// //! it is Listing 12-2: a client idle too long goes only to make room.
+// //!
+// //! Run it with `cargo run -p ch12-exercise-idle-deadlines -- [--edge]
+// //! [ADDR [MAX_CLIENTS [MAX_IDLE_SECS]]]` (defaults 127.0.0.1:5000, 10
+// //! clients and 30 seconds).
+// [solution]
 //! Exercise 12-1 (the book's answer): Listing 12-2, in which every client
 //! idle for longer than MAX_IDLE_SECS is told so and let go, full server
 //! or not, when its time is up. The nearest deadline is the first of the
@@ -6,6 +16,7 @@
 //! Run it with `cargo run -p ch12-exercise-idle-deadlines -- [--edge]
 //! [ADDR [MAX_CLIENTS [MAX_IDLE_SECS]]]` (defaults 127.0.0.1:5000, 10
 //! clients and 30 seconds).
+// [end]
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
@@ -48,10 +59,13 @@ const FULL: &[u8] = b"Sorry, the server is full. Try again later.\n";
 const IDLE: &[u8] =
     b"Sorry, the server is full and you have been idle too long. Goodbye.\n";
 const TOO_LONG: &[u8] = b"Sorry, a line may be at most 1024 bytes. Goodbye.\n";
+// [starter]
+// [solution]
 // ANCHOR: solution_message
 /// What a client idle too long hears, full server or not.
 const IDLE_TOO_LONG: &[u8] = b"Sorry, you have been idle too long. Goodbye.\n";
 // ANCHOR_END: solution_message
+// [end]
 
 /// One connected client, and the bytes in flight to and from it: Listing
 /// 5-1's, and what epoll has been asked to report for it.
@@ -112,7 +126,11 @@ struct Server {
     pause: Duration,
 }
 
+// [starter]
+// pub fn main() -> ExitCode {
+// [solution]
 pub fn main() -> ExitCode {
+    // [end]
     // Ten thousand clients need ten thousand descriptors; the usual soft
     // limit is 1024. Raise it to the hard limit, as any process may.
     let most_clients = raise_descriptor_limit();
@@ -153,10 +171,17 @@ pub fn main() -> ExitCode {
         },
     };
     if addr.starts_with('-') || args.next().is_some() {
+        // [starter]
+        // eprintln!(
+        //     "usage: ch12-exercise-idle-deadlines [--edge] [ADDR \
+        //      [MAX_CLIENTS [MAX_IDLE_SECS]]]"
+        // );
+        // [solution]
         eprintln!(
             "usage: ch12-exercise-idle-deadlines [--edge] [ADDR \
              [MAX_CLIENTS [MAX_IDLE_SECS]]]"
         );
+        // [end]
         return ExitCode::from(2);
     }
 
@@ -258,9 +283,15 @@ impl Server {
             if self.retry_at.is_some_and(|at| Instant::now() >= at) {
                 self.end_pause(); // watch the listener again
             }
+            // [starter]
+            // // ANCHOR: task_sweep
+            // // TODO: let every client idle for longer than `max_idle` go.
+            // // ANCHOR_END: task_sweep
+            // [solution]
             // ANCHOR: solution_sweep
             self.let_idle_clients_go();
             // ANCHOR_END: solution_sweep
+            // [end]
             // Only the sockets that are ready: no scan of all the clients.
             for event in &events[..ready] {
                 let happened = event.events();
@@ -286,6 +317,28 @@ impl Server {
     /// How long epoll_wait() may sleep: not at all while a socket waits for
     /// its next turn, until the end of a pause after accept() ran out of
     /// descriptors, and otherwise until something happens.
+    // [starter]
+    // // ANCHOR: task_timeout
+    // // TODO: sleep no longer than until the nearest deadline of an idle
+    // // client. The clients ordered by their last activity are in
+    // // `self.by_activity`: the first is the idlest.
+    // fn timeout(&self) -> EpollTimeout {
+    //     if !self.unfinished.is_empty() {
+    //         return EpollTimeout::ZERO;
+    //     }
+    //     match self.retry_at {
+    //         None => EpollTimeout::NONE,
+    //         Some(at) => {
+    //             // Milliseconds, rounded up, or a pause of less than one
+    //             // would make the loop spin until it ends.
+    //             let left = at.saturating_duration_since(Instant::now());
+    //             let millis = left.as_micros().div_ceil(1000);
+    //             EpollTimeout::try_from(millis).unwrap_or(EpollTimeout::MAX)
+    //         }
+    //     }
+    // }
+    // // ANCHOR_END: task_timeout
+    // [solution]
     // ANCHOR: solution_timeout
     fn timeout(&self) -> EpollTimeout {
         if !self.unfinished.is_empty() {
@@ -337,6 +390,7 @@ impl Server {
         }
     }
     // ANCHOR_END: solution_let_go
+    // [end]
 
     /// Serves the socket of `token`: accepts on the listener, or serves a
     /// client.

@@ -1,21 +1,37 @@
+// [starter]
+// //! Exercise 13-1: a chat room on tokio's broadcast channel. For now, each
+// //! client is only answered `OK ... <line>`; the TODO comments mark the
+// //! places to change.
+// [solution]
 //! Exercise 13-1, the book's answer: every line a client sends goes to every
 //! other client, through one tokio::sync::broadcast channel; a client that
 //! falls more than LAG lines behind is told so and let go.
+// [end]
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
+// [starter]
+// [solution]
 use std::sync::Arc;
+// [end]
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+// [starter]
+// [solution]
 use tokio::sync::broadcast::{self, error::RecvError};
+// [end]
 use tokio::time::sleep;
 
 /// The longest line a client may send, newline included.
 const MAX_LINE: usize = 1024;
 /// How many lines a client may fall behind the room before it is let go.
+// [starter]
+// #[allow(dead_code)] // until you use it
+// [solution]
+// [end]
 const LAG: usize = 64;
 
 pub fn main() -> ExitCode {
@@ -53,11 +69,18 @@ async fn serve(addr: String) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    // ANCHOR: solution
+    // [starter]
+    // // ANCHOR: task
+    // // TODO: make one broadcast channel for the room, subscribe each client
+    // // before its task starts, and hand both to `chat`.
+    // [solution]
+    // ANCHOR: solution_room
     // One channel for the room. It keeps the last LAG lines said; a
     // receiver that has not taken a line before LAG newer ones arrive
     // loses it, and its next recv() says how many it lost.
     let (room, _) = broadcast::channel::<Said>(LAG);
+    // ANCHOR_END: solution_room
+    // [end]
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(connection) => connection,
@@ -67,13 +90,24 @@ async fn serve(addr: String) -> ExitCode {
                 continue;
             }
         };
+        // [starter]
+        // tokio::spawn(chat(stream, peer));
+        // [solution]
+        // ANCHOR: solution_subscribe
         // Subscribed here, before the welcome is sent: the client hears
         // every line said after its welcome, and none said before.
         let heard = room.subscribe();
         tokio::spawn(chat(stream, peer, room.clone(), heard));
+        // ANCHOR_END: solution_subscribe
+        // [end]
     }
 }
 
+// [starter]
+// /// One client in the room, until it leaves.
+// async fn chat(stream: TcpStream, peer: SocketAddr) {
+// [solution]
+// ANCHOR: solution_chat
 /// A line said in the room, and who said it. Cloned once per listener, so
 /// the text is shared, not copied.
 #[derive(Clone)]
@@ -89,6 +123,8 @@ async fn chat(
     room: broadcast::Sender<Said>,
     mut heard: broadcast::Receiver<Said>,
 ) {
+    // ANCHOR_END: solution_chat
+    // [end]
     // Many small writes, each one a line someone waits for: send each at
     // once, instead of holding it until the last one is acknowledged
     // (Nagle's algorithm, chapter 4).
@@ -100,6 +136,22 @@ async fn chat(
         return;
     }
     let mut line = Vec::new();
+    // [starter]
+    // // TODO: wait for the client's next line and for the room's next line
+    // // at once (tokio::select!), pass the client's lines on to the room,
+    // // and write the others' lines to the client. A client that fell more
+    // // than LAG lines behind is told how many it missed, and let go.
+    // while let Ok(true) = read_line(&mut reader, &mut line).await {
+    //     let text = String::from_utf8_lossy(&line);
+    //     let text = text.trim_end_matches(['\n', '\r']);
+    //     let reply = format!("OK ... {text}\n");
+    //     if writer.write_all(reply.as_bytes()).await.is_err() {
+    //         return;
+    //     }
+    //     line.clear();
+    // }
+    // [solution]
+    // ANCHOR: solution_loop
     loop {
         tokio::select! {
             read = read_line(&mut reader, &mut line) => {
@@ -134,8 +186,13 @@ async fn chat(
             },
         }
     }
+    // ANCHOR_END: solution_loop
+    // [end]
 }
-// ANCHOR_END: solution
+// [starter]
+// // ANCHOR_END: task
+// [solution]
+// [end]
 
 /// Reads one line of at most MAX_LINE bytes into `line`. Ok(false) at the
 /// end of the stream or for a line too long. Cancel safe: what it read

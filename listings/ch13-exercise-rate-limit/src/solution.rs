@@ -1,6 +1,11 @@
+// [starter]
+// //! Exercise 13-2: every line is answered `OK ... <line>`. Make the server
+// //! answer each client RATE lines a second at most, the first at once.
+// [solution]
 //! Exercise 13-2, the book's answer: every line is answered `OK ... <line>`,
 //! but at most RATE lines a second for each client. The first reply comes
 //! at once; the rest wait their turn, and none is dropped.
+// [end]
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -9,11 +14,19 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
+// [starter]
+// use tokio::time::sleep;
+// [solution]
 use tokio::time::{MissedTickBehavior, interval, sleep};
+// [end]
 
 /// The longest line a client may send, newline included.
 const MAX_LINE: usize = 1024;
 /// How many replies a second a client gets, at most.
+// [starter]
+// #[allow(dead_code)] // until you use it
+// [solution]
+// [end]
 const RATE: u32 = 10;
 
 pub fn main() -> ExitCode {
@@ -69,22 +82,37 @@ async fn serve(addr: String) -> ExitCode {
     }
 }
 
-// ANCHOR: solution
+// [starter]
+// // ANCHOR: task
+// /// Answers one client's lines.
+// [solution]
 /// Answers one client's lines, RATE a second at most.
+// [end]
 async fn answer(stream: TcpStream) {
     let _ = stream.set_nodelay(true); // each reply as soon as it is due
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
+    // [starter]
+    // [solution]
+    // ANCHOR: solution_pace
     // A tick every 1/RATE second; the first tick is at once. Delay: a tick
     // that comes late (the client was quiet) is the start of a new count,
     // not a debt that the next ticks pay back all at once.
     let mut pace = interval(Duration::from_secs(1) / RATE);
     pace.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // ANCHOR_END: solution_pace
+    // [end]
     let mut line = Vec::new();
     while let Ok(true) = read_line(&mut reader, &mut line).await {
+        // [starter]
+        // // TODO: at most RATE replies a second; the first one at once.
+        // [solution]
+        // ANCHOR: solution_tick
         // The clock is only looked at when a reply is due: an idle client
         // has no timer armed, and costs the server nothing.
         pace.tick().await;
+        // ANCHOR_END: solution_tick
+        // [end]
         let text = line.strip_suffix(b"\n").unwrap_or(&line);
         let text = text.strip_suffix(b"\r").unwrap_or(text);
         let mut reply = b"OK ... ".to_vec();
@@ -96,7 +124,10 @@ async fn answer(stream: TcpStream) {
         line.clear();
     }
 }
-// ANCHOR_END: solution
+// [starter]
+// // ANCHOR_END: task
+// [solution]
+// [end]
 
 /// Reads one line of at most MAX_LINE bytes into `line`. Ok(false) at the
 /// end of the stream or for a line too long.

@@ -202,12 +202,13 @@ pub fn assert_failed_forks_are_retried_until_every_slot_is_refilled(
         "the slots were not refilled: {new:?}"
     );
     assert!(new.is_disjoint(&old) && new.contains(&served_by));
-    assert_eq!(
-        count_lines(&server.process().stdout(), "started"),
-        4,
-        "{}",
-        server.process().stdout()
-    );
+    // A worker exists a moment before its supervisor logs that it started:
+    // wait for the fourth line, then make sure there is no fifth.
+    let started = |server: &mut Server| {
+        count_lines(&server.process().stdout(), "started")
+    };
+    wait_until(timeout(), || started(&mut server) >= 4);
+    assert_eq!(started(&mut server), 4, "{}", server.process().stdout());
 }
 
 // ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::survival::Conversation;
-use crate::{Client, Process, Server, limits, procfs};
+use crate::{Client, Process, Server, limits, procfs, spawn_helper};
 
 /// The welcome, line by line.
 pub const WELCOME: [&str; 2] = [
@@ -160,6 +160,7 @@ pub fn assert_out_of_descriptors_a_busy_server_tries_again_rarely(
 /// starts (chapter 12's servers raise the soft limit to the hard one): a
 /// limit set before it runs would be gone by the time it accepts, so the
 /// test lowers it once the server listens (with prlimit(2)).
+#[track_caller]
 pub fn assert_out_of_descriptors_a_busy_server_that_raised_its_limit_tries_again_rarely(
     program: &str,
 ) {
@@ -171,6 +172,7 @@ pub fn assert_out_of_descriptors_a_busy_server_that_raised_its_limit_tries_again
 /// The descriptor limit of the out-of-descriptors checks.
 const LIMIT: u64 = 16;
 
+#[track_caller]
 fn busy_out_of_descriptors_tries_again_rarely(mut server: Server) {
     let room = LIMIT as usize - procfs::descriptors_below(server.pid(), LIMIT);
     let mut clients: Vec<Client> =
@@ -194,6 +196,7 @@ fn busy_out_of_descriptors_tries_again_rarely(mut server: Server) {
 /// Every complete line is answered once, in order: half a line waits for
 /// the rest, two lines in one write get two replies, telnet's `\r\n` is
 /// replaced by `\n`, and bytes that are not UTF-8 come back as they were.
+#[track_caller]
 pub fn assert_every_line_is_answered_whole(program: &str) {
     let server = Server::start(program);
     let mut client = welcomed(&server);
@@ -214,6 +217,7 @@ pub fn assert_every_line_is_answered_whole(program: &str) {
 /// `clients` clients, each in a thread of its own, send 200 lines each in
 /// pieces that cut lines at odd places, while reading the replies: each gets
 /// exactly the replies to its own lines, in order, and nothing else.
+#[track_caller]
 pub fn assert_concurrent_clients_each_get_their_own_replies(
     program: &str,
     clients: usize,
@@ -227,7 +231,7 @@ pub fn assert_concurrent_clients_each_get_their_own_replies(
         .into_iter()
         .enumerate()
         .map(|(number, mut client)| {
-            thread::spawn(move || {
+            spawn_helper(move || {
                 let lines: Vec<String> = (0..200)
                     .map(|line| format!("client {number} line {line}"))
                     .collect();
@@ -241,7 +245,7 @@ pub fn assert_concurrent_clients_each_get_their_own_replies(
                     .collect();
                 let mut reader =
                     client.stream().try_clone().expect("clone the stream");
-                let collector = thread::spawn(move || {
+                let collector = spawn_helper(move || {
                     let mut replies = vec![0u8; expected.len()];
                     reader.read_exact(&mut replies).expect("every reply");
                     assert_eq!(
@@ -252,13 +256,13 @@ pub fn assert_concurrent_clients_each_get_their_own_replies(
                 for piece in text.chunks(7 + number % 13) {
                     client.send(piece);
                 }
-                collector.join().expect("replies in order");
+                collector.joined("reading the replies");
                 assert!(client.is_silent_for(Duration::from_millis(50)));
             })
         })
         .collect();
-    for worker in workers {
-        worker.join().expect("a client got the wrong replies");
+    for (number, worker) in workers.into_iter().enumerate() {
+        worker.joined(&format!("client {number}"));
     }
 }
 
@@ -266,6 +270,7 @@ pub fn assert_concurrent_clients_each_get_their_own_replies(
 /// one that half-closes gets every reply it is owed, its last unfinished
 /// line's too, before the server closes; the others are served throughout,
 /// and a freed slot is taken by the next client.
+#[track_caller]
 pub fn assert_clients_that_leave_do_not_disturb_the_others(program: &str) {
     let mut server = Server::start(program);
     let mut stays = welcomed(&server);
@@ -303,6 +308,7 @@ pub fn assert_clients_that_leave_do_not_disturb_the_others(program: &str) {
 /// With every slot taken (ten), the next client is told the server is full
 /// and the connection closed; the full server sleeps (under 100 ms of CPU
 /// in a second); and when a client leaves, its slot goes to the next.
+#[track_caller]
 pub fn assert_a_full_server_turns_clients_away_and_sleeps(program: &str) {
     let mut server = Server::start(program);
     let mut clients: Vec<Client> = Vec::new();
@@ -346,6 +352,7 @@ pub fn assert_a_full_server_turns_clients_away_and_sleeps(program: &str) {
 /// replies: the server keeps answering another client promptly (every
 /// reply under 500 ms), and drops the hog once more than its bound of
 /// replies waits for it, saying so.
+#[track_caller]
 pub fn assert_a_client_that_never_reads_is_dropped_and_delays_nobody(
     program: &str,
 ) {

@@ -1,0 +1,128 @@
+//! Exercise 1-2, a wrong answer: the name has no bound. read_until() waits
+//! for a newline or the end of the stream, however much comes before it, so
+//! a caller who sends an endless name fills the server's memory (and keeps
+//! every other caller waiting). The tests must reject it.
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::os::fd::AsFd;
+use std::process::ExitCode;
+use std::thread;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+pub fn main() -> ExitCode {
+    // The address to listen on: the only argument, or loopback port 5000.
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:5000".to_string());
+    if addr.starts_with('-') || args.next().is_some() {
+        warn(format_args!("usage: ch01-exercise-greet-by-name [ADDR]"));
+        return ExitCode::from(2);
+    }
+
+    // socket(), bind() and listen() in one call. Binding fails if the address
+    // is not one of this machine's, or if another socket already has the port.
+    let listener = match TcpListener::bind(&addr) {
+        Ok(listener) => listener,
+        Err(err) => {
+            warn(format_args!("could not bind {addr}: {err}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    // Ask the kernel which address we got (getsockname): with port 0 it picks
+    // a free port, and only this call can tell us which.
+    let local = match listener.local_addr() {
+        Ok(local) => local,
+        Err(err) => {
+            warn(format_args!("could not read the address of {addr}: {err}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    log(format_args!("listening on {local}"));
+
+    let mut pause = FIRST_PAUSE;
+    loop {
+        // accept() waits until a client has connected, then hands us a new
+        // socket for that one conversation; `listener` keeps listening.
+        let (mut stream, peer) = match listener.accept() {
+            Ok(call) => call,
+            Err(err) => {
+                // A client that gave up before we picked up, for example.
+                // That is no reason to stop answering the others. But if we
+                // are out of descriptors, we wait a little before we retry.
+                warn(format_args!("could not accept a call: {err}"));
+                pause_if_out_of_descriptors(&err, &mut pause);
+                continue;
+            }
+        };
+        // Picked up: the next shortage, if any, starts with a short pause.
+        pause = FIRST_PAUSE;
+        log(format_args!("call from {peer}"));
+
+        // Read up to and including the first newline. A BufReader reads the
+        // socket in large chunks and finds the line in what it got; `&stream`
+        // lets us read through a shared reference and write to `stream` later.
+        let mut line = Vec::new();
+        if let Err(err) = BufReader::new(&stream).read_until(b'\n', &mut line) {
+            warn(format_args!("could not read from {peer}: {err}"));
+            continue;
+        }
+        // If the caller half-closed or hung up before a newline, read_until()
+        // returns what came before the end of the stream: that is the name.
+        // telnet ends lines with \r\n; neither byte is part of the name.
+        let text = String::from_utf8_lossy(&line);
+        let name = text.trim_end_matches(['\r', '\n']);
+        let name = if name.is_empty() { "stranger" } else { name };
+        let greeting = format!("Hello, {name}!\n");
+        if let Err(err) = stream.write_all(greeting.as_bytes()) {
+            warn(format_args!("could not write to {peer}: {err}"));
+        }
+        // `stream` is dropped here, which closes the socket: we hang up.
+    }
+}
+
+/// The pause before trying accept() again, when it failed for want of a
+/// descriptor: 10 ms at first, twice as long after each failure in a row,
+/// never more than a second. (Chapter 1, "When descriptors run out".)
+const FIRST_PAUSE: Duration = Duration::from_millis(10);
+const LONGEST_PAUSE: Duration = Duration::from_secs(1);
+
+/// After a failed accept(): if the process (EMFILE) or the whole system
+/// (ENFILE) is out of descriptors, the call is still in the queue and
+/// accept() would fail again at once. So sleep for `pause` first, and make
+/// the next pause longer. Any other failure concerns one client: no pause.
+fn pause_if_out_of_descriptors(err: &io::Error, pause: &mut Duration) {
+    let errno = err.raw_os_error().map(Errno::from_raw);
+    if matches!(errno, Some(Errno::EMFILE | Errno::ENFILE)) {
+        thread::sleep(*pause);
+        *pause = (*pause * 2).min(LONGEST_PAUSE);
+    }
+}
+
+/// Writes one line of the log to `out` if it can be written now, and
+/// drops it otherwise: a server must not stop because its output is a
+/// pipe nobody reads (a write would block), nor die because it is a
+/// closed pipe (the write fails with EPIPE, and println! would panic).
+/// (Chapter 1, "When nobody reads the log".)
+fn log_to(mut out: impl Write + AsFd, line: fmt::Arguments) {
+    let writable = {
+        let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLOUT)];
+        poll(&mut fds, PollTimeout::ZERO) == Ok(1)
+    };
+    if writable {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// The server's log: what happens, on stdout.
+fn log(line: fmt::Arguments) {
+    log_to(io::stdout(), line);
+}
+
+/// What goes wrong, on stderr.
+fn warn(line: fmt::Arguments) {
+    log_to(io::stderr(), line);
+}
