@@ -1120,9 +1120,22 @@ fn mebibytes(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-/// Text fit for a table cell: no `|`, no line breaks.
+/// Text fit for a table cell: no `|`, no line breaks, nothing Markdown
+/// would take for a link or a tag.
 fn cell_text(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    let mut cell = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            // Markdown would read these as a column, a link or a tag.
+            '|' | '[' | ']' | '<' | '>' | '*' => {
+                cell.push('\\');
+                cell.push(character);
+            }
+            '\n' => cell.push(' '),
+            _ => cell.push(character),
+        }
+    }
+    cell
 }
 
 /// Prints part of the results. If it cannot (stdout is a closed pipe), the
