@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nix::sys::prctl;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -640,6 +641,18 @@ impl Server {
             }
             Start::Php => command.env("MAX_CLIENTS", &slots),
         };
+        // The server gets a process group of its own, so that stop() can
+        // signal it and its children at once; so Ctrl-C at the terminal
+        // does not reach it. Should the benchmark die without stopping it
+        // (Ctrl-C, kill -9), the kernel kills it: the parent-death signal.
+        // SAFETY: between fork and exec the closure only makes one system
+        // call, prctl, which is async-signal-safe, and allocates nothing.
+        unsafe {
+            command.pre_exec(|| {
+                prctl::set_pdeathsig(Signal::SIGKILL)
+                    .map_err(std::io::Error::from)
+            });
+        }
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

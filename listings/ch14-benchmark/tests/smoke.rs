@@ -6,7 +6,8 @@
 use std::fs;
 use std::path::PathBuf;
 
-use testkit::{Process, conventions};
+use nix::sys::signal::Signal;
+use testkit::{Process, conventions, procfs};
 
 const BENCHMARK: &str = env!("CARGO_BIN_EXE_ch14-benchmark");
 
@@ -175,5 +176,37 @@ fn a_closed_stdout_ends_the_run_with_one_line_and_status_1() {
         command,
         b"",
         "could not write the results",
+    );
+}
+
+#[test]
+fn a_benchmark_killed_mid_run_leaves_no_server_behind() {
+    testkit::bin("ch05-select-server");
+    let out = OutDir::new("killed");
+    let mut command = std::process::Command::new(BENCHMARK);
+    command
+        .args(["--designs", "select", "--loads", "long", "--clients", "10"])
+        .args(["--seconds", "30", "--out"])
+        .arg(&out.0);
+    let benchmark = Process::spawn(command);
+    // The server runs in a process group of its own, which Ctrl-C at the
+    // terminal does not reach; SIGKILL gives the benchmark no chance to
+    // stop it either.
+    let mut server = None;
+    let found = testkit::wait_until(testkit::timeout(), || {
+        server = procfs::live_children(benchmark.pid())
+            .into_iter()
+            .find(|child| child.comm.starts_with("ch05-select"));
+        server.is_some()
+    });
+    assert!(found, "the benchmark started no select server");
+    let server = server.map_or(0, |server| server.pid);
+    benchmark.signal(Signal::SIGKILL);
+    let gone = testkit::wait_until(testkit::timeout(), || {
+        procfs::stat(server).is_none_or(|stat| stat.state == 'Z')
+    });
+    assert!(
+        gone,
+        "server {server} outlived the benchmark killed with -9"
     );
 }
