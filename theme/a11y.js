@@ -36,11 +36,14 @@
         label.hidden = true;
         label.parentNode.insertBefore(button, label);
     }
-    // A code block wider than the page scrolls sideways; a keyboard user can
+    // A code block or a table wider than the page scrolls sideways (mdBook
+    // wraps each table in a .table-wrapper that scrolls); a keyboard user can
     // scroll it only if it can take the focus.
-    document.querySelectorAll("pre > code").forEach(function (code) {
-        if (code.scrollWidth > code.clientWidth) {
-            code.setAttribute("tabindex", "0");
-        }
-    });
+    document
+        .querySelectorAll("pre > code, .table-wrapper")
+        .forEach(function (box) {
+            if (box.scrollWidth > box.clientWidth) {
+                box.setAttribute("tabindex", "0");
+            }
+        });
 })();
