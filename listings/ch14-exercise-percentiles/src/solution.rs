@@ -155,10 +155,6 @@ impl Recorder {
         // [end]
     }
 
-    // [starter]
-    // [solution]
-    // ANCHOR: solution_percentile
-    // [end]
     /// The `percent`th percentile by nearest rank: the sample at rank
     /// ceil(n * percent / 100) of the n sorted ones, counting from 1.
     /// None before the first sample.
@@ -173,6 +169,7 @@ impl Recorder {
         // sorted.sort_unstable();
         // Some(sorted[rank as usize - 1])
         // [solution]
+        // ANCHOR: solution_percentile
         // Walk the buckets, smallest first, until `rank` samples are behind.
         let mut seen = 0;
         for (index, &count) in self.counts.iter().enumerate() {
@@ -184,12 +181,9 @@ impl Recorder {
             }
         }
         Some(self.max) // not reached: the counts add up to n
+        // ANCHOR_END: solution_percentile
         // [end]
     }
-    // [starter]
-    // [solution]
-    // ANCHOR_END: solution_percentile
-    // [end]
 }
 // [starter]
 // // ANCHOR_END: recorder
