@@ -90,8 +90,8 @@ fn lowest(index: usize) -> u64 {
     (index - SUB * shift) << shift
 }
 // ANCHOR_END: solution_buckets
-// [end]
 
+// [end]
 /// Latencies, in microseconds.
 struct Recorder {
     // [starter]

@@ -55,7 +55,6 @@ fn report(recorder: &Recorder) -> io::Result<()> {
 // ANCHOR_END: report
 
 // ANCHOR: recorder
-
 /// Latencies, in microseconds.
 struct Recorder {
     /// Every sample, as Listing 14-1 keeps them. TODO: a fixed number of
