@@ -1,9 +1,10 @@
 //! Exercise 12-2, a wrong answer: the book's answer, level-triggered (no
 //! EPOLLET). It relays everything, but it is not what the exercise asks,
 //! and a socket always writable wakes it at once, every time: it spins.
-//! The book's answer: Listing 5-2's line client on epoll, edge-triggered. epoll says once that a descriptor has become ready, so
-//! the client remembers it, and forgets it only when a read or a write
-//! says WouldBlock: then, and only then, the next edge will come.
+//! The book's answer: Listing 5-2's line client on epoll, edge-triggered.
+//! epoll says once that a descriptor has become ready, so the client
+//! remembers it, and forgets it only when a read or a write says
+//! WouldBlock: then, and only then, the next edge will come.
 //!
 //! Run it with `cargo run -p ch12-exercise-edge-client [ADDR]` (default
 //! 127.0.0.1:5000), with stdin a terminal or a pipe: epoll cannot watch a
