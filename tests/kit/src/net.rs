@@ -335,7 +335,23 @@ pub fn connect_when_listening(addr: SocketAddr) -> Client {
 /// offset that depends on the process id, so no two get the same one.
 #[track_caller]
 pub fn unused_port() -> u16 {
-    free_port(|port| TcpListener::bind(("127.0.0.1", port)).is_ok())
+    free_port(|port| {
+        // Bound, with SO_REUSEADDR, but never listening. A listening probe
+        // could be copied into a child that another test forks at that
+        // moment, and live on there until the child's exec: the server
+        // would then fail to bind, and a client would connect to the copy
+        // and be reset when exec closes it. A copy of this socket stops
+        // nothing: the server's bind (std sets SO_REUSEADDR too) shares the
+        // port with it, and no connection is ever queued on it.
+        use socket2::{Domain, Socket, Type};
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        Socket::new(Domain::IPV4, Type::STREAM, None)
+            .and_then(|probe| {
+                probe.set_reuse_address(true)?;
+                probe.bind(&address.into())
+            })
+            .is_ok()
+    })
 }
 
 /// A port below the kernel's range of ephemeral ports for which `is_free`
